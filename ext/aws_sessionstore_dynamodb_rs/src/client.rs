@@ -1,0 +1,206 @@
+//! `Aws::SessionStore::DynamoDB::Native::Client`: one DynamoDB client per
+//! configuration, reused across requests and threads (keep-alive), rebuilt
+//! in a forked child. Each method copies its Ruby arguments into owned Rust
+//! data, runs the operation with the GVL released, and builds Ruby objects
+//! after taking it back.
+
+use std::sync::Mutex;
+
+use magnus::{function, method, prelude::*, Error, RHash, RModule, Ruby, Value};
+
+use crate::error::StoreError;
+use crate::helpers::gvl::nogvl;
+use crate::helpers::runtime;
+use crate::item;
+use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
+use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
+use crate::ops::connect;
+use crate::options::ClientOptions;
+
+struct PidClient {
+    pid: u32,
+    client: aws_sdk_dynamodb::Client,
+}
+
+#[magnus::wrap(class = "Aws::SessionStore::DynamoDB::Native::Client", free_immediately, size)]
+pub struct Client {
+    options: ClientOptions,
+    cached: Mutex<Option<PidClient>>,
+}
+
+impl Client {
+    fn new(ruby: &Ruby, options: RHash) -> Result<Self, Error> {
+        Ok(Client {
+            options: ClientOptions::from_hash(ruby, options)?,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// The SDK client of this process, built on first use (GVL released).
+    pub fn sdk(&self, ruby: &Ruby) -> Result<aws_sdk_dynamodb::Client, Error> {
+        let pid = runtime::pid();
+        {
+            let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cached.as_ref().filter(|c| c.pid == pid) {
+                return Ok(c.client.clone());
+            }
+        }
+        let options = self.options.clone();
+        let client = nogvl(ruby, connect::build(options))?;
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(inherited) = cached.replace(PidClient {
+            pid,
+            client: client.clone(),
+        }) {
+            // Its connections belong to the parent's runtime; dropping them
+            // here could block on threads that do not exist after fork.
+            if inherited.pid != pid {
+                std::mem::forget(inherited);
+            }
+        }
+        Ok(client)
+    }
+
+    /// Builds the client now (and resolves credentials/region), so boot
+    /// fails early on a bad configuration instead of on the first request.
+    fn connect(ruby: &Ruby, rb_self: &Self) -> Result<bool, Error> {
+        rb_self.sdk(ruby).map(|_| true)
+    }
+
+    /// `get_item(table, key_name, key, consistent)` → Hash of attributes, or nil.
+    fn get_item(
+        ruby: &Ruby,
+        rb_self: &Self,
+        table: String,
+        key_name: String,
+        key: String,
+        consistent: bool,
+    ) -> Result<Option<RHash>, Error> {
+        let client = rb_self.sdk(ruby)?;
+        let key = ItemKey { table, key_name, key };
+        let found = nogvl(ruby, async move { session::get(&client, &key, consistent).await })?;
+        found.map(|item| item::to_ruby(ruby, item)).transpose()
+    }
+
+    /// `save_session(table, key_name, key, data, created_at, expire_at, new, lock)`
+    /// → true when written, false when the condition refused it (a new id
+    /// that exists, or an existing session that was deleted meanwhile).
+    #[allow(clippy::too_many_arguments)]
+    fn save_session(
+        ruby: &Ruby,
+        rb_self: &Self,
+        table: String,
+        key_name: String,
+        key: String,
+        data: Option<String>,
+        created_at: Option<String>,
+        expire_at: Option<i64>,
+        new: bool,
+        lock: Option<String>,
+    ) -> Result<bool, Error> {
+        let client = rb_self.sdk(ruby)?;
+        let save = Save {
+            key: ItemKey { table, key_name, key },
+            data,
+            created_at,
+            expire_at,
+            condition: if new { Condition::New } else { Condition::Existing },
+            lock,
+        };
+        let saved = nogvl(ruby, async move { session::save(&client, save).await })?;
+        Ok(saved == Saved::Written)
+    }
+
+    /// `delete_item(table, key_name, key)`.
+    fn delete_item(
+        ruby: &Ruby,
+        rb_self: &Self,
+        table: String,
+        key_name: String,
+        key: String,
+    ) -> Result<(), Error> {
+        let client = rb_self.sdk(ruby)?;
+        let key = ItemKey { table, key_name, key };
+        nogvl(ruby, async move { session::delete(&client, &key).await })
+    }
+
+    /// `create_table(table, key_name, billing_mode, read, write, ttl)` →
+    /// `:created` or `:exists`.
+    #[allow(clippy::too_many_arguments)]
+    fn create_table(
+        ruby: &Ruby,
+        rb_self: &Self,
+        table: String,
+        key_name: String,
+        billing_mode: String,
+        read: i64,
+        write: i64,
+        enable_ttl: bool,
+    ) -> Result<Value, Error> {
+        let billing = match billing_mode.as_str() {
+            "pay_per_request" => Billing::PayPerRequest,
+            "provisioned" => Billing::Provisioned { read, write },
+            other => {
+                return Err(StoreError::Configuration(format!(
+                    "option :billing_mode must be :provisioned or :pay_per_request, not {other:?}"
+                ))
+                .into_ruby(ruby))
+            }
+        };
+        let client = rb_self.sdk(ruby)?;
+        let spec = CreateTable {
+            table,
+            key_name,
+            billing,
+            enable_ttl,
+        };
+        let created = nogvl(ruby, async move { table::create(&client, spec).await })?;
+        Ok(ruby
+            .to_symbol(match created {
+                Created::Created => "created",
+                Created::AlreadyExisted => "exists",
+            })
+            .as_value())
+    }
+
+    /// `delete_table(table)` → `:deleted` or `:missing`.
+    fn delete_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<Value, Error> {
+        let client = rb_self.sdk(ruby)?;
+        let deleted = nogvl(ruby, async move { table::delete(&client, &table).await })?;
+        Ok(ruby
+            .to_symbol(match deleted {
+                Deleted::Deleted => "deleted",
+                Deleted::Missing => "missing",
+            })
+            .as_value())
+    }
+
+    /// `describe_table(table)` → Hash with status, item_count, size_bytes,
+    /// billing_mode, key_name, ttl_status, ttl_attribute.
+    fn describe_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<RHash, Error> {
+        let client = rb_self.sdk(ruby)?;
+        let d = nogvl(ruby, async move { table::describe(&client, &table).await })?;
+        let hash = ruby.hash_new();
+        hash.aset(ruby.to_symbol("status"), d.status)?;
+        hash.aset(ruby.to_symbol("item_count"), d.item_count)?;
+        hash.aset(ruby.to_symbol("size_bytes"), d.size_bytes)?;
+        hash.aset(ruby.to_symbol("billing_mode"), d.billing_mode)?;
+        hash.aset(ruby.to_symbol("key_name"), d.key_name)?;
+        hash.aset(ruby.to_symbol("ttl_status"), d.ttl_status)?;
+        hash.aset(ruby.to_symbol("ttl_attribute"), d.ttl_attribute)?;
+        Ok(hash)
+    }
+}
+
+pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
+    let class = native.define_class("Client", ruby.class_object())?;
+    class.define_singleton_method("new", function!(Client::new, 1))?;
+    class.define_method("connect", method!(Client::connect, 0))?;
+    class.define_method("get_item", method!(Client::get_item, 4))?;
+    class.define_method("save_session", method!(Client::save_session, 8))?;
+    class.define_method("delete_item", method!(Client::delete_item, 3))?;
+    class.define_method("create_table", method!(Client::create_table, 6))?;
+    class.define_method("delete_table", method!(Client::delete_table, 1))?;
+    class.define_method("describe_table", method!(Client::describe_table, 1))?;
+    Ok(())
+}

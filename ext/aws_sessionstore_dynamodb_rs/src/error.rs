@@ -1,0 +1,198 @@
+//! Errors of the native layer and their one mapping to Ruby.
+//!
+//! The exception classes are defined in Ruby (`errors.rb`); this file finds
+//! them by name when an error is raised. Every variant is mapped in one
+//! exhaustive `match`, so a new variant cannot be forgotten.
+
+use std::fmt;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::metadata::ErrorMetadata;
+use magnus::{prelude::*, Error, ExceptionClass, RClass, RModule, Ruby};
+
+/// DynamoDB's limit on one item, names and values included.
+pub const ITEM_SIZE_LIMIT: usize = 400 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreError {
+    /// DynamoDB answered with an error.
+    Service {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+        status: Option<u16>,
+    },
+    /// No answer within the configured connect/operation timeout.
+    Timeout(String),
+    /// The connection failed (refused, reset, DNS).
+    Network(String),
+    /// The item would exceed DynamoDB's item size limit.
+    TooLarge { size: usize, limit: usize },
+    /// The pessimistic lock could not be acquired in time.
+    LockWaitTimeout { waited_ms: u64 },
+    /// Our lock was taken over before we released it.
+    LockLost,
+    /// Invalid options reached the native layer.
+    Configuration(String),
+    /// A bug in this layer (a caught panic, an unexpected response).
+    Internal(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Service { code, message, .. } => write!(f, "{code}: {message}"),
+            StoreError::Timeout(m) => write!(f, "DynamoDB request timed out: {m}"),
+            StoreError::Network(m) => write!(f, "cannot reach DynamoDB: {m}"),
+            StoreError::TooLarge { size, limit } => write!(
+                f,
+                "session item is {size} bytes, over DynamoDB's item size limit of {limit} bytes (400 KB); the stored session was left unchanged"
+            ),
+            StoreError::LockWaitTimeout { waited_ms } => write!(
+                f,
+                "Maximum time spent to acquire lock has been exceeded! (waited {waited_ms} ms)"
+            ),
+            StoreError::LockLost => write!(
+                f,
+                "the session lock was taken over by another request before this one saved; the session was not overwritten"
+            ),
+            StoreError::Configuration(m) => write!(f, "{m}"),
+            StoreError::Internal(m) => write!(f, "internal error in the native layer: {m}"),
+        }
+    }
+}
+
+impl StoreError {
+    pub fn service_code(&self) -> Option<&str> {
+        match self {
+            StoreError::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn is_conditional_check_failed(&self) -> bool {
+        self.service_code() == Some("ConditionalCheckFailedException")
+    }
+
+    /// Converts any SDK error, keeping DynamoDB's code, message and request id.
+    pub fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        if let SdkError::ServiceError(service) = &err {
+            let meta: &ErrorMetadata = service.err().meta();
+            return StoreError::Service {
+                code: meta.code().unwrap_or("UnknownError").to_string(),
+                message: meta.message().unwrap_or("").to_string(),
+                request_id: meta.extra("aws_request_id").map(str::to_string),
+                status: Some(raw_status(service.raw())),
+            };
+        }
+        let text = source_chain(&err);
+        match &err {
+            SdkError::TimeoutError(_) => StoreError::Timeout(text),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => StoreError::Timeout(text),
+            SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => StoreError::Network(text),
+            SdkError::ConstructionFailure(_) => StoreError::Configuration(text),
+            _ => StoreError::Internal(text),
+        }
+    }
+
+    /// The Ruby exception for this error, an instance of a class from
+    /// `Aws::SessionStore::DynamoDB::Errors`.
+    pub fn into_ruby(self, ruby: &Ruby) -> Error {
+        let class_name = match &self {
+            StoreError::Service { code, .. } => match code.as_str() {
+                "ResourceNotFoundException" => "ResourceNotFoundError",
+                "ConditionalCheckFailedException" => "ConditionalCheckFailedError",
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded" => "ThrottlingError",
+                "ValidationException" => "ValidationError",
+                _ => "ServiceError",
+            },
+            StoreError::Timeout(_) => "TimeoutError",
+            StoreError::Network(_) => "NetworkError",
+            StoreError::TooLarge { .. } => "SessionTooLargeError",
+            StoreError::LockWaitTimeout { .. } => "LockWaitTimeoutError",
+            StoreError::LockLost => "LockLostError",
+            StoreError::Configuration(_) => "ConfigurationError",
+            StoreError::Internal(_) => "InternalError",
+        };
+        let message = self.to_string();
+        let class = match errors_class(ruby, class_name) {
+            Some(class) => class,
+            None => return Error::new(ruby.exception_runtime_error(), message),
+        };
+        let built = match self {
+            StoreError::Service {
+                code,
+                request_id,
+                status,
+                ..
+            } => class.new_instance((message.clone(), code, request_id, status)),
+            _ => class.new_instance((message.clone(),)),
+        };
+        match built {
+            Ok(exception) => exception.into(),
+            Err(_) => Error::new(ruby.exception_runtime_error(), message),
+        }
+    }
+}
+
+fn errors_class(ruby: &Ruby, name: &str) -> Option<ExceptionClass> {
+    let aws: RModule = ruby.class_object().const_get("Aws").ok()?;
+    let store: RModule = aws.const_get("SessionStore").ok()?;
+    let dynamo: RModule = store.const_get("DynamoDB").ok()?;
+    let errors: RModule = dynamo.const_get("Errors").ok()?;
+    let class: RClass = errors.const_get(name).ok()?;
+    ExceptionClass::from_value(class.as_value())
+}
+
+fn raw_status(raw: &HttpResponse) -> u16 {
+    raw.status().as_u16()
+}
+
+/// "outer: inner: innermost", so a refused connection says so.
+fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_names_size_and_limit() {
+        let text = StoreError::TooLarge {
+            size: 500_000,
+            limit: ITEM_SIZE_LIMIT,
+        }
+        .to_string();
+        assert!(text.contains("500000"), "{text}");
+        assert!(text.contains("409600"), "{text}");
+    }
+
+    #[test]
+    fn conditional_check_is_recognised_by_code() {
+        let err = StoreError::Service {
+            code: "ConditionalCheckFailedException".into(),
+            message: "The conditional request failed".into(),
+            request_id: None,
+            status: Some(400),
+        };
+        assert!(err.is_conditional_check_failed());
+        assert!(!StoreError::LockLost.is_conditional_check_failed());
+    }
+}

@@ -1,0 +1,2 @@
+pub mod gvl;
+pub mod runtime;

@@ -1,0 +1,62 @@
+//! DynamoDB attribute values to Ruby objects, after the GVL is taken back.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use magnus::{Error, IntoValue, RHash, Ruby, Value};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A Hash of attribute name to value: S as String, N as Integer or Float
+/// (or String when it fits neither), BOOL, NULL as nil, B as a binary String.
+/// Other types come back as a Symbol naming the type, so Ruby can reject an
+/// item with a wrongly typed attribute instead of crashing.
+pub fn to_ruby(ruby: &Ruby, item: Item) -> Result<RHash, Error> {
+    let hash = ruby.hash_new();
+    for (name, value) in item {
+        hash.aset(name, attribute(ruby, value))?;
+    }
+    Ok(hash)
+}
+
+fn attribute(ruby: &Ruby, value: AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => s.into_value_with(ruby),
+        AttributeValue::N(n) => number(ruby, n),
+        AttributeValue::Bool(b) => b.into_value_with(ruby),
+        AttributeValue::Null(_) => ruby.qnil().into_value_with(ruby),
+        AttributeValue::B(blob) => ruby.str_from_slice(blob.as_ref()).into_value_with(ruby),
+        AttributeValue::Ss(_) => ruby.to_symbol("SS").into_value_with(ruby),
+        AttributeValue::Ns(_) => ruby.to_symbol("NS").into_value_with(ruby),
+        AttributeValue::Bs(_) => ruby.to_symbol("BS").into_value_with(ruby),
+        AttributeValue::L(_) => ruby.to_symbol("L").into_value_with(ruby),
+        AttributeValue::M(_) => ruby.to_symbol("M").into_value_with(ruby),
+        _ => ruby.to_symbol("unknown").into_value_with(ruby),
+    }
+}
+
+fn number(ruby: &Ruby, n: String) -> Value {
+    if let Ok(i) = n.parse::<i64>() {
+        return i.into_value_with(ruby);
+    }
+    match n.parse::<f64>() {
+        Ok(f) if f.is_finite() => f.into_value_with(ruby),
+        _ => n.into_value_with(ruby),
+    }
+}
+
+/// The size DynamoDB charges against its 400 KB item limit: UTF-8 bytes of
+/// every attribute name plus its value (numbers approximated by their text).
+pub fn size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+        AttributeValue::B(b) => b.as_ref().len(),
+        _ => 1,
+    }
+}

@@ -1,0 +1,23 @@
+//! Native core of aws-sessionstore-dynamodb-rs. Everything here lives under
+//! the private `Aws::SessionStore::DynamoDB::Native` namespace; the public
+//! API is the Ruby in `lib/`. See `ext/README.md` for the bridge.
+
+use magnus::{prelude::*, Error, RModule, Ruby};
+
+mod client;
+pub mod error;
+mod helpers;
+pub mod item;
+pub mod ops;
+pub mod options;
+
+#[magnus::init]
+fn init(ruby: &Ruby) -> Result<(), Error> {
+    let aws = ruby.define_module("Aws")?;
+    let store = aws.define_module("SessionStore")?;
+    let dynamo = store.define_module("DynamoDB")?;
+    let native: RModule = dynamo.define_module("Native")?;
+    native.const_set("VERSION", env!("CARGO_PKG_VERSION"))?;
+    client::init(ruby, native)?;
+    Ok(())
+}

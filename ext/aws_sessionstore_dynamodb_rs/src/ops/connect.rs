@@ -1,0 +1,68 @@
+//! Building the SDK client from plain options. Costs milliseconds (credential
+//! chain, endpoint resolver), so the bindings build it once per process.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::Client;
+
+use crate::error::StoreError;
+use crate::options::ClientOptions;
+
+/// DynamoDB Local and other explicit endpoints ignore the region, but the
+/// request signer needs one.
+const REGION_FOR_ENDPOINT: &str = "us-east-1";
+
+pub async fn build(options: ClientOptions) -> Result<Client, StoreError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint) = &options.endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    match (&options.access_key_id, &options.secret_access_key) {
+        (Some(id), Some(secret)) => {
+            loader = loader.credentials_provider(Credentials::new(
+                id,
+                secret,
+                options.session_token.clone(),
+                None,
+                "aws-sessionstore-dynamodb-rs options",
+            ));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(StoreError::Configuration(
+                "access_key_id and secret_access_key must be given together".into(),
+            ))
+        }
+    }
+    let mut timeouts = TimeoutConfig::builder();
+    if let Some(t) = options.connect_timeout {
+        timeouts = timeouts.connect_timeout(t);
+    }
+    if let Some(t) = options.operation_timeout {
+        timeouts = timeouts.operation_timeout(t);
+    }
+    loader = loader.timeout_config(timeouts.build());
+    if let Some(attempts) = options.max_attempts {
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts));
+    }
+    let shared = loader.load().await;
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&shared);
+    if shared.region().is_none() {
+        if options.endpoint.is_some() {
+            config = config.region(Region::new(REGION_FOR_ENDPOINT));
+        } else {
+            return Err(StoreError::Configuration(
+                "no AWS region: set the region option, AWS_REGION, or a profile with a region".into(),
+            ));
+        }
+    }
+    Ok(Client::from_conf(config.build()))
+}

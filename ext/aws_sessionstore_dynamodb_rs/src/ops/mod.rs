@@ -1,0 +1,7 @@
+//! DynamoDB operations in plain async Rust: no Ruby here, so they are
+//! tested with `cargo test` and called from the bindings with the GVL released.
+
+pub mod connect;
+pub mod session;
+pub mod table;
+pub mod time;

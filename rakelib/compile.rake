@@ -1,0 +1,31 @@
+# frozen_string_literal: true
+
+# Development build: cargo's dev profile, incremental, copied in place so
+# `ruby -Ilib` finds it. `rake compile PROFILE=release` for an optimised one.
+CRATE = "aws_sessionstore_dynamodb_rs"
+NATIVE_SO = "lib/#{CRATE}/#{CRATE}.#{RbConfig::CONFIG['DLEXT']}"
+
+desc "Build the native extension in place (PROFILE=dev|release, default dev)"
+task :compile do
+  profile = ENV.fetch("PROFILE", "dev")
+  sh "cargo", "build", "--lib", "--profile", profile, "-p", CRATE
+  out_dir = profile == "dev" ? "debug" : profile
+  target = ENV.fetch("CARGO_TARGET_DIR", "target")
+  mkdir_p File.dirname(NATIVE_SO)
+  # Copy to a temp name then rename, so a running process keeps its mapping.
+  cp "#{target}/#{out_dir}/lib#{CRATE}.so", "#{NATIVE_SO}.tmp"
+  mv "#{NATIVE_SO}.tmp", NATIVE_SO
+end
+
+namespace :compile do
+  desc "Build the native extension in place with the release profile"
+  task :release do
+    ENV["PROFILE"] = "release"
+    Rake::Task[:compile].invoke
+  end
+end
+
+desc "Remove the in-place native extension"
+task :clean do
+  rm_f NATIVE_SO
+end

@@ -15,6 +15,8 @@ use crate::item;
 use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
 use crate::ops::connect;
+use crate::ops::lock::{self, LockTiming, Locked};
+use std::time::Duration;
 use crate::options::ClientOptions;
 
 struct PidClient {
@@ -107,8 +109,53 @@ impl Client {
             condition: if new { Condition::New } else { Condition::Existing },
             lock,
         };
-        let saved = nogvl(ruby, async move { session::save(&client, save).await })?;
-        Ok(saved == Saved::Written)
+        match nogvl(ruby, async move { session::save(&client, save).await })? {
+            Saved::Written => Ok(true),
+            Saved::ConditionFailed => Ok(false),
+            Saved::LockLost => Err(StoreError::LockLost.into_ruby(ruby)),
+        }
+    }
+
+    /// `lock_session(table, key_name, key, consistent, expiry_ms,
+    /// retry_delay_ms, max_wait_ms)` → `[item, lock]`, or nil when there is
+    /// no such item. Raises `LockWaitTimeoutError` after `max_wait_ms`.
+    #[allow(clippy::too_many_arguments)]
+    fn lock_session(
+        ruby: &Ruby,
+        rb_self: &Self,
+        table: String,
+        key_name: String,
+        key: String,
+        consistent: bool,
+        expiry_ms: u64,
+        retry_delay_ms: u64,
+        max_wait_ms: u64,
+    ) -> Result<Option<(RHash, String)>, Error> {
+        let client = rb_self.sdk(ruby)?;
+        let key = ItemKey { table, key_name, key };
+        let timing = LockTiming {
+            expiry: Duration::from_millis(expiry_ms),
+            retry_delay: Duration::from_millis(retry_delay_ms),
+            max_wait: Duration::from_millis(max_wait_ms),
+        };
+        match nogvl(ruby, async move { lock::acquire(&client, &key, consistent, timing).await })? {
+            Locked::Acquired { item, lock } => Ok(Some((item::to_ruby(ruby, item)?, lock))),
+            Locked::Missing => Ok(None),
+        }
+    }
+
+    /// `release_lock(table, key_name, key, lock)` → true if it was still ours.
+    fn release_lock(
+        ruby: &Ruby,
+        rb_self: &Self,
+        table: String,
+        key_name: String,
+        key: String,
+        lock: String,
+    ) -> Result<bool, Error> {
+        let client = rb_self.sdk(ruby)?;
+        let key = ItemKey { table, key_name, key };
+        nogvl(ruby, async move { lock::release(&client, &key, &lock).await })
     }
 
     /// `delete_item(table, key_name, key)`.
@@ -199,6 +246,8 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("get_item", method!(Client::get_item, 4))?;
     class.define_method("save_session", method!(Client::save_session, 8))?;
     class.define_method("delete_item", method!(Client::delete_item, 3))?;
+    class.define_method("lock_session", method!(Client::lock_session, 7))?;
+    class.define_method("release_lock", method!(Client::release_lock, 4))?;
     class.define_method("create_table", method!(Client::create_table, 6))?;
     class.define_method("delete_table", method!(Client::delete_table, 1))?;
     class.define_method("describe_table", method!(Client::describe_table, 1))?;

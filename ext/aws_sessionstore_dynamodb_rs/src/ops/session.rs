@@ -54,6 +54,8 @@ pub enum Saved {
     Written,
     /// `Condition::New` but the item exists, or `Existing` but it is gone.
     ConditionFailed,
+    /// Saved with our lock, but the lock is no longer ours: not written.
+    LockLost,
 }
 
 pub async fn get(client: &Client, key: &ItemKey, consistent: bool) -> Result<Option<Item>, StoreError> {
@@ -127,8 +129,12 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         Condition::New => "attribute_not_exists(#k)".to_string(),
         Condition::Existing => "attribute_exists(#k)".to_string(),
     };
+    let locked = save.lock.is_some();
     if let Some(lock) = save.lock {
         removes.push("#l");
+        request = request.return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        );
         condition.push_str(" AND #l = :l");
         request = request
             .expression_attribute_names("#l", "locked_at")
@@ -145,9 +151,11 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         .await;
     match result {
         Ok(_) => Ok(Saved::Written),
-        Err(err) => match StoreError::from_sdk(err) {
-            e if e.is_conditional_check_failed() => Ok(Saved::ConditionFailed),
-            e => Err(too_large_or(e, size)),
+        Err(err) => match crate::ops::lock::refused_item(&err) {
+            // The item exists but holds another lock value.
+            Some(Some(_)) if locked => Ok(Saved::LockLost),
+            Some(_) => Ok(Saved::ConditionFailed),
+            None => Err(too_large_or(StoreError::from_sdk(err), size)),
         },
     }
 }

@@ -1,0 +1,22 @@
+# frozen_string_literal: true
+
+require_relative "dynamo_db/version"
+require_relative "dynamo_db/errors"
+require_relative "dynamo_db/serializer"
+require_relative "dynamo_db/configuration"
+require_relative "dynamo_db/native"
+require_relative "dynamo_db/table"
+require_relative "dynamo_db/locking"
+require_relative "dynamo_db/rack_middleware"
+
+module Aws
+  module SessionStore
+    # Rack and Rails sessions in Amazon DynamoDB, with a native Rust core.
+    # Drop-in for the official aws-sessionstore-dynamodb gem: see the README.
+    module DynamoDB
+    end
+  end
+end
+
+# The spelling used by the official gem's old README.
+AWS = Aws unless defined?(AWS)

@@ -1,0 +1,69 @@
+# frozen_string_literal: true
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      # How a session is read and saved: {Null} (the default) or
+      # {Pessimistic} (`enable_locking: true`).
+      module Locking
+        # What one request knows of a session it read: the serialized data
+        # (to skip rewriting it unchanged), the timestamps, and the lock.
+        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, keyword_init: true)
+
+        # Reads, saves and deletes session items through the native client.
+        class Base
+          # @param config [Configuration]
+          # @param client [Native::Client]
+          def initialize(config, client)
+            @config = config
+            @client = client
+            @table = config.table_name
+            @key = config.table_key
+          end
+
+          # Saves a session. `loaded` is what {#get_session_data} returned for
+          # this id in this request (nil for a new id).
+          # @return [Boolean] false when the item vanished meanwhile (a
+          #   destroyed session never comes back) or the new id was taken.
+          def save(sid, data, loaded, created_at:, expire_at:)
+            if loaded
+              changed = data == loaded.data ? nil : data
+              @client.save_session(@table, @key, sid, changed, nil, expire_at, false, loaded.lock)
+            else
+              @client.save_session(@table, @key, sid, data, created_at, expire_at, true, nil)
+            end
+          end
+
+          # Deletes the item (and with it any lock on it).
+          def delete(sid)
+            @client.delete_item(@table, @key, sid)
+          end
+
+          # Releases a lock without saving; the app raised. No-op here.
+          def release(_sid, _loaded); end
+
+          private
+
+          # The item's state, or nil when it has no readable data (the item
+          # is missing, or only a lock stub the official gem left behind).
+          def loaded_from(item, lock = nil)
+            return nil if item.nil? || stub?(item)
+
+            data = item["data"]
+            unless data.is_a?(String)
+              raise Errors::CorruptSessionError, "session item has no data string (data is #{data.class})"
+            end
+
+            Loaded.new(data: data, created_at: item["created_at"], updated_at: item["updated_at"], lock: lock)
+          end
+
+          # Only a key and a lock: what the official gem's locking leaves
+          # when it locks an id whose item is gone. Not a session.
+          def stub?(item)
+            !item.key?("data") && !item.key?("created_at")
+          end
+        end
+      end
+    end
+  end
+end

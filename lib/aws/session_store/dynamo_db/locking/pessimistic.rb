@@ -1,0 +1,44 @@
+# frozen_string_literal: true
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      module Locking
+        # Pessimistic locking: a request holds the session's lock from read to
+        # save, so concurrent requests on one session run one at a time. The
+        # waiting and lock busting happen in Rust with the GVL released.
+        class Pessimistic < Base
+          # @return [Loaded, nil] nil when the item does not exist (no stub
+          #   item is created).
+          # @raise [Errors::LockWaitTimeoutError] after `lock_max_wait_time`.
+          def get_session_data(sid)
+            item, lock = @client.lock_session(
+              @table, @key, sid, @config.consistent_read,
+              Integer(@config.lock_expiry_time), Integer(@config.lock_retry_delay),
+              (@config.lock_max_wait_time * 1000).to_i
+            )
+            return nil unless item
+
+            if stub?(item)
+              # We hold its lock now; remove the stub so it can't trap the id.
+              delete(sid)
+              return nil
+            end
+
+            begin
+              loaded_from(item, lock)
+            rescue Errors::CorruptSessionError
+              @client.release_lock(@table, @key, sid, lock)
+              raise
+            end
+          end
+
+          # Removes our lock without saving.
+          def release(sid, loaded)
+            @client.release_lock(@table, @key, sid, loaded.lock) if loaded&.lock
+          end
+        end
+      end
+    end
+  end
+end

@@ -1,0 +1,191 @@
+# frozen_string_literal: true
+
+require "openssl"
+require "securerandom"
+require "rack"
+require "rack/session/abstract/id"
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      # Rack middleware keeping sessions in DynamoDB.
+      #
+      #   use Aws::SessionStore::DynamoDB::RackMiddleware,
+      #       secret_key: ENV.fetch("SESSION_SECRET"), table_name: "sessions"
+      #
+      # Store options (see {Configuration}) configure the store only; Rack's
+      # own options (`key`, `path`, `domain`, `expire_after`, `secure`,
+      # `httponly`, `same_site`, `defer`, `renew`, `drop`, `skip`) go to Rack
+      # and never the other way round.
+      #
+      # The cookie holds `"<HMAC-MD5 hex>--<sid>"`, the item's key, exactly as
+      # the official gem writes it.
+      class RackMiddleware < Rack::Session::Abstract::Persisted
+        # @return [Configuration]
+        attr_reader :config
+
+        # Per-request record of the sessions read, keyed by session id.
+        LOADED_KEY = "aws.session_store.dynamo_db.loaded"
+        # Per-request record of ids created by renew, with the created_at to carry.
+        RENEWED_KEY = "aws.session_store.dynamo_db.renewed"
+        # Hex digits of an HMAC-MD5.
+        DIGEST_LENGTH = 32
+        # Longest session id part accepted from a cookie.
+        MAX_SID_LENGTH = 128
+        private_constant :LOADED_KEY, :RENEWED_KEY, :DIGEST_LENGTH, :MAX_SID_LENGTH
+
+        # @param app [#call]
+        # @param options [Hash] store options ({Configuration}) and Rack
+        #   session options. `secret_key` is required.
+        # @raise [Errors::MissingSecretKeyError, Errors::ConfigurationError]
+        def initialize(app, options = {})
+          options = (options || {}).transform_keys(&:to_sym)
+          store_options = options.slice(*Configuration::OPTION_NAMES)
+          rack_options = options.reject { |name, _| Configuration::OPTION_NAMES.include?(name) }
+          super(app, rack_options)
+          @config = Configuration.new(store_options.merge(require_secret: true))
+          @serializer = @config.serializer_object
+          @secret = @config.secret_key
+          client = Native.client(@config.native_client_options)
+          @lock = (@config.enable_locking ? Locking::Pessimistic : Locking::Null).new(@config, client)
+        end
+
+        # Releases any pessimistic lock this request still holds: when the
+        # app raised, or Rack skipped the save (`skip`, a secure cookie over
+        # plain HTTP). Without locking nothing is held and this is a no-op.
+        def call(env)
+          super
+        ensure
+          release_locks(env) if @config.enable_locking
+        end
+
+        # @return [Array(String, Hash)] the session id and the session.
+        def find_session(req, sid)
+          return [generate_sid, {}] if req.session.options[:skip]
+
+          if sid && !valid_sid?(sid)
+            handle_error(req.env, Errors::InvalidIDError.new)
+            sid = nil
+          end
+          if sid
+            session = read_session(req, sid)
+            return [sid, session] if session
+          end
+          [generate_sid, {}]
+        end
+
+        # @return [String, false] the id written, false when not saved.
+        def write_session(req, sid, session, options)
+          loaded = loaded_sessions(req.env).delete(sid)
+          # A new id with nothing in it: nothing to keep, nothing to write.
+          return sid if loaded.nil? && session.empty?
+
+          data = @serializer.dump(session.to_hash)
+          created_at = renewed(req.env).delete(sid) || now_string
+          saved = @lock.save(sid, data, loaded, created_at: created_at, expire_at: expire_at(options))
+          saved ? sid : false
+        rescue StandardError => e
+          handle_error(req.env, e)
+          false
+        end
+
+        # Deletes the item. @return [String, nil] a new id, nil on drop.
+        def delete_session(req, sid, options)
+          loaded = loaded_sessions(req.env).delete(sid)
+          @lock.delete(sid) if sid
+          return nil if options[:drop]
+
+          new_sid = generate_sid
+          renewed(req.env)[new_sid] = loaded.created_at if loaded&.created_at.is_a?(String)
+          new_sid
+        rescue StandardError => e
+          handle_error(req.env, e)
+          options[:drop] ? nil : generate_sid
+        end
+
+        private
+
+        # A random id of at least 128 bits, signed: "<hmac>--<sid>".
+        def generate_sid(*)
+          sid = SecureRandom.hex([@sid_length.to_i, DIGEST_LENGTH].max / 2)
+          "#{hmac(sid)}--#{sid}"
+        end
+
+        def hmac(sid)
+          OpenSSL::HMAC.hexdigest("MD5", @secret, sid)
+        end
+
+        # Signature checked in constant time; anything malformed is invalid.
+        def valid_sid?(sid)
+          return false unless sid.is_a?(String) && sid.bytesize <= DIGEST_LENGTH + 2 + MAX_SID_LENGTH
+
+          digest, separator, id = sid.partition("--")
+          return false unless separator == "--" && digest.bytesize == DIGEST_LENGTH
+          return false unless id.match?(/\A[0-9a-zA-Z]+\z/)
+
+          Rack::Utils.secure_compare(hmac(id), digest)
+        end
+
+        def read_session(req, sid)
+          loaded = @lock.get_session_data(sid)
+          return nil unless loaded
+          return discard(sid, loaded) if expired?(loaded)
+
+          session = @serializer.load(loaded.data)
+          loaded_sessions(req.env)[sid] = loaded
+          session
+        rescue StandardError => e
+          handle_error(req.env, e)
+          nil
+        end
+
+        # Past max_age or max_stale: treated as gone even before GC/TTL runs.
+        def expired?(loaded)
+          now = Time.now.to_f
+          (@config.max_age && older_than?(loaded.created_at, now - @config.max_age)) ||
+            (@config.max_stale && older_than?(loaded.updated_at, now - @config.max_stale))
+        end
+
+        def older_than?(stamp, limit)
+          Float(stamp, exception: false)&.<(limit) || false
+        end
+
+        def discard(sid, loaded)
+          @lock.release(sid, loaded)
+          nil
+        end
+
+        # Seconds since the epoch at which DynamoDB's TTL may delete the item:
+        # max_stale when set, else the cookie's expire_after, else never.
+        def expire_at(options)
+          ttl = @config.max_stale || options[:expire_after]
+          ttl ? (Time.now + ttl).to_i : nil
+        end
+
+        def now_string
+          Time.now.to_f.to_s
+        end
+
+        def loaded_sessions(env)
+          env[LOADED_KEY] ||= {}
+        end
+
+        def renewed(env)
+          env[RENEWED_KEY] ||= {}
+        end
+
+        def release_locks(env)
+          loaded_sessions(env).each { |sid, loaded| @lock.release(sid, loaded) }.clear
+        rescue StandardError => e
+          handle_error(env, e)
+        end
+
+        # The one place store errors go: the configured handler raises or
+        # logs; the request goes on with a fresh session.
+        def handle_error(env, error)
+          @config.error_handler.handle_error(error, env)
+        end
+      end
+    end
+  end
+end

@@ -1,0 +1,186 @@
+# frozen_string_literal: true
+
+require 'json'
+require_relative 'errors'
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      # Turns a session Hash into the string stored in the item's `data`
+      # attribute and back, in the official gem's formats:
+      #
+      # - `:json` — `JSON.dump(session)`. Reads JSON only; a Marshal payload
+      #   is refused, so a forged item can't make the store run `Marshal.load`.
+      # - `:marshal` — `[Marshal.dump(session)].pack('m*')` (Base64 with
+      #   newlines), the format of the official gem before v3.
+      # - `:json_allow_marshal` — writes JSON, reads JSON and falls back to the
+      #   Base64 Marshal form: for reading sessions written by older versions
+      #   while migrating to `:json`.
+      #
+      # `load` raises {Errors::CorruptSessionError} (without the data in the
+      # message) when the string can't be decoded or isn't a Hash.
+      module Serializer
+        # The names accepted by {.for}, in the order they are documented.
+        NAMES = %i[json json_allow_marshal marshal].freeze
+
+        # Every Marshal stream starts with the format version 4.8, "\x04\x08",
+        # which Base64 encodes as "BA". No JSON text starts with "B".
+        MARSHAL_BASE64_PREFIX = 'BA'
+
+        # Options for the JSON calls: the same nesting freedom as `JSON.dump`,
+        # and no object creation from `json_class` on parse.
+        JSON_GENERATE_OPTIONS = { max_nesting: false }.freeze
+        JSON_PARSE_OPTIONS = { max_nesting: false, create_additions: false }.freeze
+        private_constant :JSON_GENERATE_OPTIONS, :JSON_PARSE_OPTIONS
+
+        # Helpers shared by the serializers.
+        module Codec
+          private
+
+          def json_dump(hash)
+            ::JSON.generate(hash, JSON_GENERATE_OPTIONS)
+          end
+
+          def json_load(string)
+            check_string!(string)
+            hash_or_corrupt!(::JSON.parse(string, JSON_PARSE_OPTIONS))
+          rescue ::JSON::ParserError, EncodingError
+            raise Errors::CorruptSessionError, 'Stored session data is not valid JSON'
+          end
+
+          def marshal_dump(hash)
+            [::Marshal.dump(hash)].pack('m*')
+          end
+
+          def marshal_load(string)
+            check_string!(string)
+            value = begin
+              ::Marshal.load(string.unpack1('m*'))
+            rescue StandardError => e
+              raise Errors::CorruptSessionError,
+                    "Stored session data is not valid Base64 Marshal data (#{e.class})"
+            end
+            hash_or_corrupt!(value)
+          end
+
+          def check_string!(string)
+            return if string.is_a?(String) && !string.empty?
+
+            raise Errors::CorruptSessionError,
+                  "Stored session data is missing or empty (#{string.class})"
+          end
+
+          def hash_or_corrupt!(value)
+            return value if value.is_a?(Hash)
+
+            raise Errors::CorruptSessionError,
+                  "Stored session data decodes to a #{value.class}, not a Hash"
+          end
+        end
+        private_constant :Codec
+
+        # `:json`: `JSON.dump` / `JSON.parse`; never calls `Marshal.load`.
+        class JSONSerializer
+          include Codec
+
+          # @return [Symbol] `:json`
+          def name
+            :json
+          end
+
+          # @param [Hash] hash the session.
+          # @return [String] the JSON text, equal to `JSON.dump(hash)`.
+          # @raise [JSON::GeneratorError] if the session holds a value JSON
+          #   can't represent (NaN, Infinity, invalid UTF-8).
+          def dump(hash)
+            json_dump(hash)
+          end
+
+          # @param [String] string the stored `data` attribute.
+          # @return [Hash] the session, with String keys.
+          # @raise [Errors::CorruptSessionError] if `string` isn't a JSON object.
+          def load(string)
+            json_load(string)
+          end
+        end
+
+        # `:marshal`: Base64 (with newlines) of `Marshal.dump`.
+        class MarshalSerializer
+          include Codec
+
+          # @return [Symbol] `:marshal`
+          def name
+            :marshal
+          end
+
+          # @param [Hash] hash the session.
+          # @return [String] `[Marshal.dump(hash)].pack('m*')`.
+          # @raise [TypeError] if the session holds a value Marshal can't dump.
+          def dump(hash)
+            marshal_dump(hash)
+          end
+
+          # @param [String] string the stored `data` attribute.
+          # @return [Hash] the session.
+          # @raise [Errors::CorruptSessionError] if `string` isn't Base64
+          #   Marshal data of a Hash.
+          def load(string)
+            marshal_load(string)
+          end
+        end
+
+        # `:json_allow_marshal`: writes JSON; reads JSON, or the Base64
+        # Marshal form when the string is not JSON.
+        class JSONAllowMarshalSerializer
+          include Codec
+
+          # @return [Symbol] `:json_allow_marshal`
+          def name
+            :json_allow_marshal
+          end
+
+          # @param [Hash] hash the session.
+          # @return [String] the JSON text, equal to `JSON.dump(hash)`.
+          # @raise [JSON::GeneratorError] see {JSONSerializer#dump}.
+          def dump(hash)
+            json_dump(hash)
+          end
+
+          # @param [String] string the stored `data` attribute.
+          # @return [Hash] the session.
+          # @raise [Errors::CorruptSessionError] if `string` is neither a JSON
+          #   object nor Base64 Marshal data of a Hash.
+          def load(string)
+            check_string!(string)
+            if string.start_with?(MARSHAL_BASE64_PREFIX)
+              marshal_load(string)
+            else
+              json_load(string)
+            end
+          end
+        end
+
+        INSTANCES = {
+          json: JSONSerializer.new.freeze,
+          json_allow_marshal: JSONAllowMarshalSerializer.new.freeze,
+          marshal: MarshalSerializer.new.freeze
+        }.freeze
+        private_constant :INSTANCES
+
+        # @param [Symbol, String] name one of {NAMES}.
+        # @return [JSONSerializer, JSONAllowMarshalSerializer, MarshalSerializer]
+        #   a shared, frozen serializer responding to `dump(hash) -> String`
+        #   and `load(string) -> Hash`.
+        # @raise [Errors::ConfigurationError] for any other name.
+        def self.for(name)
+          key = name.respond_to?(:to_sym) ? name.to_sym : name
+          INSTANCES.fetch(key) do
+            raise Errors::ConfigurationError,
+                  ":serializer must be one of #{NAMES.map(&:inspect).join(', ')} " \
+                  "(got #{name.class} #{name.inspect[0, 40]})"
+          end
+        end
+      end
+    end
+  end
+end

@@ -1,0 +1,55 @@
+# frozen_string_literal: true
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      # Creates and deletes the session table. Module functions, reused by
+      # the rake tasks, the CLI and Rails migrations.
+      module Table
+        module_function
+
+        # Creates the session table (hash key `table_key`, a String) and waits
+        # until it is active. Provisioned with `read_capacity`/`write_capacity`,
+        # or on-demand with `billing_mode: :pay_per_request`. Turns TTL on for
+        # `expire_at` unless `enable_ttl: false`. A table that already exists
+        # is a warning, not an error.
+        # @param options [Hash] Configuration options (ENV/YAML apply too).
+        # @return [Symbol] `:created` or `:exists`.
+        def create_table(options = {})
+          config = Configuration.new(options)
+          result = client(config).create_table(
+            config.table_name, config.table_key, config.billing_mode.to_s,
+            config.read_capacity, config.write_capacity, config.enable_ttl
+          )
+          warn "Table #{config.table_name} already exists, skipping creation." if result == :exists
+          result
+        end
+
+        # Deletes the session table and waits until it is gone. A missing
+        # table is a warning, not an error.
+        # @param options [Hash] Configuration options (ENV/YAML apply too).
+        # @return [Symbol] `:deleted` or `:missing`.
+        def delete_table(options = {})
+          config = Configuration.new(options)
+          result = client(config).delete_table(config.table_name)
+          warn "Table #{config.table_name} does not exist, nothing to delete." if result == :missing
+          result
+        end
+
+        # @param options [Hash] Configuration options.
+        # @return [Hash] `:status`, `:item_count`, `:size_bytes` (both as
+        #   DynamoDB last computed them, every ~6 hours), `:billing_mode`,
+        #   `:key_name`, `:ttl_status`, `:ttl_attribute`.
+        def describe_table(options = {})
+          config = Configuration.new(options)
+          client(config).describe_table(config.table_name)
+        end
+
+        def client(config)
+          Native.client(config.native_client_options)
+        end
+        private_class_method :client
+      end
+    end
+  end
+end

@@ -26,7 +26,7 @@ module StoreSpecHelpers
 
   # The item of the session whose cookie the last response set.
   def raw_item(cookie_value)
-    raw_dynamodb.get_item(table_name, "session_id" => { "S" => cookie_value })
+    raw_dynamodb.get_item(table_name, "session_id" => { "S" => cookie_value })["Item"]
   end
 
   def all_items

@@ -12,19 +12,23 @@ use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
 use crate::helpers::runtime;
 use crate::item;
-use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
-use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
 use crate::ops::connect;
 use crate::ops::lock::{self, LockTiming, Locked};
-use std::time::Duration;
+use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
+use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
 use crate::options::ClientOptions;
+use std::time::Duration;
 
 struct PidClient {
     pid: u32,
     client: aws_sdk_dynamodb::Client,
 }
 
-#[magnus::wrap(class = "Aws::SessionStore::DynamoDB::Native::Client", free_immediately, size)]
+#[magnus::wrap(
+    class = "Aws::SessionStore::DynamoDB::Native::Client",
+    free_immediately,
+    size
+)]
 pub struct Client {
     options: ClientOptions,
     cached: Mutex<Option<PidClient>>,
@@ -79,8 +83,14 @@ impl Client {
         consistent: bool,
     ) -> Result<Option<RHash>, Error> {
         let client = rb_self.sdk(ruby)?;
-        let key = ItemKey { table, key_name, key };
-        let found = nogvl(ruby, async move { session::get(&client, &key, consistent).await })?;
+        let key = ItemKey {
+            table,
+            key_name,
+            key,
+        };
+        let found = nogvl(ruby, async move {
+            session::get(&client, &key, consistent).await
+        })?;
         found.map(|item| item::to_ruby(ruby, item)).transpose()
     }
 
@@ -102,11 +112,19 @@ impl Client {
     ) -> Result<bool, Error> {
         let client = rb_self.sdk(ruby)?;
         let save = Save {
-            key: ItemKey { table, key_name, key },
+            key: ItemKey {
+                table,
+                key_name,
+                key,
+            },
             data,
             created_at,
             expire_at,
-            condition: if new { Condition::New } else { Condition::Existing },
+            condition: if new {
+                Condition::New
+            } else {
+                Condition::Existing
+            },
             lock,
         };
         match nogvl(ruby, async move { session::save(&client, save).await })? {
@@ -132,13 +150,19 @@ impl Client {
         max_wait_ms: u64,
     ) -> Result<Option<(RHash, String)>, Error> {
         let client = rb_self.sdk(ruby)?;
-        let key = ItemKey { table, key_name, key };
+        let key = ItemKey {
+            table,
+            key_name,
+            key,
+        };
         let timing = LockTiming {
             expiry: Duration::from_millis(expiry_ms),
             retry_delay: Duration::from_millis(retry_delay_ms),
             max_wait: Duration::from_millis(max_wait_ms),
         };
-        match nogvl(ruby, async move { lock::acquire(&client, &key, consistent, timing).await })? {
+        match nogvl(ruby, async move {
+            lock::acquire(&client, &key, consistent, timing).await
+        })? {
             Locked::Acquired { item, lock } => Ok(Some((item::to_ruby(ruby, item)?, lock))),
             Locked::Missing => Ok(None),
         }
@@ -154,8 +178,15 @@ impl Client {
         lock: String,
     ) -> Result<bool, Error> {
         let client = rb_self.sdk(ruby)?;
-        let key = ItemKey { table, key_name, key };
-        nogvl(ruby, async move { lock::release(&client, &key, &lock).await })
+        let key = ItemKey {
+            table,
+            key_name,
+            key,
+        };
+        nogvl(
+            ruby,
+            async move { lock::release(&client, &key, &lock).await },
+        )
     }
 
     /// `delete_item(table, key_name, key)`.
@@ -167,7 +198,11 @@ impl Client {
         key: String,
     ) -> Result<(), Error> {
         let client = rb_self.sdk(ruby)?;
-        let key = ItemKey { table, key_name, key };
+        let key = ItemKey {
+            table,
+            key_name,
+            key,
+        };
         nogvl(ruby, async move { session::delete(&client, &key).await })
     }
 

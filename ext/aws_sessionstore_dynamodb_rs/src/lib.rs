@@ -19,5 +19,17 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     let native: RModule = dynamo.define_module("Native")?;
     native.const_set("VERSION", env!("CARGO_PKG_VERSION"))?;
     client::init(ruby, native)?;
+    native.define_module_function("__panic__", magnus::function!(panic_for_spec, 1))?;
     Ok(())
+}
+
+/// Panics inside the GVL-free helper, so a spec can prove a panic becomes
+/// `Errors::InternalError` and never Ruby's uncatchable `fatal`. Private.
+fn panic_for_spec(ruby: &Ruby, message: String) -> Result<(), Error> {
+    helpers::gvl::nogvl(ruby, async move {
+        if !message.is_empty() {
+            panic!("{message}");
+        }
+        Ok(())
+    })
 }

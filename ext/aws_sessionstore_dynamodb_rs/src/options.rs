@@ -32,7 +32,11 @@ impl ClientOptions {
             connect_timeout: seconds(ruby, hash, "connect_timeout")?,
             operation_timeout: seconds(ruby, hash, "operation_timeout")?,
             max_attempts: match fetch(ruby, hash, "max_attempts") {
-                Some(v) => Some(u32::try_convert(v).map_err(|_| bad(ruby, "max_attempts", "a positive Integer"))?.max(1)),
+                Some(v) => Some(
+                    u32::try_convert(v)
+                        .map_err(|_| bad(ruby, "max_attempts", "a positive Integer"))?
+                        .max(1),
+                ),
                 None => None,
             },
         })

@@ -77,7 +77,12 @@ where
         let wake_ptr = &wake as *const Notify as *mut c_void;
         // `protect`: the non-`2` variant may raise a pending interrupt.
         magnus::rb_sys::protect(|| unsafe {
-            rb_thread_call_without_gvl(Some(run::<Result<T, StoreError>>), call_ptr, Some(unblock), wake_ptr);
+            rb_thread_call_without_gvl(
+                Some(run::<Result<T, StoreError>>),
+                call_ptr,
+                Some(unblock),
+                wake_ptr,
+            );
             Qnil as _
         })?;
         match call.outcome.take() {

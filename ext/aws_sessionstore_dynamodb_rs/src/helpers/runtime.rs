@@ -22,7 +22,9 @@ static RUNTIME: Mutex<Option<PidRuntime>> = Mutex::new(None);
 /// The runtime for the current process, built on first use.
 pub fn current() -> Result<Arc<Runtime>, StoreError> {
     let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = RUNTIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(existing) = slot.as_ref() {
         if existing.pid == pid {
             return Ok(existing.runtime.clone());

@@ -60,7 +60,8 @@ pub async fn build(options: ClientOptions) -> Result<Client, StoreError> {
             config = config.region(Region::new(REGION_FOR_ENDPOINT));
         } else {
             return Err(StoreError::Configuration(
-                "no AWS region: set the region option, AWS_REGION, or a profile with a region".into(),
+                "no AWS region: set the region option, AWS_REGION, or a profile with a region"
+                    .into(),
             ));
         }
     }

@@ -236,7 +236,10 @@ mod tests {
         let mut j = Jitter::new();
         for _ in 0..1000 {
             let d = j.around(Duration::from_millis(100));
-            assert!(d >= Duration::from_millis(80) && d <= Duration::from_millis(120), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(80) && d <= Duration::from_millis(120),
+                "{d:?}"
+            );
         }
     }
 }

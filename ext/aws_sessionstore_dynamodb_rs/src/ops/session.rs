@@ -58,7 +58,11 @@ pub enum Saved {
     LockLost,
 }
 
-pub async fn get(client: &Client, key: &ItemKey, consistent: bool) -> Result<Option<Item>, StoreError> {
+pub async fn get(
+    client: &Client,
+    key: &ItemKey,
+    consistent: bool,
+) -> Result<Option<Item>, StoreError> {
     let out = client
         .get_item()
         .table_name(&key.table)

@@ -143,15 +143,31 @@ pub enum Deleted {
 
 /// Deletes the table and waits until it is gone; a missing table is not an error.
 pub async fn delete(client: &Client, table: &str) -> Result<Deleted, StoreError> {
-    match client.delete_table().table_name(table).send().await.map_err(StoreError::from_sdk) {
+    match client
+        .delete_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)
+    {
         Ok(_) => {}
-        Err(e) if e.service_code() == Some("ResourceNotFoundException") => return Ok(Deleted::Missing),
+        Err(e) if e.service_code() == Some("ResourceNotFoundException") => {
+            return Ok(Deleted::Missing)
+        }
         Err(e) => return Err(e),
     }
     let started = tokio::time::Instant::now();
     loop {
-        match client.describe_table().table_name(table).send().await.map_err(StoreError::from_sdk) {
-            Err(e) if e.service_code() == Some("ResourceNotFoundException") => return Ok(Deleted::Deleted),
+        match client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)
+        {
+            Err(e) if e.service_code() == Some("ResourceNotFoundException") => {
+                return Ok(Deleted::Deleted)
+            }
             Err(e) => return Err(e),
             Ok(_) if started.elapsed() > WAIT_LIMIT => {
                 return Err(StoreError::Timeout(format!(
@@ -194,7 +210,10 @@ pub async fn describe(client: &Client, table: &str) -> Result<Description, Store
         .map_err(StoreError::from_sdk)?
         .time_to_live_description;
     Ok(Description {
-        status: t.table_status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        status: t
+            .table_status
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         item_count: t.item_count.unwrap_or(0),
         size_bytes: t.table_size_bytes.unwrap_or(0),
         billing_mode: t

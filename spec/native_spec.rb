@@ -1,0 +1,114 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "aws-sessionstore-dynamodb-rs"
+require "timeout"
+require_relative "support/slow_server"
+
+RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
+  let(:native) { Aws::SessionStore::DynamoDB::Native }
+  let(:errors) { Aws::SessionStore::DynamoDB::Errors }
+
+  def client_for(endpoint, **extra)
+    native::Client.new({ endpoint: endpoint, region: "us-east-1", access_key_id: "dummy",
+                         secret_access_key: "dummy", max_attempts: 1 }.merge(extra))
+  end
+
+  def monotonic
+    Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
+
+  describe "the GVL" do
+    let(:server) { SlowServer.new(delay: 0.2) }
+    after { server.stop }
+
+    it "is released during a call, so a server in Ruby threads can answer it" do
+      client = client_for(server.endpoint, operation_timeout: 5.0)
+      expect(client.get_item("t", "session_id", "k", true)).to be_nil
+      expect(server.requests).to eq(1)
+    end
+
+    it "lets 4 threads each wait 200 ms at the same time" do
+      client = client_for(server.endpoint, operation_timeout: 5.0)
+      client.get_item("t", "session_id", "warm", true)
+      started = monotonic
+      4.times.map { |i| Thread.new { client.get_item("t", "session_id", "k#{i}", true) } }.each(&:join)
+      elapsed = monotonic - started
+      expect(elapsed).to be < 0.6
+      expect(server.requests).to eq(5)
+    end
+
+    it "lets Timeout.timeout interrupt a call promptly" do
+      slow = SlowServer.new(delay: 5)
+      client = client_for(slow.endpoint, operation_timeout: 30.0)
+      started = monotonic
+      expect { Timeout.timeout(0.3) { client.get_item("t", "session_id", "k", true) } }.to raise_error(Timeout::Error)
+      expect(monotonic - started).to be < 1.5
+    ensure
+      slow&.stop
+    end
+  end
+
+  describe "errors" do
+    it "raises TimeoutError past operation_timeout" do
+      slow = SlowServer.new(delay: 3)
+      client = client_for(slow.endpoint, operation_timeout: 0.3)
+      started = monotonic
+      expect { client.get_item("t", "session_id", "k", true) }.to raise_error(errors::TimeoutError)
+      expect(monotonic - started).to be < 2
+    ensure
+      slow&.stop
+    end
+
+    it "raises NetworkError when nothing listens" do
+      port = TCPServer.open("127.0.0.1", 0) { |s| s.addr[1] }
+      client = client_for("http://127.0.0.1:#{port}")
+      expect { client.get_item("t", "session_id", "k", true) }.to raise_error(errors::NetworkError)
+    end
+
+    it "raises ResourceNotFoundError with DynamoDB's code and request id for a missing table" do
+      client = client_for(DynamoDBLocalHelper.endpoint)
+      expect { client.get_item("missing-#{SecureRandom.hex(4)}", "session_id", "k", true) }
+        .to raise_error(errors::ResourceNotFoundError) { |e|
+          expect(e.code).to eq("ResourceNotFoundException")
+          expect(e.request_id).to be_a(String)
+          expect(e.status_code).to eq(400)
+        }
+    end
+
+    it "turns a Rust panic into InternalError, never fatal" do
+      expect { native.__panic__("boom") }.to raise_error(errors::InternalError, /boom/)
+      expect(native.__panic__("")).to be_nil
+    end
+
+    it "rejects options of the wrong type with ConfigurationError" do
+      expect { native::Client.new(region: 42) }.to raise_error(errors::ConfigurationError, /region/)
+      expect { native::Client.new(connect_timeout: "soon") }.to raise_error(errors::ConfigurationError, /connect_timeout/)
+    end
+  end
+
+  describe "fork" do
+    include_context "with a session table"
+
+    it "serves calls in a forked child after the parent used the runtime" do
+      client = client_for(DynamoDBLocalHelper.endpoint)
+      expect(client.save_session(table_name, "session_id", "parent", "{}", "1.0", nil, true, nil)).to be(true)
+      pid = fork do
+        ok = client.get_item(table_name, "session_id", "parent", true)&.fetch("data") == "{}" &&
+             client.save_session(table_name, "session_id", "child", "{}", "1.0", nil, true, nil)
+        exit!(ok ? 0 : 1)
+      end
+      _, status = Process.wait2(pid)
+      expect(status.exitstatus).to eq(0)
+      expect(client.get_item(table_name, "session_id", "child", true)).to include("data" => "{}")
+    end
+  end
+
+  describe "sharing" do
+    it "keeps one client per distinct option set" do
+      options = { endpoint: DynamoDBLocalHelper.endpoint, region: "us-east-1" }
+      expect(native.client(options)).to equal(native.client(options.dup))
+      expect(native.client(options)).not_to equal(native.client(options.merge(max_attempts: 2)))
+    end
+  end
+end

@@ -96,7 +96,9 @@ module Aws
           return nil if options[:drop]
 
           new_sid = generate_sid
-          renewed(req.env)[new_sid] = loaded.created_at if loaded&.created_at.is_a?(String)
+          # Carry created_at over (older gem versions stored it as a number).
+          created = loaded&.created_at
+          renewed(req.env)[new_sid] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
           new_sid
         rescue StandardError => e
           handle_error(req.env, e)

@@ -1,0 +1,196 @@
+# frozen_string_literal: true
+
+# Every configuration source, end to end: the middleware is built from
+# runtime options, ENV, the legacy ENV names and YAML files (with ERB), and
+# the proof is which DynamoDB Local table the session item lands in.
+# spec/configuration_spec.rb covers the merging rules in isolation.
+
+require "spec_helper"
+require "aws-sessionstore-dynamodb-rs"
+require "fileutils"
+require "tmpdir"
+
+RSpec.describe "Configuration sources, end to end" do
+  let(:config_class) { Aws::SessionStore::DynamoDB::Configuration }
+  let(:raw_dynamodb) { DynamoDBLocalHelper.raw_client }
+  let(:tables) do
+    %i[runtime env legacy yaml env_yaml].to_h { |source| [source, DynamoDBLocalHelper.unique_table_name("cfg-#{source}")] }
+  end
+  let(:tmpdir) { Dir.mktmpdir("sessionstore-config-integration") }
+
+  # No store variable from the outside leaks in; the environment comes back
+  # exactly as it was, and each example sees the legacy warnings afresh.
+  around do |example|
+    saved = ENV.to_h
+    ENV.each_key { |k| ENV.delete(k) if k.start_with?("AWS_DYNAMO_DB_SESSION_", "DYNAMO_DB_SESSION_") }
+    config_class.reset_legacy_env_warnings!
+    example.run
+  ensure
+    ENV.replace(saved)
+    config_class.reset_legacy_env_warnings!
+    FileUtils.remove_entry(tmpdir) if File.directory?(tmpdir)
+  end
+
+  before { tables.each_value { |name| raw_dynamodb.create_table(name) } }
+  after { tables.each_value { |name| raw_dynamodb.delete_table(name) } }
+
+  let(:inner_app) do
+    lambda do |env|
+      env["rack.session"]["user_id"] = 42
+      [200, { "content-type" => "text/plain" }, ["ok"]]
+    end
+  end
+
+  # Builds the middleware from these runtime options only (no table_name
+  # unless given), runs one request that writes a session, and returns the
+  # cookie value.
+  def write_session(runtime_options)
+    store = Aws::SessionStore::DynamoDB::RackMiddleware.new(inner_app, runtime_options)
+    response = Rack::MockRequest.new(Rack::Lint.new(store)).get("/", "rack.errors" => StringIO.new)
+    expect(response.status).to eq(200)
+    cookie = response.headers["Set-Cookie"].to_s[/\Arack\.session=([^;]+)/, 1]
+    expect(cookie).not_to be_nil
+    Rack::Utils.unescape(cookie)
+  end
+
+  # The sources (keys of `tables`) whose table holds the item `cookie`.
+  def sources_holding(cookie)
+    tables.select do |_, name|
+      raw_dynamodb.get_item(name, "session_id" => { "S" => cookie }).key?("Item")
+    end.keys
+  end
+
+  def item_in(source, cookie)
+    raw_dynamodb.get_item(tables.fetch(source), "session_id" => { "S" => cookie })["Item"]
+  end
+
+  def yaml_file(text, name = "sessions.yml")
+    path = File.join(tmpdir, name)
+    File.write(path, text)
+    path
+  end
+
+  # A config file that also carries the client options, so the store can
+  # reach DynamoDB Local from the file alone. ERB builds the values.
+  def erb_config(table, extra_lines = "")
+    yaml_file(<<~YAML)
+      # <%= "ERB comment, evaluated before YAML" %>
+      table_name: <%= #{table.split('-').inspect}.join("-") %>
+      endpoint: <%= ENV.fetch("DYNAMODB_ENDPOINT") %>
+      region: us-<%= "east" %>-1
+      access_key_id: dummy
+      secret_access_key: <%= "dum" + "my" %>
+      #{extra_lines}
+    YAML
+  end
+
+  def secret
+    StoreSpecHelpers::SECRET
+  end
+
+  def runtime(extra = {})
+    native_options.merge(secret_key: secret).merge(extra)
+  end
+
+  it "takes table_name from ENV['AWS_DYNAMO_DB_SESSION_TABLE_NAME']" do
+    ENV["AWS_DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:env]
+    cookie = write_session(runtime)
+    expect(sources_holding(cookie)).to eq([:env])
+    expect(JSON.parse(item_in(:env, cookie)["data"]["S"])).to eq("user_id" => 42)
+  end
+
+  it "parses ENV values: max_stale as an Integer, serializer as a Symbol, the secret as a String" do
+    ENV["AWS_DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:env]
+    ENV["AWS_DYNAMO_DB_SESSION_MAX_STALE"] = "3600"
+    ENV["AWS_DYNAMO_DB_SESSION_SERIALIZER"] = "marshal"
+    ENV["AWS_DYNAMO_DB_SESSION_SECRET_KEY"] = "1234567890123456"
+    cookie = write_session(native_options)
+    item = item_in(:env, cookie)
+    expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 3600)
+    expect(item["data"]["S"]).to eq([Marshal.dump("user_id" => 42)].pack("m*"))
+    digest, sid = cookie.split("--", 2)
+    expect(digest).to eq(OpenSSL::HMAC.hexdigest("MD5", "1234567890123456", sid))
+  end
+
+  it "takes everything from a YAML file with ERB given as :config_file" do
+    path = erb_config(tables[:yaml], "serializer: :marshal\nmax_stale: 600")
+    cookie = write_session(secret_key: secret, config_file: path)
+    expect(sources_holding(cookie)).to eq([:yaml])
+    item = item_in(:yaml, cookie)
+    expect(item["data"]["S"]).to eq([Marshal.dump("user_id" => 42)].pack("m*"))
+    expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 600)
+  end
+
+  it "takes the YAML file from ENV['AWS_DYNAMO_DB_SESSION_CONFIG_FILE'], secret_key included" do
+    ENV["AWS_DYNAMO_DB_SESSION_CONFIG_FILE"] =
+      erb_config(tables[:env_yaml], "secret_key: <%= 'yaml-' * 4 %>secret")
+    store = Aws::SessionStore::DynamoDB::RackMiddleware.new(inner_app, {})
+    expect(store.config.config_file).to eq(ENV["AWS_DYNAMO_DB_SESSION_CONFIG_FILE"])
+    cookie = write_session({})
+    expect(sources_holding(cookie)).to eq([:env_yaml])
+    digest, sid = cookie.split("--", 2)
+    expect(digest).to eq(OpenSSL::HMAC.hexdigest("MD5", "yaml-yaml-yaml-yaml-secret", sid))
+  end
+
+  it "reads the legacy ENV['DYNAMO_DB_SESSION_TABLE_NAME'], warning once that it is deprecated" do
+    ENV["DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:legacy]
+    cookie = nil
+    expect { cookie = write_session(runtime) }
+      .to output(/ENV\['DYNAMO_DB_SESSION_TABLE_NAME'\] is deprecated; use ENV\['AWS_DYNAMO_DB_SESSION_TABLE_NAME'\]/)
+      .to_stderr
+    expect(sources_holding(cookie)).to eq([:legacy])
+
+    second = nil
+    expect { second = write_session(runtime) }.not_to output.to_stderr
+    expect(sources_holding(second)).to eq([:legacy])
+  end
+
+  it "reads the legacy ENV['DYNAMO_DB_SESSION_CONFIG_FILE'], with a warning" do
+    ENV["DYNAMO_DB_SESSION_CONFIG_FILE"] = erb_config(tables[:yaml])
+    cookie = nil
+    expect { cookie = write_session(secret_key: secret) }
+      .to output(/ENV\['DYNAMO_DB_SESSION_CONFIG_FILE'\] is deprecated/).to_stderr
+    expect(sources_holding(cookie)).to eq([:yaml])
+  end
+
+  it "prefers the new ENV name to the legacy one, without a warning" do
+    ENV["AWS_DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:env]
+    ENV["DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:legacy]
+    cookie = nil
+    expect { cookie = write_session(runtime) }.not_to output.to_stderr
+    expect(sources_holding(cookie)).to eq([:env])
+  end
+
+  it "ranks runtime options over ENV over legacy ENV over YAML" do
+    ENV["AWS_DYNAMO_DB_SESSION_CONFIG_FILE"] = erb_config(tables[:yaml])
+    ENV["AWS_DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:env]
+    ENV["DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:legacy]
+
+    runtime_cookie = write_session(runtime(table_name: tables[:runtime]))
+    expect(sources_holding(runtime_cookie)).to eq([:runtime])
+
+    env_cookie = write_session(runtime)
+    expect(sources_holding(env_cookie)).to eq([:env])
+
+    ENV.delete("AWS_DYNAMO_DB_SESSION_TABLE_NAME")
+    legacy_cookie = nil
+    expect { legacy_cookie = write_session(runtime) }.to output(/deprecated/).to_stderr
+    expect(sources_holding(legacy_cookie)).to eq([:legacy])
+
+    ENV.delete("DYNAMO_DB_SESSION_TABLE_NAME")
+    yaml_cookie = write_session(runtime)
+    expect(sources_holding(yaml_cookie)).to eq([:yaml])
+
+    expected = { runtime: 1, env: 1, legacy: 1, yaml: 1, env_yaml: 0 }
+    expect(tables.transform_values { |name| raw_dynamodb.scan_all(name).size }).to eq(expected)
+  end
+
+  it "lets runtime options beat both ENV and a :config_file for the same option" do
+    ENV["AWS_DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:env]
+    path = erb_config(tables[:yaml])
+    cookie = write_session(secret_key: secret, config_file: path, table_name: tables[:runtime])
+    expect(sources_holding(cookie)).to eq([:runtime])
+    cookie = write_session(secret_key: secret, config_file: path)
+    expect(sources_holding(cookie)).to eq([:env])
+  end
+end

@@ -4,15 +4,17 @@
 //! data, runs the operation with the GVL released, and builds Ruby objects
 //! after taking it back.
 
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
-use magnus::{function, method, prelude::*, Error, RHash, RModule, Ruby, Value};
+use magnus::{block::Proc, function, method, prelude::*, Error, RHash, RModule, Ruby, Value};
 
 use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
 use crate::helpers::runtime;
 use crate::item;
 use crate::ops::connect;
+use crate::ops::gc::{self, GcProgress, GcSpec};
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
@@ -257,6 +259,95 @@ impl Client {
             .as_value())
     }
 
+    /// `collect_garbage(table, key_name, max_age, max_stale, segments,
+    /// operation_delay, max_deletes_per_second, dry_run, progress)` → Hash
+    /// of `scanned`, `matched`, `deleted`, `elapsed`, `consumed_capacity`.
+    ///
+    /// The scan runs as a task on the runtime; this thread waits for it in
+    /// slices with the GVL released and calls `progress` (if given) with
+    /// the counters after each slice; `progress` returning `false` stops the
+    /// run between batches. An interrupt (Ctrl-C, SIGTERM, Thread#raise)
+    /// also stops it between batches: the batch in flight completes, the
+    /// final counters go to `progress`, then the exception propagates. A
+    /// second interrupt abandons the run at once.
+    #[allow(clippy::too_many_arguments)]
+    fn collect_garbage(
+        ruby: &Ruby,
+        rb_self: &Self,
+        table: String,
+        key_name: String,
+        max_age: Option<f64>,
+        max_stale: Option<f64>,
+        segments: u32,
+        operation_delay: f64,
+        max_deletes_per_second: Option<f64>,
+        dry_run: bool,
+        progress: Option<Proc>,
+    ) -> Result<RHash, Error> {
+        let client = rb_self.sdk(ruby)?;
+        let spec = GcSpec {
+            table,
+            key_name,
+            max_age,
+            max_stale,
+            segments,
+            operation_delay: Duration::try_from_secs_f64(operation_delay).map_err(|_| {
+                StoreError::Configuration(
+                    "option :gc_operation_delay must be a non-negative number of seconds".into(),
+                )
+                .into_ruby(ruby)
+            })?,
+            max_deletes_per_second,
+            dry_run,
+        };
+        let counters = Arc::new(GcProgress::default());
+        let started = std::time::Instant::now();
+        let runtime = runtime::current().map_err(|e| e.into_ruby(ruby))?;
+        let mut task = runtime.spawn(gc::collect(client, spec, counters.clone()));
+        let mut interrupted: Option<Error> = None;
+        let outcome = loop {
+            let slice = nogvl(ruby, async {
+                Ok(tokio::time::timeout(PROGRESS_EVERY, &mut task).await.ok())
+            });
+            match slice {
+                Ok(Some(joined)) => {
+                    break joined.unwrap_or_else(|e| {
+                        Err(StoreError::Internal(format!("GC task failed: {e}")))
+                    })
+                }
+                Ok(None) => {
+                    if let Some(proc) = progress {
+                        let stats = gc_stats(ruby, &counters, started, dry_run)?;
+                        let answer: Value = proc.call((stats,))?;
+                        if answer.is_kind_of(ruby.class_false_class()) {
+                            counters.stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Err(e) => {
+                    counters.stop.store(true, Ordering::Relaxed);
+                    if interrupted.is_some() {
+                        task.abort();
+                        return Err(e);
+                    }
+                    interrupted = Some(e);
+                }
+            }
+        };
+        let stats = gc_stats(ruby, &counters, started, dry_run)?;
+        if let Some(proc) = progress {
+            if interrupted.is_some() || outcome.is_err() {
+                stats.aset(ruby.to_symbol("interrupted"), interrupted.is_some())?;
+                let _: Value = proc.call((stats,))?;
+            }
+        }
+        if let Some(e) = interrupted {
+            return Err(e);
+        }
+        outcome.map_err(|e| e.into_ruby(ruby))?;
+        Ok(stats)
+    }
+
     /// `describe_table(table)` → Hash with status, item_count, size_bytes,
     /// billing_mode, key_name, ttl_status, ttl_attribute.
     fn describe_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<RHash, Error> {
@@ -274,6 +365,33 @@ impl Client {
     }
 }
 
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+fn gc_stats(
+    ruby: &Ruby,
+    counters: &GcProgress,
+    started: std::time::Instant,
+    dry_run: bool,
+) -> Result<RHash, Error> {
+    let hash = ruby.hash_new();
+    hash.aset(
+        ruby.to_symbol("scanned"),
+        counters.scanned.load(Ordering::Relaxed),
+    )?;
+    hash.aset(
+        ruby.to_symbol("matched"),
+        counters.matched.load(Ordering::Relaxed),
+    )?;
+    hash.aset(
+        ruby.to_symbol("deleted"),
+        counters.deleted.load(Ordering::Relaxed),
+    )?;
+    hash.aset(ruby.to_symbol("elapsed"), started.elapsed().as_secs_f64())?;
+    hash.aset(ruby.to_symbol("consumed_capacity"), counters.capacity())?;
+    hash.aset(ruby.to_symbol("dry_run"), dry_run)?;
+    Ok(hash)
+}
+
 pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     let class = native.define_class("Client", ruby.class_object())?;
     class.define_singleton_method("new", function!(Client::new, 1))?;
@@ -286,5 +404,6 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("create_table", method!(Client::create_table, 6))?;
     class.define_method("delete_table", method!(Client::delete_table, 1))?;
     class.define_method("describe_table", method!(Client::describe_table, 1))?;
+    class.define_method("collect_garbage", method!(Client::collect_garbage, 9))?;
     Ok(())
 }

@@ -6,6 +6,7 @@ require_relative "dynamo_db/serializer"
 require_relative "dynamo_db/configuration"
 require_relative "dynamo_db/native"
 require_relative "dynamo_db/table"
+require_relative "dynamo_db/garbage_collection"
 require_relative "dynamo_db/locking"
 require_relative "dynamo_db/rack_middleware"
 

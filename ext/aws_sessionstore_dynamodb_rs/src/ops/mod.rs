@@ -2,6 +2,7 @@
 //! tested with `cargo test` and called from the bindings with the GVL released.
 
 pub mod connect;
+pub mod gc;
 pub mod lock;
 pub mod session;
 pub mod table;

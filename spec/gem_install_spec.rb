@@ -1,0 +1,48 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "open3"
+require "tmpdir"
+require "rbconfig"
+
+# The offline build: `gem build` + `gem install --local` compile the
+# extension through extconf.rb (no rb_sys gem), and a fresh Ruby loads the
+# installed gem. The install reuses the checkout's cargo target dir with the
+# dev profile so it takes seconds; the release path is the same Makefile.
+RSpec.describe "gem build and gem install --local" do
+  let(:repo) { File.expand_path("..", __dir__) }
+
+  it "installs offline, compiling the extension, and loads it in a fresh ruby" do
+    Dir.mktmpdir("gem-install") do |dir|
+      gem_file = File.join(dir, "aws-sessionstore-dynamodb-rs.gem")
+      out, status = Open3.capture2e("gem", "build", "aws-sessionstore-dynamodb-rs.gemspec", "--output", gem_file,
+                                    chdir: repo)
+      expect(status).to be_success, out
+
+      files, status = Open3.capture2e("gem", "spec", gem_file, "files")
+      expect(status).to be_success, files
+      expect(files).to include("ext/aws_sessionstore_dynamodb_rs/extconf.rb", "lib/aws-sessionstore-dynamodb-rs.rb",
+                               "Cargo.lock")
+      expect(files).not_to match(%r{target/|\.so\b|spec/})
+
+      home = File.join(dir, "home")
+      env = {
+        "GEM_HOME" => home, "GEM_PATH" => ([home] + Gem.path).join(File::PATH_SEPARATOR),
+        "AWS_SESSIONSTORE_CARGO_PROFILE" => "dev",
+        "AWS_SESSIONSTORE_CARGO_TARGET_DIR" => File.join(repo, "target"),
+        "RUBYOPT" => nil, "RUBYLIB" => nil
+      }
+      out, status = Open3.capture2e(env, "gem", "install", "--local", "--no-document", gem_file, chdir: dir)
+      expect(status).to be_success, out
+
+      script = 'require "aws-sessionstore-dynamodb-rs"; ' \
+               'puts $LOADED_FEATURES.grep(/aws_sessionstore_dynamodb_rs\.so\z/); ' \
+               'puts Aws::SessionStore::DynamoDB::Native::Client.name'
+      out, status = Open3.capture2e(env, RbConfig.ruby, "-e", script, chdir: dir)
+      expect(status).to be_success, out
+      loaded, name = out.lines.map(&:chomp)
+      expect(loaded).to start_with(home)
+      expect(name).to eq("Aws::SessionStore::DynamoDB::Native::Client")
+    end
+  end
+end

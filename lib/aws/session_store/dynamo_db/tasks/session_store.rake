@@ -1,0 +1,44 @@
+# frozen_string_literal: true
+
+# Session table tasks. Options come from Configuration: ENV
+# (AWS_DYNAMO_DB_SESSION_TABLE_NAME, _ENDPOINT, _MAX_AGE, _MAX_STALE,
+# _GC_SEGMENTS, ...) and the YAML file (AWS_DYNAMO_DB_SESSION_CONFIG_FILE).
+# A plain Rack app loads them with:
+#
+#   require "aws/session_store/dynamo_db/rake_tasks"
+
+require "aws-sessionstore-dynamodb-rs"
+require "aws/session_store/dynamo_db/progress"
+
+namespace :dynamo_db do
+  namespace :session_store do
+    desc "Create the DynamoDB session table (options from AWS_DYNAMO_DB_SESSION_* / the YAML config)"
+    task :create_table do
+      result = Aws::SessionStore::DynamoDB::Table.create_table
+      puts "Created table #{Aws::SessionStore::DynamoDB::Configuration.new.table_name}." if result == :created
+    end
+
+    desc "Delete the DynamoDB session table (options from AWS_DYNAMO_DB_SESSION_* / the YAML config)"
+    task :delete_table do
+      result = Aws::SessionStore::DynamoDB::Table.delete_table
+      puts "Deleted table #{Aws::SessionStore::DynamoDB::Configuration.new.table_name}." if result == :deleted
+    end
+
+    desc "Delete expired sessions (max_age/max_stale from AWS_DYNAMO_DB_SESSION_* / the YAML config; DRY_RUN=1 counts only)"
+    task :clean do
+      dry_run = !["", "0", "false", "no"].include?(ENV.fetch("DRY_RUN", "").strip.downcase)
+      progress = Aws::SessionStore::DynamoDB::Progress.new($stdout)
+      begin
+        result = Aws::SessionStore::DynamoDB::GarbageCollection.collect_garbage(dry_run: dry_run) do |stats|
+          progress.update(stats)
+        end
+      ensure
+        progress.clear
+      end
+      progress.finish(result.summary)
+    end
+  end
+
+  desc "Delete expired sessions (the v0.5 name of dynamo_db:session_store:clean)"
+  task collect_garbage: "session_store:clean"
+end

@@ -1,0 +1,86 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "open3"
+require "tmpdir"
+
+# The rake tasks as a plain Rack app loads them, run as `rake` subprocesses
+# configured through ENV.
+RSpec.describe "aws/session_store/dynamo_db/rake_tasks" do
+  let(:lib) { File.expand_path("../lib", __dir__) }
+  let(:raw_dynamodb) { DynamoDBLocalHelper.raw_client }
+  let(:table_name) { DynamoDBLocalHelper.unique_table_name("rake-spec") }
+  let(:env) do
+    {
+      "AWS_DYNAMO_DB_SESSION_TABLE_NAME" => table_name,
+      "AWS_DYNAMO_DB_SESSION_ENDPOINT" => DynamoDBLocalHelper.endpoint,
+      "AWS_DYNAMO_DB_SESSION_REGION" => "us-east-1",
+      "AWS_DYNAMO_DB_SESSION_ACCESS_KEY_ID" => "dummy",
+      "AWS_DYNAMO_DB_SESSION_SECRET_ACCESS_KEY" => "dummy",
+      "AWS_DYNAMO_DB_SESSION_MAX_STALE" => "3600",
+      "AWS_DYNAMO_DB_SESSION_GC_SEGMENTS" => "2",
+      "AWS_DYNAMO_DB_SESSION_CONFIG_FILE" => nil,
+      "AWS_DYNAMO_DB_SESSION_MAX_AGE" => nil,
+      "DRY_RUN" => nil
+    }
+  end
+
+  around do |example|
+    Dir.mktmpdir("rake-spec") do |dir|
+      @dir = dir
+      @rakefile = File.join(dir, "Rakefile")
+      # Required twice: the tasks must be defined once only.
+      File.write(@rakefile, <<~RUBY)
+        require "aws/session_store/dynamo_db/rake_tasks"
+        require "aws/session_store/dynamo_db/rake_tasks"
+      RUBY
+      example.run
+    end
+  end
+
+  after { raw_dynamodb.delete_table(table_name) }
+
+  def rake(*args, extra_env: {})
+    Open3.capture3(env.merge(extra_env), "rake", "-I", lib, "-f", @rakefile, *args, chdir: @dir) # chdir: no rakelib/ of the checkout
+  end
+
+  it "lists the four tasks with descriptions" do
+    out, err, status = rake("-T")
+    expect(status.exitstatus).to eq(0), err
+    expect(out.lines.size).to eq(4), out
+    expect(out).to match(/^rake dynamo_db:session_store:create_table +# Create the DynamoDB session table/)
+      .and match(/^rake dynamo_db:session_store:delete_table +# Delete the DynamoDB session table/)
+      .and match(/^rake dynamo_db:session_store:clean +# Delete expired sessions/)
+      .and match(/^rake dynamo_db:collect_garbage +# Delete expired sessions \(the v0.5 name/)
+  end
+
+  it "creates the table, collects garbage (dry run, then for real) and deletes the table" do
+    out, err, status = rake("dynamo_db:session_store:create_table")
+    expect(status.exitstatus).to eq(0), err
+    expect(out).to eq("Created table #{table_name}.\n")
+    expect(raw_dynamodb.describe_table(table_name)["TableStatus"]).to eq("ACTIVE")
+
+    now = Time.now.to_f
+    raw_dynamodb.batch_put(table_name, Array.new(40) do |i|
+      updated = i < 15 ? now - 7200 : now
+      { "session_id" => { "S" => "s#{i}" }, "created_at" => { "S" => (now - 7200).to_s },
+        "updated_at" => { "S" => updated.to_s }, "data" => { "S" => "{}" } }
+    end)
+
+    out, err, status = rake("dynamo_db:session_store:clean", extra_env: { "DRY_RUN" => "1" })
+    expect(status.exitstatus).to eq(0), err
+    expect(out).to match(/\Agarbage collection: scanned 40, would delete 15, in [\d.]+ s/)
+    expect(raw_dynamodb.scan_all(table_name).size).to eq(40)
+
+    out, err, status = rake("dynamo_db:collect_garbage")
+    expect(status.exitstatus).to eq(0), err
+    expect(out).to match(/\Agarbage collection: scanned 40, deleted 15, in [\d.]+ s/)
+    expect(out).not_to include("\r")
+    expect(raw_dynamodb.scan_all(table_name).size).to eq(25)
+
+    out, err, status = rake("dynamo_db:session_store:delete_table")
+    expect(status.exitstatus).to eq(0), err
+    expect(out).to eq("Deleted table #{table_name}.\n")
+    expect(raw_dynamodb.list_tables).not_to include(table_name)
+  end
+end

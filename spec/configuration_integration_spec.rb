@@ -106,7 +106,7 @@ RSpec.describe "Configuration sources, end to end" do
     ENV["AWS_DYNAMO_DB_SESSION_SECRET_KEY"] = "1234567890123456"
     cookie = write_session(native_options)
     item = item_in(:env, cookie)
-    expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 3600)
+    expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 3600 + 180) # max_stale + touch interval
     expect(item["data"]["S"]).to eq([Marshal.dump("user_id" => 42)].pack("m*"))
     digest, sid = cookie.split("--", 2)
     expect(digest).to eq(OpenSSL::HMAC.hexdigest("MD5", "1234567890123456", sid))
@@ -118,7 +118,7 @@ RSpec.describe "Configuration sources, end to end" do
     expect(sources_holding(cookie)).to eq([:yaml])
     item = item_in(:yaml, cookie)
     expect(item["data"]["S"]).to eq([Marshal.dump("user_id" => 42)].pack("m*"))
-    expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 600)
+    expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 600 + 30) # max_stale + touch interval
   end
 
   it "takes the YAML file from ENV['AWS_DYNAMO_DB_SESSION_CONFIG_FILE'], secret_key included" do

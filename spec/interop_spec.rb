@@ -292,18 +292,18 @@ RSpec.describe "Interop with the official gem's items" do
     context "with max_stale" do
       let(:extra) { { max_stale: 3600 } }
 
-      it "adds expire_at as N, now + max_stale" do
+      it "adds expire_at as N, now + max_stale (+ the touch interval)" do
         cookie = write_one
-        expect_official_shape(cookie, raw_item(cookie), expire_at: 3600)
+        expect_official_shape(cookie, raw_item(cookie), expire_at: 3600 + 180) # + touch interval
       end
     end
 
     context "with a cookie expire_after" do
       let(:extra) { { expire_after: 900 } }
 
-      it "adds expire_at as N, now + expire_after" do
+      it "adds expire_at as N, now + expire_after (+ the touch interval)" do
         cookie = write_one
-        expect_official_shape(cookie, raw_item(cookie), expire_at: 900)
+        expect_official_shape(cookie, raw_item(cookie), expire_at: 900 + 45) # + touch interval
       end
     end
 

@@ -14,7 +14,9 @@ RSpec.describe "DynamoDB requests per Rack request" do
   include Rack::Test::Methods
 
   let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
-  let(:extra) { {} }
+  # touch_interval: 0 writes on every request (the official behaviour); the
+  # write-avoidance context below uses the default.
+  let(:extra) { { touch_interval: 0 } }
   let(:errors) { StringIO.new }
 
   let(:inner_app) do
@@ -151,7 +153,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
   end
 
   context "with max_stale" do
-    let(:extra) { { max_stale: 3600 } }
+    let(:extra) { { max_stale: 3600, touch_interval: 0 } }
 
     it "an unchanged read still skips data and refreshes expire_at" do
       get "/"
@@ -161,6 +163,41 @@ RSpec.describe "DynamoDB requests per Rack request" do
       attrs = set_attributes(update)
       expect(attrs.keys).to contain_exactly("updated_at", "expire_at")
       expect(attrs["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 3600)
+    end
+  end
+
+  context "with write avoidance (the default touch_interval)" do
+    let(:extra) { { max_stale: 3600 } }
+
+    it "writes nothing for 100 unchanged requests within the interval, then writes data changes at once" do
+      get "/"
+      created = raw_item(cookie_value)
+      requests = 100.times.flat_map { dynamodb_requests_of("/read") }
+      expect(requests.map(&:first).uniq).to eq(["GetItem"])
+      expect(raw_item(cookie_value)).to eq(created)
+      changed = dynamodb_requests_of("/")
+      expect(of(changed, "UpdateItem").size).to eq(1)
+      expect(last_response.body).to eq("2")
+    end
+
+    it "keeps expire_at a touch interval past max_stale, so TTL never removes a live session early" do
+      get "/"
+      interval = store.config.effective_touch_interval
+      expect(interval).to eq(180.0)
+      expect(raw_item(cookie_value)["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 3600 + 180)
+    end
+  end
+
+  context "with a short touch_interval" do
+    let(:extra) { { touch_interval: 1 } }
+
+    it "touches an unchanged session again once the interval has passed" do
+      get "/"
+      expect(of(dynamodb_requests_of("/read"), "UpdateItem")).to be_empty
+      sleep 1.1
+      update = of(dynamodb_requests_of("/read"), "UpdateItem")
+      expect(update.size).to eq(1)
+      expect(touches_data?(update.first)).to be(false)
     end
   end
 end

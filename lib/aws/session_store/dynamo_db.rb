@@ -21,3 +21,8 @@ end
 
 # The spelling used by the official gem's old README.
 AWS = Aws unless defined?(AWS)
+
+# Rails glue (store class, rake tasks, generators) only when Rails is loaded
+# first, as Bundler.require in config/application.rb does. Without Rails this
+# loads nothing of ActionDispatch.
+require_relative "dynamo_db/railtie" if defined?(Rails::Railtie)

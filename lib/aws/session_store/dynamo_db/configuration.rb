@@ -379,6 +379,27 @@ module Aws
           Serializer.for(@serializer)
         end
 
+        # Longest derived touch interval, seconds.
+        MAX_DERIVED_TOUCH_INTERVAL = 3600
+        # Derived touch interval when sessions have no lifetime at all.
+        UNBOUNDED_TOUCH_INTERVAL = 60
+
+        # How long an unchanged session may go without a write: the
+        # `touch_interval` option when set (0: write on every request), else
+        # 5% of the session's lifetime (`max_stale`, else the cookie's
+        # `expire_after`), at most an hour; 60 s when sessions never expire.
+        #
+        # @param expire_after [Numeric, nil] the request's cookie expire_after.
+        # @return [Numeric] seconds.
+        def effective_touch_interval(expire_after = nil)
+          return @touch_interval if @touch_interval
+
+          lifetime = @max_stale || expire_after
+          return UNBOUNDED_TOUCH_INTERVAL unless lifetime
+
+          [lifetime * 0.05, MAX_DERIVED_TOUCH_INTERVAL].min
+        end
+
         # Raises unless a secret key is configured.
         #
         # @return [true]

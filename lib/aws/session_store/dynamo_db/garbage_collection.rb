@@ -65,7 +65,7 @@ module Aws
           end
 
           stats = Native.client(config.native_client_options).collect_garbage(
-            config.table_name, config.table_key, config.max_age&.to_f, config.max_stale&.to_f,
+            config.table_name, config.table_key, config.max_age&.to_f, stale_limit(config),
             Integer(config.gc_segments || DEFAULT_SEGMENTS), config.gc_operation_delay.to_f,
             config.gc_max_deletes_per_second&.to_f, dry_run, progress
           )
@@ -73,6 +73,13 @@ module Aws
           log(logger, result)
           result
         end
+
+        # Sessions are written at most every touch interval while in use, so
+        # `updated_at` may lag by that much: never collect a live session.
+        def stale_limit(config)
+          config.max_stale && (config.max_stale + config.effective_touch_interval).to_f
+        end
+        private_class_method :stale_limit
 
         def log(logger, result)
           logger&.info(result.summary)

@@ -81,6 +81,8 @@ module Aws
           return sid if loaded.nil? && session.empty?
 
           data = @serializer.dump(session.to_hash)
+          return sid if fresh_enough?(loaded, data, options)
+
           created_at = renewed(req.env).delete(sid) || now_string
           saved = @lock.save(sid, data, loaded, created_at: created_at, expire_at: expire_at(options))
           saved ? sid : false
@@ -157,11 +159,26 @@ module Aws
           nil
         end
 
+        # Write avoidance: an unchanged session written less than the touch
+        # interval ago needs no write. A held lock must always be released
+        # by the save.
+        def fresh_enough?(loaded, data, options)
+          return false unless loaded && loaded.lock.nil? && data == loaded.data
+
+          interval = @config.effective_touch_interval(options[:expire_after])
+          return false unless interval.positive?
+
+          touched = Float(loaded.updated_at, exception: false)
+          touched ? Time.now.to_f - touched < interval : false
+        end
+
         # Seconds since the epoch at which DynamoDB's TTL may delete the item:
-        # max_stale when set, else the cookie's expire_after, else never.
+        # max_stale when set, else the cookie's expire_after, else never. The
+        # touch interval is added: a session used without a write within it
+        # must not expire early.
         def expire_at(options)
           ttl = @config.max_stale || options[:expire_after]
-          ttl ? (Time.now + ttl).to_i : nil
+          ttl ? (Time.now + ttl + @config.effective_touch_interval(options[:expire_after])).to_i : nil
         end
 
         def now_string

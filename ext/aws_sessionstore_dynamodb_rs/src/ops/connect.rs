@@ -2,6 +2,7 @@
 //! chain, endpoint resolver), so the bindings build it once per process.
 
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
@@ -53,6 +54,9 @@ pub async fn build(options: ClientOptions) -> Result<Client, StoreError> {
     if let Some(attempts) = options.max_attempts {
         loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts));
     }
+    // Session items are small and answered at once: the stalled-stream
+    // watchdog only adds timers to every call.
+    loader = loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     let shared = loader.load().await;
     let mut config = aws_sdk_dynamodb::config::Builder::from(&shared);
     if shared.region().is_none() {

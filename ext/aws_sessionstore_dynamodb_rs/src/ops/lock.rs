@@ -140,12 +140,16 @@ pub async fn acquire(
                     Some(text.unwrap_or_default())
                 } else {
                     let waited = started.elapsed();
-                    if waited + timing.retry_delay > timing.max_wait {
+                    if waited >= timing.max_wait {
                         return Err(StoreError::LockWaitTimeout {
                             waited_ms: waited.as_millis() as u64,
                         });
                     }
-                    tokio::time::sleep(jitter.around(timing.retry_delay)).await;
+                    // The last attempt happens at the deadline, not before.
+                    let pause = jitter
+                        .around(timing.retry_delay)
+                        .min(timing.max_wait - waited);
+                    tokio::time::sleep(pause).await;
                     None
                 }
             }

@@ -76,7 +76,9 @@ module Aws
 
         # @return [String, false] the id written, false when not saved.
         def write_session(req, sid, session, options)
-          loaded = loaded_sessions(req.env).delete(sid)
+          # Forgotten only once saved: if the save raises, the lock (if any)
+          # is still released at the end of the request.
+          loaded = loaded_sessions(req.env)[sid]
           # A new id with nothing in it: nothing to keep, nothing to write.
           return sid if loaded.nil? && session.empty?
 
@@ -85,6 +87,7 @@ module Aws
 
           created_at = renewed(req.env).delete(sid) || now_string
           saved = @lock.save(sid, data, loaded, created_at: created_at, expire_at: expire_at(options))
+          loaded_sessions(req.env).delete(sid)
           saved ? sid : false
         rescue StandardError => e
           handle_error(req.env, e)
@@ -135,9 +138,10 @@ module Aws
           return nil unless loaded
           return discard(sid, loaded) if expired?(loaded)
 
-          session = @serializer.load(loaded.data)
+          # Recorded before decoding, so a lock on an undecodable item is
+          # still released at the end of the request.
           loaded_sessions(req.env)[sid] = loaded
-          session
+          @serializer.load(loaded.data)
         rescue StandardError => e
           handle_error(req.env, e)
           nil

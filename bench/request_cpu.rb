@@ -1,0 +1,89 @@
+# frozen_string_literal: true
+
+# Per-request wall time and process CPU for session stores, same harness:
+# a counter app behind each store, 2,000 requests through Rack::MockRequest
+# with the cookie carried. Prints a markdown table. Run by no test.
+#
+#   DYNAMODB_ENDPOINT=http://127.0.0.1:PORT ruby -Ilib bench/request_cpu.rb [--requests N]
+require "etc"
+require "optparse"
+require "securerandom"
+require "rack"
+require "rack/session/cookie"
+require "rack/session/pool"
+require "aws-sessionstore-dynamodb-rs"
+
+requests = 2000
+OptionParser.new { |o| o.on("--requests N", Integer) { |n| requests = n } }.parse!
+endpoint = ENV.fetch("DYNAMODB_ENDPOINT") { abort "set DYNAMODB_ENDPOINT (script/dynamodb-local/start)" }
+secret = SecureRandom.hex(64)
+native = { endpoint: endpoint, region: "us-east-1", access_key_id: "dummy", secret_access_key: "dummy" }
+table = "bench-#{SecureRandom.hex(4)}"
+Aws::SessionStore::DynamoDB::Table.create_table(native.merge(table_name: table, billing_mode: :pay_per_request))
+
+COUNTER = lambda do |env|
+  session = env["rack.session"]
+  session["n"] = session.fetch("n", 0) + 1
+  [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
+end
+READER = lambda do |env|
+  env["rack.session"]["n"] ||= 1
+  [200, { "content-type" => "text/plain" }, ["ok"]]
+end
+
+def cpu
+  Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID)
+end
+
+def wall
+  Process.clock_gettime(Process::CLOCK_MONOTONIC)
+end
+
+def percentile(sorted, p)
+  sorted[[(sorted.size * p).ceil - 1, 0].max]
+end
+
+def run(name, app, requests)
+  mock = Rack::MockRequest.new(app)
+  cookie = nil
+  walls = []
+  cpus = []
+  (requests / 10).times do # warm-up
+    r = mock.get("/", "HTTP_COOKIE" => cookie.to_s)
+    cookie = r["Set-Cookie"]&.split(";")&.first || cookie
+  end
+  requests.times do
+    w = wall
+    c = cpu
+    r = mock.get("/", "HTTP_COOKIE" => cookie.to_s)
+    cpus << cpu - c
+    walls << wall - w
+    cookie = r["Set-Cookie"]&.split(";")&.first || cookie
+    raise "#{name}: status #{r.status}" unless r.status == 200
+  end
+  walls.sort!
+  cpus.sort!
+  row = [name, walls, cpus].then do |n, ws, cs|
+    [n, percentile(ws, 0.5), percentile(ws, 0.99), percentile(cs, 0.5), percentile(cs, 0.99), cs.sum / cs.size]
+  end
+  row
+end
+
+store = ->(app, **o) { Aws::SessionStore::DynamoDB::RackMiddleware.new(app, native.merge(table_name: table, secret_key: secret, **o)) }
+rows = []
+rows << run("DynamoDB store (no locking, session changes)", store.(COUNTER, touch_interval: 0), requests)
+rows << run("DynamoDB store (locking, session changes)", store.(COUNTER, enable_locking: true, lock_retry_delay: 5), requests)
+rows << run("DynamoDB store (unchanged session, write avoidance)", store.(READER), requests)
+rows << run("Rack::Session::Cookie", Rack::Session::Cookie.new(COUNTER, secret: secret), requests)
+rows << run("Rack::Session::Pool", Rack::Session::Pool.new(COUNTER), requests)
+Aws::SessionStore::DynamoDB::Table.delete_table(native.merge(table_name: table))
+
+cookie_cpu = rows.find { |r| r[0] == "Rack::Session::Cookie" }[5]
+puts "#{requests} requests each, #{RUBY_DESCRIPTION}, #{Etc.respond_to?(:nprocessors) ? Etc.nprocessors : '?'} cores"
+puts
+puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs | CPU vs Cookie |"
+puts "|---|---:|---:|---:|---:|---:|---:|"
+rows.each do |n, w50, w99, c50, c99, cmean|
+  us = ->(s) { (s * 1e6).round }
+  puts "| #{n} | #{us[w50]} | #{us[w99]} | #{us[c50]} | #{us[c99]} | #{us[cmean]} | #{format('%.2f×', cmean / cookie_cpu)} |"
+end

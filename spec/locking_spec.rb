@@ -1,0 +1,479 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "aws-sessionstore-dynamodb-rs"
+require "tmpdir"
+
+# Pessimistic locking (`enable_locking: true`) end to end: tiny Rack apps
+# wrapped in Rack::Lint, driven by Rack::MockRequest against DynamoDB Local,
+# raw items checked with RawDynamoDB (which shares no code with the gem).
+RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with enable_locking" do
+  include_context "with a session table"
+
+  let(:errors_mod) { Aws::SessionStore::DynamoDB::Errors }
+  let(:extra) { {} }
+  # Called by the app on "/hook" after it incremented the counter, with the env.
+  let(:hook) { ->(_env) {} }
+
+  # Increments session["n"] on "/"; other paths exercise the session API.
+  # Every path touches the session, so every request takes the lock.
+  let(:inner_app) do
+    h = hook
+    lambda do |env|
+      session = env["rack.session"]
+      case env["PATH_INFO"]
+      when "/read" then session["n"]
+      when "/renew" then session["n"] && env["rack.session.options"][:renew] = true
+      when "/drop" then session["n"] && env["rack.session.options"][:drop] = true
+      when "/raise"
+        session["n"] = session.fetch("n", 0) + 1
+        raise "boom"
+      when "/hook"
+        session["n"] = session.fetch("n", 0) + 1
+        h.call(env)
+      when "/big" then session["blob"] = "x" * 500_000
+      else session["n"] = session.fetch("n", 0) + 1
+      end
+      [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
+    end
+  end
+
+  let(:store) { described_class.new(inner_app, store_options({ enable_locking: true }.merge(extra))) }
+  let(:client) { Rack::MockRequest.new(Rack::Lint.new(store)) }
+
+  # The cookie of the session the requests share (nil: a new session).
+  attr_accessor :cookie
+
+  # One request with the shared cookie; remembers a new cookie when one is set.
+  def request(path, with: cookie)
+    env = with ? { "HTTP_COOKIE" => "rack.session=#{Rack::Utils.escape(with)}" } : {}
+    response = client.get(path, env)
+    self.cookie = Rack::Utils.unescape(Regexp.last_match(1)) if response.headers["Set-Cookie"].to_s =~ /rack\.session=([^;]+)/
+    response
+  end
+
+  def key_of(value)
+    { "session_id" => { "S" => value } }
+  end
+
+  def data_of(item)
+    JSON.parse(item.fetch("data").fetch("S"))
+  end
+
+  # Sets (or overwrites) attributes of an item, as another process would.
+  def plant(value, attributes)
+    names = attributes.keys.each_with_index.to_h { |name, i| ["#a#{i}", name] }
+    values = attributes.values.each_with_index.to_h { |v, i| [":v#{i}", v] }
+    raw_dynamodb.call("UpdateItem", "TableName" => table_name, "Key" => key_of(value),
+                                    "UpdateExpression" => "SET " + names.keys.zip(values.keys).map { |n, v| "#{n} = #{v}" }.join(", "),
+                                    "ExpressionAttributeNames" => names, "ExpressionAttributeValues" => values)
+  end
+
+  def lock_stamp(age_seconds = 0)
+    { "S" => (Time.now.to_f - age_seconds).to_s }
+  end
+
+  # A correctly signed cookie value for a random id.
+  def signed_id
+    sid = SecureRandom.hex(16)
+    "#{OpenSSL::HMAC.hexdigest("MD5", StoreSpecHelpers::SECRET, sid)}--#{sid}"
+  end
+
+  def monotonic
+    Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
+
+  def expect_no_locks
+    locked = all_items.select { |item| item.key?("locked_at") }
+    expect(locked).to be_empty, "items still locked: #{locked.map { |i| i["session_id"]["S"] }}"
+  end
+
+  describe "the official gem's scenarios" do
+    let(:extra) { { lock_expiry_time: 5_000, lock_retry_delay: 50, lock_max_wait_time: 5 } }
+
+    context "when a slow request holds the lock" do
+      let(:entered) { Queue.new }
+      let(:hook) do
+        q = entered
+        lambda do |_env|
+          q << true
+          sleep 0.6
+        end
+      end
+
+      it "makes a second request wait for it, then see its write" do
+        request("/")
+        first = Thread.new { request("/hook", with: cookie) }
+        entered.pop # the first request holds the lock now
+        started = monotonic
+        second = request("/")
+        waited = monotonic - started
+        expect(first.value.body).to eq("2")
+        expect(second.body).to eq("3")
+        expect(waited).to be > 0.4
+        expect(data_of(raw_item(cookie))).to eq("n" => 3)
+        expect_no_locks
+      end
+    end
+
+    context "with the official defaults (expiry 500 ms, retry every 500 ms, wait up to 1 s)" do
+      let(:extra) { {} }
+
+      it "busts a lock older than lock_expiry_time and serves the request" do
+        request("/")
+        plant(cookie, "locked_at" => lock_stamp(10))
+        started = monotonic
+        response = request("/")
+        expect(response.status).to eq(200)
+        expect(response.body).to eq("2")
+        expect(monotonic - started).to be < 1 # within lock_max_wait_time
+        expect(data_of(raw_item(cookie))).to eq("n" => 2)
+        expect_no_locks
+      end
+    end
+
+    context "with a lock that does not expire" do
+      let(:extra) { { lock_expiry_time: 600_000, lock_retry_delay: 100, lock_max_wait_time: 1 } }
+
+      it "raises LockWaitTimeoutError (a hard error) after about lock_max_wait_time, leaving the lock alone" do
+        request("/")
+        stamp = lock_stamp
+        plant(cookie, "locked_at" => stamp)
+        started = monotonic
+        expect { request("/") }.to raise_error(errors_mod::LockWaitTimeoutError)
+        expect(monotonic - started).to be_between(0.8, 3.0)
+        item = raw_item(cookie)
+        expect(item["locked_at"]).to eq(stamp)
+        expect(data_of(item)).to eq("n" => 1)
+      end
+    end
+
+    context "with lock_retry_delay as long as lock_max_wait_time (1 s) and a fresh lock" do
+      let(:extra) { { lock_expiry_time: 600_000, lock_retry_delay: 1_000, lock_max_wait_time: 1 } }
+
+      # The official gem retries until more than lock_max_wait_time has passed
+      # (attempts at 0 and 1 s here). Giving up as soon as the next full delay
+      # would overshoot stops after the first attempt instead; with the
+      # official defaults (500 ms of 1 s) it stops at ~0.5 s on about half
+      # the waits.
+      it "keeps trying for about lock_max_wait_time before raising LockWaitTimeoutError" do
+        request("/")
+        plant(cookie, "locked_at" => lock_stamp)
+        started = monotonic
+        expect { request("/") }.to raise_error(errors_mod::LockWaitTimeoutError)
+        expect(monotonic - started).to be_between(0.9, 3.0)
+      end
+    end
+  end
+
+  describe "the session API with locking" do
+    it "renews: a new id carries the data and created_at, the old item is gone, the next request works" do
+      2.times { request("/") }
+      old_id = cookie
+      created = raw_item(old_id)["created_at"]
+      response = request("/renew")
+      expect(response.status).to eq(200)
+      expect(cookie).not_to eq(old_id)
+      expect(raw_item(old_id)).to be_nil
+      new_item = raw_item(cookie)
+      expect(new_item["created_at"]).to eq(created)
+      expect(data_of(new_item)).to eq("n" => 2)
+      expect(request("/").body).to eq("3")
+      expect(all_items.size).to eq(1)
+      expect_no_locks
+    end
+
+    it "drops: the item is deleted and no cookie is set" do
+      request("/")
+      response = request("/drop")
+      expect(response.headers["Set-Cookie"]).to be_nil
+      expect(all_items).to be_empty
+    end
+
+    it "gives a fresh session, and leaves no item behind, for a signed id whose item is gone" do
+      request("/")
+      old_id = cookie
+      raw_dynamodb.delete_item(table_name, key_of(old_id))
+      response = request("/read")
+      expect(response.status).to eq(200)
+      expect(response.body).to eq("")
+      expect(all_items).to be_empty
+      expect(request("/", with: old_id).body).to eq("1")
+      expect(cookie).not_to eq(old_id)
+      expect(all_items.map { |item| item["session_id"]["S"] }).to eq([cookie])
+      expect_no_locks
+    end
+
+    it "removes a lock stub left by the official gem and gives a fresh session" do
+      stub_id = signed_id
+      raw_dynamodb.put_item(table_name, key_of(stub_id).merge("locked_at" => lock_stamp(10)))
+      response = request("/read", with: stub_id)
+      expect(response.status).to eq(200)
+      expect(response.body).to eq("")
+      expect(all_items).to be_empty
+
+      raw_dynamodb.put_item(table_name, key_of(stub_id).merge("locked_at" => lock_stamp(10)))
+      expect(request("/", with: stub_id).body).to eq("1")
+      expect(cookie).not_to eq(stub_id)
+      expect(all_items.map { |item| item["session_id"]["S"] }).to eq([cookie])
+      expect_no_locks
+    end
+  end
+
+  describe "releasing the lock" do
+    # A lock left behind would make the next request time out, not bust it.
+    let(:extra) { { lock_expiry_time: 600_000, lock_retry_delay: 50, lock_max_wait_time: 1 } }
+
+    it "leaves no locked_at after each successful request" do
+      %w[/ / /read /hook /].each do |path|
+        expect(request(path).status).to eq(200)
+        expect(raw_item(cookie)).not_to have_key("locked_at")
+      end
+      expect(data_of(raw_item(cookie))).to eq("n" => 4)
+      expect_no_locks
+    end
+
+    it "releases the lock when the app raises, and lets the exception through" do
+      request("/")
+      expect { request("/raise") }.to raise_error(RuntimeError, "boom")
+      item = raw_item(cookie)
+      expect(item).not_to have_key("locked_at")
+      expect(data_of(item)).to eq("n" => 1)
+      started = monotonic
+      expect(request("/").body).to eq("2")
+      expect(monotonic - started).to be < 0.9
+    end
+
+    it "releases the lock when the save fails (a session over DynamoDB's item size limit)" do
+      request("/")
+      response = request("/big")
+      expect(response.status).to eq(200)
+      expect(response.errors).to include("SessionTooLargeError")
+      item = raw_item(cookie)
+      expect(data_of(item)).to eq("n" => 1)
+      expect(item).not_to have_key("locked_at")
+      expect(request("/").body).to eq("2")
+    end
+
+    it "releases the lock on an item whose data can't be decoded" do
+      request("/")
+      old_id = cookie
+      plant(old_id, "data" => { "S" => "{not json" })
+      response = request("/")
+      expect(response.status).to eq(200)
+      expect(response.errors).to include("CorruptSessionError")
+      expect(response.body).to eq("1")
+      expect(cookie).not_to eq(old_id)
+      expect(raw_item(old_id)).not_to have_key("locked_at")
+    end
+  end
+
+  context "when the lock is taken over while the request holds it" do
+    let(:extra) { { lock_expiry_time: 600_000 } }
+    let(:foreign_lock) { lock_stamp }
+    let(:hook) do
+      stamp = foreign_lock
+      # What a lock buster does: takes over locked_at, then saves its session.
+      ->(env) { plant(Rack::Request.new(env).cookies["rack.session"], "locked_at" => stamp, "data" => { "S" => '{"n":42}' }) }
+    end
+
+    it "does not save over the new holder's data, and reports LockLostError to rack.errors" do
+      request("/")
+      response = request("/hook")
+      expect(response.status).to eq(200)
+      expect(response.errors).to include("Aws::SessionStore::DynamoDB::Errors::LockLostError")
+      item = raw_item(cookie)
+      expect(data_of(item)).to eq("n" => 42)
+      expect(item["locked_at"]).to eq(foreign_lock)
+    end
+  end
+
+  context "while a request waits for a lock" do
+    let(:extra) { { lock_expiry_time: 600_000, lock_retry_delay: 50, lock_max_wait_time: 1 } }
+
+    it "releases the GVL: another Ruby thread keeps running" do
+      request("/")
+      plant(cookie, "locked_at" => lock_stamp)
+      shared = cookie
+      timeout_error = errors_mod::LockWaitTimeoutError
+      waiter = Thread.new do
+        request("/", with: shared)
+      rescue timeout_error => e
+        e
+      end
+      counter = 0
+      started = monotonic
+      counter += 1 while waiter.alive?
+      waited = monotonic - started
+      expect(waiter.value).to be_a(timeout_error)
+      expect(waited).to be > 0.8
+      # Holding the GVL for that second would leave the counter near zero;
+      # a free interpreter does millions of increments per second.
+      expect(counter).to be > 100_000
+    end
+  end
+
+  describe "under contention" do
+    # Every request increments the counter, so each response body is the
+    # value it wrote: all of 1..total, each exactly once, when no two
+    # requests ever held the session at the same time. The app body sleeps
+    # 2 ms while "holding" (giving up the GVL, like real work would), so
+    # without the lock the enter/leave instrumentation does see overlaps.
+    def counting_app(on_enter:, on_leave:)
+      lambda do |env|
+        session = env["rack.session"]
+        n = session.fetch("n") # loads the session: the lock is held from here
+        on_enter.call
+        sleep 0.002
+        session["n"] = n + 1
+        on_leave.call
+        [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
+      end
+    end
+
+    # 64 contenders in both examples. Every waiter polls with a conditional
+    # write each lock_retry_delay (±20%), and nearly all polls fail, so the
+    # locked requests compete with the polling for the CPU. Measured on a
+    # 2-core VM with the debug build of the extension (~4 ms of client CPU
+    # per DynamoDB call) while other builds ran: with a 20 ms delay ~5-10
+    # locked requests a second (64 x 50 = 3200 took over 10 minutes, some
+    # waiters starving past 60 s); 64 x 5 took 66 s at 20 ms, 36 s at 100 ms,
+    # 19 s at 250 ms. The defaults keep this file within ~90 s there. For the
+    # full figures (a release build, a quiet machine):
+    #   LOCKING_SPEC_REQUESTS=50 LOCKING_SPEC_FORK_REQUESTS=50 LOCKING_SPEC_RETRY_DELAY_MS=20
+    threads = 64
+    requests = Integer(ENV.fetch("LOCKING_SPEC_REQUESTS", "5"))
+    processes = 4
+    threads_per_process = threads / processes
+    per_thread = Integer(ENV.fetch("LOCKING_SPEC_FORK_REQUESTS", "2"))
+    retry_delay_ms = Integer(ENV.fetch("LOCKING_SPEC_RETRY_DELAY_MS", "100"))
+
+    let(:contention_options) do
+      store_options(enable_locking: true, lock_retry_delay: retry_delay_ms, lock_max_wait_time: 300,
+                    lock_expiry_time: 60_000)
+    end
+
+    def seed_session(opts)
+      seed = described_class.new(lambda { |env|
+        env["rack.session"]["n"] = 0
+        [200, {}, [""]]
+      }, opts)
+      response = Rack::MockRequest.new(Rack::Lint.new(seed)).get("/")
+      Rack::Utils.unescape(response.headers["Set-Cookie"][/rack\.session=([^;]+)/, 1])
+    end
+
+    it "serialises #{threads} threads x #{requests} requests on one session (retry every #{retry_delay_ms} ms): " \
+       "#{threads * requests}, never two holders at once" do
+      total = threads * requests
+      shared = seed_session(contention_options)
+      guard = Mutex.new
+      holders = 0
+      max_holders = 0
+      app = counting_app(
+        on_enter: -> { guard.synchronize { max_holders = [max_holders, holders += 1].max } },
+        on_leave: -> { guard.synchronize { holders -= 1 } }
+      )
+      mock = Rack::MockRequest.new(Rack::Lint.new(described_class.new(app, contention_options)))
+      cookie_header = { "HTTP_COOKIE" => "rack.session=#{Rack::Utils.escape(shared)}" }
+      workers = Array.new(threads) do
+        Thread.new do
+          Thread.current.report_on_exception = false
+          Array.new(requests) do
+            response = mock.get("/", cookie_header)
+            raise "status #{response.status}: #{response.errors}" unless response.status == 200
+
+            Integer(response.body)
+          end
+        end
+      end
+      values = workers.flat_map(&:value)
+      expect(max_holders).to eq(1)
+      expect(values.sort).to eq((1..total).to_a)
+      expect(data_of(raw_item(shared))).to eq("n" => total)
+      expect_no_locks
+    end
+
+    it "serialises #{processes} forked processes x #{threads_per_process} threads x #{per_thread} requests " \
+       "(retry every #{retry_delay_ms} ms): #{processes * threads_per_process * per_thread}, no overlapping lock holds" do
+      opts = contention_options
+      shared = seed_session(opts) # the parent has a native client and runtime before fork
+      total = processes * threads_per_process * per_thread
+      Dir.mktmpdir("locking-spec") do |dir|
+        pids = Array.new(processes) do |i|
+          fork do
+            status = 1
+            begin
+              guard = Mutex.new
+              lines = []
+              app = counting_app(
+                on_enter: -> { Thread.current[:entered] = Process.clock_gettime(Process::CLOCK_MONOTONIC, :nanosecond) },
+                on_leave: lambda {
+                  left = Process.clock_gettime(Process::CLOCK_MONOTONIC, :nanosecond)
+                  guard.synchronize { lines << "#{Process.pid} #{Thread.current[:entered]} #{left}" }
+                }
+              )
+              # Each child builds its own middleware after fork.
+              mock = Rack::MockRequest.new(Rack::Lint.new(described_class.new(app, opts)))
+              cookie_header = { "HTTP_COOKIE" => "rack.session=#{Rack::Utils.escape(shared)}" }
+              values = Array.new(threads_per_process) do
+                Thread.new do
+                  Thread.current.report_on_exception = false
+                  Array.new(per_thread) do
+                    response = mock.get("/", cookie_header)
+                    raise "status #{response.status}: #{response.errors}" unless response.status == 200
+
+                    Integer(response.body)
+                  end
+                end
+              end.flat_map(&:value)
+              File.write(File.join(dir, "intervals.#{i}"), lines.join("\n") + "\n")
+              File.write(File.join(dir, "values.#{i}"), values.join("\n") + "\n")
+              status = 0
+            rescue Exception => e # rubocop:disable Lint/RescueException
+              File.write(File.join(dir, "error.#{i}"), "#{e.class}: #{e.message}\n#{e.backtrace&.first(8)&.join("\n")}")
+            ensure
+              exit!(status)
+            end
+          end
+        end
+
+        limit = [120, total / 2].max # seconds; generous, so only a hang trips it
+        deadline = monotonic + limit
+        statuses = {}
+        until statuses.size == pids.size
+          pids.each do |pid|
+            next if statuses.key?(pid)
+
+            _, status = Process.wait2(pid, Process::WNOHANG)
+            statuses[pid] = status if status
+          end
+          if monotonic > deadline
+            (pids - statuses.keys).each do |pid|
+              Process.kill(:KILL, pid)
+              Process.wait(pid)
+            end
+            raise "forked children did not finish within #{limit} s"
+          end
+          sleep 0.05
+        end
+
+        failures = Dir[File.join(dir, "error.*")].sort.map { |f| File.read(f) }
+        expect(failures).to be_empty, failures.join("\n\n")
+        expect(statuses.values).to all(be_success)
+
+        intervals = Dir[File.join(dir, "intervals.*")].flat_map do |f|
+          File.readlines(f, chomp: true).reject(&:empty?).map { |line| line.split.map { |x| Integer(x) } }
+        end
+        expect(intervals.size).to eq(total)
+        expect(intervals.map(&:first).uniq.size).to eq(processes)
+        overlaps = intervals.sort_by { |_, start, _| start }.each_cons(2).select { |(_, _, end_a), (_, start_b, _)| start_b < end_a }
+        expect(overlaps).to be_empty, "overlapping holds: #{overlaps.first(3)}"
+
+        values = Dir[File.join(dir, "values.*")].flat_map { |f| File.readlines(f, chomp: true).reject(&:empty?).map { |x| Integer(x) } }
+        expect(values.sort).to eq((1..total).to_a)
+        expect(data_of(raw_item(shared))).to eq("n" => total)
+        expect_no_locks
+      end
+    end
+  end
+end

@@ -13,8 +13,10 @@ task :compile do
   target = ENV.fetch("CARGO_TARGET_DIR", "target")
   mkdir_p File.dirname(NATIVE_SO)
   # Copy to a temp name then rename, so a running process keeps its mapping.
-  cp "#{target}/#{out_dir}/lib#{CRATE}.so", "#{NATIVE_SO}.tmp"
-  mv "#{NATIVE_SO}.tmp", NATIVE_SO
+  # (a per-process name: two builds at once must not share it)
+  tmp = "#{NATIVE_SO}.#{Process.pid}.tmp"
+  cp "#{target}/#{out_dir}/lib#{CRATE}.so", tmp
+  mv tmp, NATIVE_SO
 end
 
 namespace :compile do

@@ -331,22 +331,18 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with enable_locking
       end
     end
 
-    # 64 contenders in both examples. Every waiter polls with a conditional
-    # write each lock_retry_delay (±20%), and nearly all polls fail, so the
-    # locked requests compete with the polling for the CPU. Measured on a
-    # 2-core VM with the debug build of the extension (~4 ms of client CPU
-    # per DynamoDB call) while other builds ran: with a 20 ms delay ~5-10
-    # locked requests a second (64 x 50 = 3200 took over 10 minutes, some
-    # waiters starving past 60 s); 64 x 5 took 66 s at 20 ms, 36 s at 100 ms,
-    # 19 s at 250 ms. The defaults keep this file within ~90 s there. For the
-    # full figures (a release build, a quiet machine):
-    #   LOCKING_SPEC_REQUESTS=50 LOCKING_SPEC_FORK_REQUESTS=50 LOCKING_SPEC_RETRY_DELAY_MS=20
+    # The issue's figures: 64 threads x 50 requests = 3200, and 4 processes
+    # x 16 threads x 50 = 3200. Every waiter polls with a conditional write
+    # each lock_retry_delay (±20%) and nearly all polls fail, so with 64
+    # waiters a short delay spends the 2 cores on polling; 250 ms keeps the
+    # run near two minutes per example on the debug build. Smaller runs:
+    #   LOCKING_SPEC_REQUESTS=5 LOCKING_SPEC_FORK_REQUESTS=2 LOCKING_SPEC_RETRY_DELAY_MS=100
     threads = 64
-    requests = Integer(ENV.fetch("LOCKING_SPEC_REQUESTS", "5"))
+    requests = Integer(ENV.fetch("LOCKING_SPEC_REQUESTS", "50"))
     processes = 4
     threads_per_process = threads / processes
-    per_thread = Integer(ENV.fetch("LOCKING_SPEC_FORK_REQUESTS", "2"))
-    retry_delay_ms = Integer(ENV.fetch("LOCKING_SPEC_RETRY_DELAY_MS", "100"))
+    per_thread = Integer(ENV.fetch("LOCKING_SPEC_FORK_REQUESTS", "50"))
+    retry_delay_ms = Integer(ENV.fetch("LOCKING_SPEC_RETRY_DELAY_MS", "250"))
 
     let(:contention_options) do
       store_options(enable_locking: true, lock_retry_delay: retry_delay_ms, lock_max_wait_time: 300,

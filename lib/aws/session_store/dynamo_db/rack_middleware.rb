@@ -28,11 +28,13 @@ module Aws
         LOADED_KEY = "aws.session_store.dynamo_db.loaded"
         # Per-request record of ids created by renew, with the created_at to carry.
         RENEWED_KEY = "aws.session_store.dynamo_db.renewed"
+        # Per-request record of ids whose read failed for a passing reason.
+        UNAVAILABLE_KEY = "aws.session_store.dynamo_db.unavailable"
         # Hex digits of an HMAC-MD5.
         DIGEST_LENGTH = 32
         # Longest session id part accepted from a cookie.
         MAX_SID_LENGTH = 128
-        private_constant :LOADED_KEY, :RENEWED_KEY, :DIGEST_LENGTH, :MAX_SID_LENGTH
+        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :DIGEST_LENGTH, :MAX_SID_LENGTH
 
         # @param app [#call]
         # @param options [Hash] store options ({Configuration}) and Rack
@@ -70,12 +72,19 @@ module Aws
           if sid
             session = read_session(req, sid)
             return [sid, session] if session
+            # DynamoDB could not be asked: keep the id, so the stored session
+            # is there again once it answers (write_session won't touch it).
+            return [sid, {}] if unavailable(req.env).include?(sid)
           end
           [generate_sid, {}]
         end
 
         # @return [String, false] the id written, false when not saved.
         def write_session(req, sid, session, options)
+          # Read failed for a passing reason: neither overwrite the stored
+          # session with this request's stand-in nor replace the cookie.
+          return false if unavailable(req.env).include?(sid)
+
           # Forgotten only once saved: if the save raises, the lock (if any)
           # is still released at the end of the request.
           loaded = loaded_sessions(req.env)[sid]
@@ -144,7 +153,18 @@ module Aws
           @serializer.load(loaded.data)
         rescue StandardError => e
           handle_error(req.env, e)
+          unavailable(req.env) << sid if transient?(e)
           nil
+        end
+
+        # Errors after which the stored session is probably fine and will be
+        # readable again: timeouts, connection failures, throttling, 5xx.
+        def transient?(error)
+          case error
+          when Errors::NetworkError, Errors::ThrottlingError then true
+          when Errors::ServiceError then error.status_code.to_i >= 500
+          else false
+          end
         end
 
         # Past max_age or max_stale: treated as gone even before GC/TTL runs.
@@ -195,6 +215,10 @@ module Aws
 
         def renewed(env)
           env[RENEWED_KEY] ||= {}
+        end
+
+        def unavailable(env)
+          env[UNAVAILABLE_KEY] ||= []
         end
 
         def release_locks(env)

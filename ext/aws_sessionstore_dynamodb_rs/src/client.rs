@@ -13,17 +13,18 @@ use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
 use crate::helpers::runtime;
 use crate::item;
-use crate::ops::connect;
+use crate::ops::connect::{self, Clients};
 use crate::ops::gc::{self, GcProgress, GcSpec};
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
+use crate::ops::wire::WireClient;
 use crate::options::ClientOptions;
 use std::time::Duration;
 
 struct PidClient {
     pid: u32,
-    client: aws_sdk_dynamodb::Client,
+    clients: Clients,
 }
 
 #[magnus::wrap(
@@ -44,21 +45,31 @@ impl Client {
         })
     }
 
-    /// The SDK client of this process, built on first use (GVL released).
+    /// The SDK client of this process (tables, garbage collection).
     pub fn sdk(&self, ruby: &Ruby) -> Result<aws_sdk_dynamodb::Client, Error> {
+        self.clients(ruby).map(|c| c.sdk)
+    }
+
+    /// The wire client of this process (the session hot path).
+    fn wire(&self, ruby: &Ruby) -> Result<Arc<WireClient>, Error> {
+        self.clients(ruby).map(|c| c.wire)
+    }
+
+    /// Both clients of this process, built on first use (GVL released).
+    fn clients(&self, ruby: &Ruby) -> Result<Clients, Error> {
         let pid = runtime::pid();
         {
             let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = cached.as_ref().filter(|c| c.pid == pid) {
-                return Ok(c.client.clone());
+                return Ok(c.clients.clone());
             }
         }
         let options = self.options.clone();
-        let client = nogvl(ruby, connect::build(options))?;
+        let clients = nogvl(ruby, connect::build(options))?;
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(inherited) = cached.replace(PidClient {
             pid,
-            client: client.clone(),
+            clients: clients.clone(),
         }) {
             // Its connections belong to the parent's runtime; dropping them
             // here could block on threads that do not exist after fork.
@@ -66,13 +77,13 @@ impl Client {
                 std::mem::forget(inherited);
             }
         }
-        Ok(client)
+        Ok(clients)
     }
 
     /// Builds the client now (and resolves credentials/region), so boot
     /// fails early on a bad configuration instead of on the first request.
     fn connect(ruby: &Ruby, rb_self: &Self) -> Result<bool, Error> {
-        rb_self.sdk(ruby).map(|_| true)
+        rb_self.clients(ruby).map(|_| true)
     }
 
     /// `get_item(table, key_name, key, consistent)` → Hash of attributes, or nil.
@@ -84,7 +95,7 @@ impl Client {
         key: String,
         consistent: bool,
     ) -> Result<Option<RHash>, Error> {
-        let client = rb_self.sdk(ruby)?;
+        let client = rb_self.wire(ruby)?;
         let key = ItemKey {
             table,
             key_name,
@@ -112,7 +123,7 @@ impl Client {
         new: bool,
         lock: Option<String>,
     ) -> Result<bool, Error> {
-        let client = rb_self.sdk(ruby)?;
+        let client = rb_self.wire(ruby)?;
         let save = Save {
             key: ItemKey {
                 table,
@@ -151,7 +162,7 @@ impl Client {
         retry_delay_ms: u64,
         max_wait_ms: u64,
     ) -> Result<Option<(RHash, String)>, Error> {
-        let client = rb_self.sdk(ruby)?;
+        let client = rb_self.wire(ruby)?;
         let key = ItemKey {
             table,
             key_name,
@@ -179,7 +190,7 @@ impl Client {
         key: String,
         lock: String,
     ) -> Result<bool, Error> {
-        let client = rb_self.sdk(ruby)?;
+        let client = rb_self.wire(ruby)?;
         let key = ItemKey {
             table,
             key_name,
@@ -199,7 +210,7 @@ impl Client {
         key_name: String,
         key: String,
     ) -> Result<(), Error> {
-        let client = rb_self.sdk(ruby)?;
+        let client = rb_self.wire(ruby)?;
         let key = ItemKey {
             table,
             key_name,

@@ -8,14 +8,25 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::Client;
 
+use std::sync::Arc;
+
 use crate::error::StoreError;
+use crate::ops::wire::{WireClient, WireOptions};
 use crate::options::ClientOptions;
 
 /// DynamoDB Local and other explicit endpoints ignore the region, but the
 /// request signer needs one.
 const REGION_FOR_ENDPOINT: &str = "us-east-1";
 
-pub async fn build(options: ClientOptions) -> Result<Client, StoreError> {
+/// The two clients of one configuration: the SDK for table management and
+/// garbage collection, the wire client for the session hot path.
+#[derive(Clone)]
+pub struct Clients {
+    pub sdk: Client,
+    pub wire: Arc<WireClient>,
+}
+
+pub async fn build(options: ClientOptions) -> Result<Clients, StoreError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
@@ -59,15 +70,47 @@ pub async fn build(options: ClientOptions) -> Result<Client, StoreError> {
     loader = loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     let shared = loader.load().await;
     let mut config = aws_sdk_dynamodb::config::Builder::from(&shared);
-    if shared.region().is_none() {
-        if options.endpoint.is_some() {
+    let region = match shared.region() {
+        Some(region) => region.to_string(),
+        None if options.endpoint.is_some() => {
             config = config.region(Region::new(REGION_FOR_ENDPOINT));
-        } else {
+            REGION_FOR_ENDPOINT.to_string()
+        }
+        None => {
             return Err(StoreError::Configuration(
                 "no AWS region: set the region option, AWS_REGION, or a profile with a region"
                     .into(),
-            ));
+            ))
         }
-    }
-    Ok(Client::from_conf(config.build()))
+    };
+    let endpoint = match shared.endpoint_url() {
+        Some(url) => url.to_string(),
+        None => default_endpoint(&region),
+    };
+    let wire = WireClient::new(WireOptions {
+        endpoint,
+        region,
+        provider: shared.credentials_provider(),
+        connect_timeout: options.connect_timeout,
+        operation_timeout: options.operation_timeout,
+        max_attempts: options.max_attempts.unwrap_or(DEFAULT_ATTEMPTS),
+    })?;
+    Ok(Clients {
+        sdk: Client::from_conf(config.build()),
+        wire: Arc::new(wire),
+    })
+}
+
+/// The SDK's standard retry mode makes 3 attempts.
+const DEFAULT_ATTEMPTS: u32 = 3;
+
+/// DynamoDB's regional endpoint (FIPS and dual-stack endpoints: set
+/// `endpoint` explicitly).
+fn default_endpoint(region: &str) -> String {
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://dynamodb.{region}.{suffix}")
 }

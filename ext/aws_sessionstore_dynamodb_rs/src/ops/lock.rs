@@ -14,17 +14,15 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use aws_sdk_dynamodb::Client;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::error::StoreError;
 use crate::item::Item;
 use crate::ops::session::{self, ItemKey};
 use crate::ops::time::{now_f64, parse_seconds, ruby_float_string};
+use crate::ops::wire::{item_from_json, Answer, WireClient};
 
 pub const LOCK_ATTRIBUTE: &str = "locked_at";
 
@@ -68,50 +66,45 @@ enum Attempt {
 }
 
 async fn conditional_lock(
-    client: &Client,
+    client: &WireClient,
     key: &ItemKey,
     lock: &str,
     observed: Option<&str>,
 ) -> Result<Attempt, StoreError> {
-    let mut request = client
-        .update_item()
-        .table_name(&key.table)
-        .key(&key.key_name, AttributeValue::S(key.key.clone()))
-        .update_expression("SET #l = :l")
-        .expression_attribute_names("#k", &key.key_name)
-        .expression_attribute_names("#l", LOCK_ATTRIBUTE)
-        .expression_attribute_values(":l", AttributeValue::S(lock.to_string()))
-        .return_values(ReturnValue::AllNew)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-    request = match observed {
-        None => request.condition_expression("attribute_exists(#k) AND attribute_not_exists(#l)"),
-        Some(old) => request
-            .condition_expression("attribute_exists(#k) AND #l = :old")
-            .expression_attribute_values(":old", AttributeValue::S(old.to_string())),
+    let mut body = key.request();
+    let mut values = json!({ ":l": { "S": lock } });
+    let condition = match observed {
+        None => "attribute_exists(#k) AND attribute_not_exists(#l)",
+        Some(old) => {
+            values[":old"] = json!({ "S": old });
+            "attribute_exists(#k) AND #l = :old"
+        }
     };
-    match request.send().await {
-        Ok(out) => Ok(Attempt::Acquired(out.attributes.unwrap_or_default())),
-        Err(err) => match refused_item(&err) {
-            Some(old) => Ok(Attempt::Refused(old)),
-            None => Err(StoreError::from_sdk(err)),
-        },
-    }
-}
-
-/// For a conditional-check failure: the old item DynamoDB returned, if any.
-pub fn refused_item(err: &SdkError<UpdateItemError, HttpResponse>) -> Option<Option<Item>> {
-    match err {
-        SdkError::ServiceError(service) => match service.err() {
-            UpdateItemError::ConditionalCheckFailedException(e) => Some(e.item.clone()),
-            _ => None,
-        },
-        _ => None,
+    body.insert("UpdateExpression".into(), json!("SET #l = :l"));
+    body.insert("ConditionExpression".into(), json!(condition));
+    body.insert(
+        "ExpressionAttributeNames".into(),
+        json!({ "#k": key.key_name, "#l": LOCK_ATTRIBUTE }),
+    );
+    body.insert("ExpressionAttributeValues".into(), values);
+    body.insert("ReturnValues".into(), json!("ALL_NEW"));
+    body.insert(
+        "ReturnValuesOnConditionCheckFailure".into(),
+        json!("ALL_OLD"),
+    );
+    match client.call("UpdateItem", Value::Object(body)).await? {
+        Answer::Ok(out) => Ok(Attempt::Acquired(
+            out.get("Attributes")
+                .and_then(item_from_json)
+                .unwrap_or_default(),
+        )),
+        Answer::ConditionFailed(old) => Ok(Attempt::Refused(old)),
     }
 }
 
 /// Acquires the lock on `key`, waiting up to `timing.max_wait`.
 pub async fn acquire(
-    client: &Client,
+    client: &WireClient,
     key: &ItemKey,
     consistent: bool,
     timing: LockTiming,
@@ -176,21 +169,21 @@ fn lock_expired(text: Option<&str>, expiry: Duration) -> bool {
 
 /// Removes our lock without saving (the app raised). A lock that is no
 /// longer ours, or a deleted item, is left alone.
-pub async fn release(client: &Client, key: &ItemKey, lock: &str) -> Result<bool, StoreError> {
-    let result = client
-        .update_item()
-        .table_name(&key.table)
-        .key(&key.key_name, AttributeValue::S(key.key.clone()))
-        .update_expression("REMOVE #l")
-        .condition_expression("#l = :l")
-        .expression_attribute_names("#l", LOCK_ATTRIBUTE)
-        .expression_attribute_values(":l", AttributeValue::S(lock.to_string()))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if refused_item(&err).is_some() => Ok(false),
-        Err(err) => Err(StoreError::from_sdk(err)),
+pub async fn release(client: &WireClient, key: &ItemKey, lock: &str) -> Result<bool, StoreError> {
+    let mut body = key.request();
+    body.insert("UpdateExpression".into(), json!("REMOVE #l"));
+    body.insert("ConditionExpression".into(), json!("#l = :l"));
+    body.insert(
+        "ExpressionAttributeNames".into(),
+        json!({ "#l": LOCK_ATTRIBUTE }),
+    );
+    body.insert(
+        "ExpressionAttributeValues".into(),
+        json!({ ":l": { "S": lock } }),
+    );
+    match client.call("UpdateItem", Value::Object(body)).await? {
+        Answer::Ok(_) => Ok(true),
+        Answer::ConditionFailed(_) => Ok(false),
     }
 }
 

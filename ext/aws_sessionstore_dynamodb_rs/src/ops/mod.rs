@@ -7,3 +7,4 @@ pub mod lock;
 pub mod session;
 pub mod table;
 pub mod time;
+pub mod wire;

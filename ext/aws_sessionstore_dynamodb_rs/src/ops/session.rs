@@ -1,11 +1,11 @@
 //! Reading, writing and deleting one session item.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use aws_sdk_dynamodb::Client;
+use serde_json::{json, Map, Value};
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::item::Item;
 use crate::ops::time::now_string;
+use crate::ops::wire::{item_from_json, Answer, WireClient};
 
 /// Where an item lives: table, hash key attribute name and its value.
 #[derive(Debug, Clone)]
@@ -16,8 +16,13 @@ pub struct ItemKey {
 }
 
 impl ItemKey {
-    fn key_value(&self) -> AttributeValue {
-        AttributeValue::S(self.key.clone())
+    /// `{"TableName": …, "Key": {key_name: {"S": key}}}`, the start of
+    /// every request body.
+    pub fn request(&self) -> Map<String, Value> {
+        let mut body = Map::new();
+        body.insert("TableName".into(), json!(self.table));
+        body.insert("Key".into(), json!({ &self.key_name: { "S": self.key } }));
+        body
     }
 }
 
@@ -59,19 +64,16 @@ pub enum Saved {
 }
 
 pub async fn get(
-    client: &Client,
+    client: &WireClient,
     key: &ItemKey,
     consistent: bool,
 ) -> Result<Option<Item>, StoreError> {
-    let out = client
-        .get_item()
-        .table_name(&key.table)
-        .key(&key.key_name, key.key_value())
-        .consistent_read(consistent)
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
-    Ok(out.item)
+    let mut body = key.request();
+    body.insert("ConsistentRead".into(), json!(consistent));
+    match client.call("GetItem", Value::Object(body)).await? {
+        Answer::Ok(out) => Ok(out.get("Item").and_then(item_from_json)),
+        Answer::ConditionFailed(_) => Err(StoreError::Internal("GetItem has no condition".into())),
+    }
 }
 
 /// Bytes the saved item will at least take; the rest of an existing item is
@@ -91,7 +93,7 @@ pub fn save_size(save: &Save) -> usize {
     size
 }
 
-pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
+pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> {
     let size = save_size(&save);
     if size > ITEM_SIZE_LIMIT {
         return Err(StoreError::TooLarge {
@@ -101,31 +103,26 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
     }
     let mut sets = vec!["#u = :u"];
     let mut removes = Vec::new();
-    let mut request = client
-        .update_item()
-        .table_name(&save.key.table)
-        .key(&save.key.key_name, save.key.key_value())
-        .expression_attribute_names("#k", &save.key.key_name)
-        .expression_attribute_names("#u", "updated_at")
-        .expression_attribute_values(":u", AttributeValue::S(now_string()))
-        .return_values(ReturnValue::None);
+    let mut names = Map::new();
+    let mut values = Map::new();
+    names.insert("#k".into(), json!(save.key.key_name));
+    names.insert("#u".into(), json!("updated_at"));
+    names.insert("#e".into(), json!("expire_at"));
+    values.insert(":u".into(), json!({ "S": now_string() }));
     if let Some(data) = save.data {
         sets.push("#d = :d");
-        request = request
-            .expression_attribute_names("#d", "data")
-            .expression_attribute_values(":d", AttributeValue::S(data));
+        names.insert("#d".into(), json!("data"));
+        values.insert(":d".into(), json!({ "S": data }));
     }
     if let Some(created) = save.created_at {
         sets.push("#c = :c");
-        request = request
-            .expression_attribute_names("#c", "created_at")
-            .expression_attribute_values(":c", AttributeValue::S(created));
+        names.insert("#c".into(), json!("created_at"));
+        values.insert(":c".into(), json!({ "S": created }));
     }
-    request = request.expression_attribute_names("#e", "expire_at");
     match save.expire_at {
         Some(at) => {
             sets.push("#e = :e");
-            request = request.expression_attribute_values(":e", AttributeValue::N(at.to_string()));
+            values.insert(":e".into(), json!({ "N": at.to_string() }));
         }
         None => removes.push("#e"),
     }
@@ -133,45 +130,40 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         Condition::New => "attribute_not_exists(#k)".to_string(),
         Condition::Existing => "attribute_exists(#k)".to_string(),
     };
+    let mut body = save.key.request();
     let locked = save.lock.is_some();
     if let Some(lock) = save.lock {
         removes.push("#l");
-        request = request.return_values_on_condition_check_failure(
-            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-        );
         condition.push_str(" AND #l = :l");
-        request = request
-            .expression_attribute_names("#l", "locked_at")
-            .expression_attribute_values(":l", AttributeValue::S(lock));
+        names.insert("#l".into(), json!("locked_at"));
+        values.insert(":l".into(), json!({ "S": lock }));
+        // To tell "our lock was taken" from "the item is gone".
+        body.insert(
+            "ReturnValuesOnConditionCheckFailure".into(),
+            json!("ALL_OLD"),
+        );
     }
     let mut expression = format!("SET {}", sets.join(", "));
     if !removes.is_empty() {
         expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
     }
-    let result = request
-        .update_expression(expression)
-        .condition_expression(condition)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(Saved::Written),
-        Err(err) => match crate::ops::lock::refused_item(&err) {
-            // The item exists but holds another lock value.
-            Some(Some(_)) if locked => Ok(Saved::LockLost),
-            Some(_) => Ok(Saved::ConditionFailed),
-            None => Err(too_large_or(StoreError::from_sdk(err), size)),
-        },
+    body.insert("UpdateExpression".into(), json!(expression));
+    body.insert("ConditionExpression".into(), json!(condition));
+    body.insert("ExpressionAttributeNames".into(), Value::Object(names));
+    body.insert("ExpressionAttributeValues".into(), Value::Object(values));
+    match client.call("UpdateItem", Value::Object(body)).await {
+        Ok(Answer::Ok(_)) => Ok(Saved::Written),
+        // The item exists but holds another lock value.
+        Ok(Answer::ConditionFailed(Some(_))) if locked => Ok(Saved::LockLost),
+        Ok(Answer::ConditionFailed(_)) => Ok(Saved::ConditionFailed),
+        Err(e) => Err(too_large_or(e, size)),
     }
 }
 
-pub async fn delete(client: &Client, key: &ItemKey) -> Result<(), StoreError> {
+pub async fn delete(client: &WireClient, key: &ItemKey) -> Result<(), StoreError> {
     client
-        .delete_item()
-        .table_name(&key.table)
-        .key(&key.key_name, key.key_value())
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
+        .call("DeleteItem", Value::Object(key.request()))
+        .await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 require "spec_helper"
 require "socket"
 require_relative "support/counting_proxy"
+require_relative "support/slow_server"
 
 RSpec.describe CountingProxy do
   include_context "with a session table"
@@ -146,6 +147,49 @@ RSpec.describe CountingProxy do
       .to raise_error(RawDynamoDB::Error) { |e| expect(e.status).to eq(502) }
   ensure
     orphan&.stop
+  end
+
+  it "go_down refuses and cuts connections; come_back listens on the same port again" do
+    client.put_item(table_name, key) # a kept-alive connection exists now
+    proxy.go_down
+    expect(proxy).to be_down
+    expect { TCPSocket.new("127.0.0.1", proxy.port).close }.to raise_error(Errno::ECONNREFUSED)
+    expect { client.get_item(table_name, key) }.to raise_error(SystemCallError)
+    expect(proxy.go_down).to be(proxy) # idempotent
+    proxy.come_back
+    expect(proxy).not_to be_down
+    expect(client.get_item(table_name, key)).to have_key("Item")
+    expect(proxy.operations).to eq(%w[PutItem GetItem])
+    expect(proxy.errors).to be_empty
+  end
+
+  it "go_down cuts a stall short without forwarding it" do
+    proxy.on_request { |_, _| 30.0 }
+    stalled = TCPSocket.new("127.0.0.1", proxy.port)
+    stalled.write(http_request("PutItem", "TableName" => table_name, "Item" => key))
+    sleep 0.05 until proxy.count("PutItem") == 1
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    proxy.go_down
+    expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 3
+    expect(stalled.read).to eq("")
+    expect(raw_dynamodb.get_item(table_name, key)).not_to have_key("Item")
+  ensure
+    stalled&.close
+  end
+
+  it "retarget forwards to another upstream from the next request on, over the same client connection" do
+    other = SlowServer.new(delay: 0, body: '{"Item":{"session_id":{"S":"elsewhere"}}}')
+    expect(client.get_item(table_name, key)).to eq({})
+    proxy.retarget(other.endpoint)
+    expect(proxy.upstream).to eq(other.endpoint)
+    expect(client.get_item(table_name, key)).to eq("Item" => { "session_id" => { "S" => "elsewhere" } })
+    expect(other.requests).to eq(1)
+    proxy.retarget(DynamoDBLocalHelper.endpoint)
+    expect(client.get_item(table_name, key)).to eq({})
+    expect(other.requests).to eq(1)
+    expect { proxy.retarget("https://example.com") }.to raise_error(ArgumentError)
+  ensure
+    other&.stop
   end
 
   it "stop closes the listener and every connection, cuts stalls short, and ends its threads" do

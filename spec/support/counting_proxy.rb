@@ -28,6 +28,14 @@
 #     [400, CountingProxy.error_body('ProvisionedThroughputExceededException')] if op == 'UpdateItem'
 #   end
 #
+# Outages and moves (fault injection at the connection level):
+#
+#   proxy.go_down     # the listener closes and every connection is cut:
+#                     # new connections are refused, kept-alive ones reset
+#   proxy.come_back   # listens again on the same port
+#   proxy.retarget('http://127.0.0.1:OTHER')  # forward to another DynamoDB
+#                     # from now on (open upstream connections are dropped)
+#
 # Every request is recorded, answered by the hook or not. Exceptions raised
 # by the hook, or unexpected ones inside the proxy, are answered with a 500
 # (when possible) and kept in #errors so a spec can assert there were none.
@@ -95,7 +103,12 @@ class CountingProxy
     proxy&.stop
   end
 
-  attr_reader :port, :upstream
+  attr_reader :port
+
+  # @return [String] the DynamoDB endpoint requests are forwarded to.
+  def upstream
+    @lock.synchronize { @upstream }
+  end
 
   # @param upstream [String] the DynamoDB endpoint, "http://host:port".
   # @yield [operation, body] optional hook, see the class comment.
@@ -106,6 +119,8 @@ class CountingProxy
     @upstream = upstream
     @upstream_host = uri.host
     @upstream_port = uri.port
+    @upstream_generation = 0
+    @down = false
     @hook = hook
     @lock = Mutex.new
     @stop_signal = ConditionVariable.new
@@ -193,13 +208,71 @@ class CountingProxy
     nil
   end
 
+  # Simulates DynamoDB (or the network) going away: closes the listener and
+  # every client and upstream connection. Until #come_back, connecting is
+  # refused. Recorded requests are kept. @return [self]
+  def go_down
+    sockets, threads, server, acceptor = @lock.synchronize do
+      raise 'CountingProxy is stopped' if @stopped
+      return self if @down
+
+      @down = true
+      @stop_signal.broadcast # cut stalls short
+      [@sockets.dup, @threads.dup, @server, @acceptor]
+    end
+    close_quietly(server)
+    sockets.each { |socket| close_quietly(socket) }
+    ([acceptor] + threads).each do |thread|
+      next if thread.join(JOIN_TIMEOUT)
+
+      thread.kill
+      thread.join(JOIN_TIMEOUT)
+    end
+    self
+  end
+
+  # Listens again on the same port after #go_down. @return [self]
+  def come_back
+    @lock.synchronize do
+      raise 'CountingProxy is stopped' if @stopped
+      return self unless @down
+
+      @server = TCPServer.new('127.0.0.1', @port)
+      @down = false
+      @acceptor = Thread.new { accept_loop }
+      @acceptor.report_on_exception = false
+    end
+    self
+  end
+
+  def down?
+    @lock.synchronize { @down }
+  end
+
+  # Forwards to another DynamoDB from now on (e.g. one restarted on a new
+  # port). Connections already open upstream are closed before their next
+  # use; client connections stay open. @return [self]
+  def retarget(upstream)
+    uri = URI(upstream)
+    raise ArgumentError, "CountingProxy forwards to http:// only (got #{upstream.inspect})" unless uri.scheme == 'http'
+
+    @lock.synchronize do
+      @upstream = upstream
+      @upstream_host = uri.host
+      @upstream_port = uri.port
+      @upstream_generation += 1
+    end
+    self
+  end
+
   private
 
   def accept_loop
+    server = @lock.synchronize { @server }
     loop do
-      client = @server.accept
+      client = server.accept
       @lock.synchronize do
-        if @stopped
+        if @stopped || @down
           close_quietly(client)
           return
         end
@@ -291,8 +364,13 @@ class CountingProxy
     attempts = 0
     begin
       attempts += 1
+      close_upstream(upstream) if upstream[:socket] && upstream[:generation] != upstream_generation
       reused = !upstream[:socket].nil?
-      socket = (upstream[:socket] ||= open_upstream)
+      unless upstream[:socket]
+        upstream[:generation] = upstream_generation
+        upstream[:socket] = open_upstream
+      end
+      socket = upstream[:socket]
       return nil unless socket
 
       socket.write(serialize_request(request))
@@ -308,13 +386,20 @@ class CountingProxy
     end
   end
 
-  def open_upstream
-    return nil if stopped?
+  def upstream_generation
+    @lock.synchronize { @upstream_generation }
+  end
 
-    socket = Socket.tcp(@upstream_host, @upstream_port, connect_timeout: 5)
+  def open_upstream
+    host, port = @lock.synchronize do
+      return nil if @stopped || @down
+
+      [@upstream_host, @upstream_port]
+    end
+    socket = Socket.tcp(host, port, connect_timeout: 5)
     prepare(socket)
     @lock.synchronize do
-      if @stopped
+      if @stopped || @down
         close_quietly(socket)
         return nil
       end
@@ -464,13 +549,13 @@ class CountingProxy
   def stall(seconds)
     deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds.to_f
     @lock.synchronize do
-      until @stopped
+      until @stopped || @down
         remaining = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
         break if remaining <= 0
 
         @stop_signal.wait(@lock, remaining)
       end
-      !@stopped
+      !@stopped && !@down
     end
   end
 

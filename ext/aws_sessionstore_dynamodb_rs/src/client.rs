@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use magnus::{block::Proc, function, method, prelude::*, Error, RHash, RModule, Ruby, Value};
 
 use crate::error::StoreError;
-use crate::helpers::gvl::nogvl;
+use crate::helpers::gvl::{nogvl, nogvl_local};
 use crate::helpers::runtime;
 use crate::item;
 use crate::ops::connect::{self, Clients};
@@ -33,13 +33,18 @@ struct PidClient {
     size
 )]
 pub struct Client {
+    /// Unique for the process's lifetime: keys the per-thread wire clients.
+    id: u64,
     options: ClientOptions,
     cached: Mutex<Option<PidClient>>,
 }
 
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 impl Client {
     fn new(ruby: &Ruby, options: RHash) -> Result<Self, Error> {
         Ok(Client {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             options: ClientOptions::from_hash(ruby, options)?,
             cached: Mutex::new(None),
         })
@@ -50,9 +55,10 @@ impl Client {
         self.clients(ruby).map(|c| c.sdk)
     }
 
-    /// The wire client of this process (the session hot path).
+    /// This thread's wire client (the session hot path).
     fn wire(&self, ruby: &Ruby) -> Result<Arc<WireClient>, Error> {
-        self.clients(ruby).map(|c| c.wire)
+        let options = self.clients(ruby)?.wire;
+        runtime::local_wire(self.id, || WireClient::new(options)).map_err(|e| e.into_ruby(ruby))
     }
 
     /// Both clients of this process, built on first use (GVL released).
@@ -101,7 +107,7 @@ impl Client {
             key_name,
             key,
         };
-        let found = nogvl(ruby, async move {
+        let found = nogvl_local(ruby, async move {
             session::get(&client, &key, consistent).await
         })?;
         found.map(|item| item::to_ruby(ruby, item)).transpose()
@@ -140,7 +146,7 @@ impl Client {
             },
             lock,
         };
-        match nogvl(ruby, async move { session::save(&client, save).await })? {
+        match nogvl_local(ruby, async move { session::save(&client, save).await })? {
             Saved::Written => Ok(true),
             Saved::ConditionFailed => Ok(false),
             Saved::LockLost => Err(StoreError::LockLost.into_ruby(ruby)),
@@ -173,7 +179,7 @@ impl Client {
             retry_delay: Duration::from_millis(retry_delay_ms),
             max_wait: Duration::from_millis(max_wait_ms),
         };
-        match nogvl(ruby, async move {
+        match nogvl_local(ruby, async move {
             lock::acquire(&client, &key, consistent, timing).await
         })? {
             Locked::Acquired { item, lock } => Ok(Some((item::to_ruby(ruby, item)?, lock))),
@@ -196,7 +202,7 @@ impl Client {
             key_name,
             key,
         };
-        nogvl(
+        nogvl_local(
             ruby,
             async move { lock::release(&client, &key, &lock).await },
         )
@@ -216,7 +222,7 @@ impl Client {
             key_name,
             key,
         };
-        nogvl(ruby, async move { session::delete(&client, &key).await })
+        nogvl_local(ruby, async move { session::delete(&client, &key).await })
     }
 
     /// `create_table(table, key_name, billing_mode, read, write, ttl)` →

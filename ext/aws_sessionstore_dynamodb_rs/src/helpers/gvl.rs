@@ -64,12 +64,31 @@ where
     T: Send,
 {
     let runtime = runtime::current().map_err(|e| e.into_ruby(ruby))?;
+    drive(ruby, &runtime, future)
+}
+
+/// `nogvl` on this thread's current-thread runtime (the session hot path:
+/// the calling thread drives its own sockets).
+pub fn nogvl_local<T, F>(ruby: &Ruby, future: F) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, StoreError>> + Send,
+    T: Send,
+{
+    let runtime = runtime::local().map_err(|e| e.into_ruby(ruby))?;
+    drive(ruby, &runtime, future)
+}
+
+fn drive<T, F>(ruby: &Ruby, runtime: &Runtime, future: F) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, StoreError>> + Send,
+    T: Send,
+{
     let wake = Notify::new();
     let mut future = std::pin::pin!(future);
     loop {
         let mut call: Call<'_, Result<T, StoreError>> = Call {
             future: future.as_mut(),
-            runtime: &runtime,
+            runtime,
             wake: &wake,
             outcome: None,
         };

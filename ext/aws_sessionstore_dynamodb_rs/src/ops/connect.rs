@@ -8,8 +8,6 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::Client;
 
-use std::sync::Arc;
-
 use crate::error::StoreError;
 use crate::ops::wire::{WireClient, WireOptions};
 use crate::options::ClientOptions;
@@ -20,10 +18,12 @@ const REGION_FOR_ENDPOINT: &str = "us-east-1";
 
 /// The two clients of one configuration: the SDK for table management and
 /// garbage collection, the wire client for the session hot path.
+/// The wire client is built per thread from `wire` (see
+/// `helpers::runtime::local_wire`).
 #[derive(Clone)]
 pub struct Clients {
     pub sdk: Client,
-    pub wire: Arc<WireClient>,
+    pub wire: WireOptions,
 }
 
 pub async fn build(options: ClientOptions) -> Result<Clients, StoreError> {
@@ -87,17 +87,19 @@ pub async fn build(options: ClientOptions) -> Result<Clients, StoreError> {
         Some(url) => url.to_string(),
         None => default_endpoint(&region),
     };
-    let wire = WireClient::new(WireOptions {
+    let wire = WireOptions {
         endpoint,
         region,
         provider: shared.credentials_provider(),
         connect_timeout: options.connect_timeout,
         operation_timeout: options.operation_timeout,
         max_attempts: options.max_attempts.unwrap_or(DEFAULT_ATTEMPTS),
-    })?;
+    };
+    // Fail here, at boot, on a bad endpoint or missing root certificates.
+    WireClient::new(wire.clone())?;
     Ok(Clients {
         sdk: Client::from_conf(config.build()),
-        wire: Arc::new(wire),
+        wire,
     })
 }
 

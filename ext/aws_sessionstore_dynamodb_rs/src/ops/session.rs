@@ -1,5 +1,6 @@
 //! Reading, writing and deleting one session item.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Map, Value};
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
@@ -109,6 +110,14 @@ pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> 
     names.insert("#u".into(), json!("updated_at"));
     names.insert("#e".into(), json!("expire_at"));
     values.insert(":u".into(), json!({ "S": now_string() }));
+    // What a retried new save finds if its first attempt landed unseen.
+    let ours = match (save.condition, &save.data, &save.created_at) {
+        (Condition::New, Some(data), Some(created)) => Some((
+            AttributeValue::S(data.clone()),
+            AttributeValue::S(created.clone()),
+        )),
+        _ => None,
+    };
     if let Some(data) = save.data {
         sets.push("#d = :d");
         names.insert("#d".into(), json!("data"));
@@ -132,6 +141,14 @@ pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> 
     };
     let mut body = save.key.request();
     let locked = save.lock.is_some();
+    if locked || ours.is_some() {
+        // To tell "our lock was taken" from "the item is gone", and a new
+        // item our own lost first attempt wrote from someone else's.
+        body.insert(
+            "ReturnValuesOnConditionCheckFailure".into(),
+            json!("ALL_OLD"),
+        );
+    }
     if let Some(lock) = save.lock {
         removes.push("#l");
         condition.push_str(" AND #l = :l");
@@ -155,6 +172,15 @@ pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> 
         Ok(Answer::Ok(_)) => Ok(Saved::Written),
         // The item exists but holds another lock value.
         Ok(Answer::ConditionFailed(Some(_))) if locked => Ok(Saved::LockLost),
+        // A retry after a first attempt whose answer was lost: it is ours
+        // (created_at has microseconds, and the data is the same).
+        Ok(Answer::ConditionFailed(Some(old)))
+            if ours.as_ref().is_some_and(|(data, created)| {
+                old.get("data") == Some(data) && old.get("created_at") == Some(created)
+            }) =>
+        {
+            Ok(Saved::Written)
+        }
         Ok(Answer::ConditionFailed(_)) => Ok(Saved::ConditionFailed),
         Err(e) => Err(too_large_or(e, size)),
     }

@@ -48,6 +48,7 @@ pub struct WireClient {
     max_attempts: u32,
 }
 
+#[derive(Clone)]
 pub struct WireOptions {
     pub endpoint: String,
     pub region: String,

@@ -47,7 +47,6 @@ module Aws
           super(app, rack_options)
           @config = Configuration.new(store_options.merge(require_secret: true))
           @serializer = @config.serializer_object
-          @secret = @config.secret_key
           client = Native.client(@config.native_client_options)
           @lock = (@config.enable_locking ? Locking::Pessimistic : Locking::Null).new(@config, client)
         end
@@ -128,16 +127,17 @@ module Aws
         end
 
         def hmac(sid)
-          OpenSSL::HMAC.hexdigest("MD5", @secret, sid)
+          OpenSSL::HMAC.hexdigest("MD5", @config.secret_key, sid)
         end
 
         # Signature checked in constant time; anything malformed is invalid.
         def valid_sid?(sid)
           return false unless sid.is_a?(String) && sid.bytesize <= DIGEST_LENGTH + 2 + MAX_SID_LENGTH
 
-          digest, separator, id = sid.partition("--")
+          # Bytes, not characters: a cookie may be any bytes (invalid UTF-8).
+          digest, separator, id = sid.b.partition("--")
           return false unless separator == "--" && digest.bytesize == DIGEST_LENGTH
-          return false unless id.match?(/\A[0-9a-zA-Z]+\z/)
+          return false unless id.match?(/\A[0-9a-zA-Z]+\z/n)
 
           Rack::Utils.secure_compare(hmac(id), digest)
         end

@@ -45,7 +45,8 @@ module Aws
             check_string!(string)
             hash_or_corrupt!(::JSON.parse(string, JSON_PARSE_OPTIONS))
           rescue ::JSON::ParserError, EncodingError
-            raise Errors::CorruptSessionError, 'Stored session data is not valid JSON'
+            # No cause: the parser's message quotes the stored data.
+            raise Errors::CorruptSessionError, 'Stored session data is not valid JSON', cause: nil
           end
 
           def marshal_dump(hash)
@@ -58,7 +59,7 @@ module Aws
               ::Marshal.load(string.unpack1('m*'))
             rescue StandardError => e
               raise Errors::CorruptSessionError,
-                    "Stored session data is not valid Base64 Marshal data (#{e.class})"
+                    "Stored session data is not valid Base64 Marshal data (#{e.class})", cause: nil
             end
             hash_or_corrupt!(value)
           end

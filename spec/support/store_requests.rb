@@ -1,0 +1,37 @@
+# frozen_string_literal: true
+
+require "rack"
+require "rack/lint"
+require "rack/mock"
+
+# One Rack request through a session middleware, with the cookie carried by
+# hand (so a spec decides which session each request presents), the
+# rack.errors lines and the time it took.
+#
+#   include StoreRequestHelpers
+#   response = store_request(store, "/", cookie: cookie)
+#   response.cookie   # the rack.session value set by the answer, or nil
+module StoreRequestHelpers
+  # What Rack writes to rack.errors when write_session returns false.
+  RACK_SAVE_WARNING = "Warning! Aws::SessionStore::DynamoDB::RackMiddleware failed to save session. Content dropped.\n"
+
+  StoreResponse = Struct.new(:status, :body, :cookie, :errors, :elapsed, :headers, keyword_init: true)
+
+  def monotonic
+    Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
+
+  # Runs `path` through Rack::Lint and `app`; `cookie` is sent as the
+  # rack.session cookie (escaped), `raw_cookie` as the whole Cookie header;
+  # `env` adds to the Rack environment.
+  def store_request(app, path = "/", cookie: nil, raw_cookie: nil, lint: true, env: {})
+    env = env.dup
+    env["HTTP_COOKIE"] = "rack.session=#{Rack::Utils.escape(cookie)}" if cookie
+    env["HTTP_COOKIE"] = raw_cookie if raw_cookie
+    started = monotonic
+    response = Rack::MockRequest.new(lint ? Rack::Lint.new(app) : app).get(path, env)
+    set = response.headers["Set-Cookie"].to_s[/\Arack\.session=([^;]*)/, 1]
+    StoreResponse.new(status: response.status, body: response.body, cookie: set && Rack::Utils.unescape(set),
+                      errors: response.errors, elapsed: monotonic - started, headers: response.headers)
+  end
+end

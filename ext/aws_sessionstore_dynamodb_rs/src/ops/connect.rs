@@ -9,7 +9,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::ops::wire::{WireClient, WireOptions};
+use crate::ops::wire::{self, WireClient, WireOptions};
 use crate::options::ClientOptions;
 
 /// DynamoDB Local and other explicit endpoints ignore the region, but the
@@ -91,7 +91,7 @@ pub async fn build(options: ClientOptions) -> Result<Clients, StoreError> {
         endpoint,
         region,
         provider: shared.credentials_provider(),
-        connect_timeout: options.connect_timeout,
+        connector: wire::connector(options.connect_timeout)?,
         operation_timeout: options.operation_timeout,
         max_attempts: options.max_attempts.unwrap_or(DEFAULT_ATTEMPTS),
     };

@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use crate::error::StoreError;
 use crate::item::Item;
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// Refresh expiring credentials this long before they expire.
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
@@ -53,7 +53,7 @@ pub struct WireOptions {
     pub endpoint: String,
     pub region: String,
     pub provider: Option<SharedCredentialsProvider>,
-    pub connect_timeout: Option<Duration>,
+    pub connector: Connector,
     pub operation_timeout: Option<Duration>,
     pub max_attempts: u32,
 }
@@ -66,20 +66,25 @@ pub enum Answer {
     ConditionFailed(Option<Item>),
 }
 
+/// The connector (TLS roots included) is built once per process: loading
+/// the system's root certificates takes milliseconds, and every Ruby thread
+/// builds its own client from a clone.
+pub fn connector(connect_timeout: Option<Duration>) -> Result<Connector, StoreError> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(connect_timeout);
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| StoreError::Configuration(format!("cannot load TLS root certificates: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
+}
+
 impl WireClient {
     pub fn new(options: WireOptions) -> Result<Self, StoreError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(options.connect_timeout);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| {
-                StoreError::Configuration(format!("cannot load TLS root certificates: {e}"))
-            })?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = options.connector.clone();
         let uri: http::Uri = options.endpoint.parse().map_err(|e| {
             StoreError::Configuration(format!("invalid endpoint {:?}: {e}", options.endpoint))
         })?;

@@ -2,9 +2,13 @@
 
 # Per-request wall time and process CPU for session stores, same harness:
 # a counter app behind each store, 2,000 requests through Rack::MockRequest
-# with the cookie carried. Prints a markdown table. Run by no test.
+# with the cookie carried. Prints a markdown table. Run by no test; `rake
+# bench` runs it with a redis-server and the Rust floor of its own.
 #
 #   DYNAMODB_ENDPOINT=http://127.0.0.1:PORT ruby -Ilib bench/request_cpu.rb [--requests N]
+#     [--redis redis://127.0.0.1:PORT/0]   also Rack::Session::Redis (Debian's ruby-redis-rack)
+#     [--floor-cpu-us US]                  the Rust floor's CPU per GetItem + UpdateItem pair
+#                                          (examples/floor.rs): adds a "CPU vs floor" column
 require "etc"
 require "optparse"
 require "securerandom"
@@ -14,7 +18,13 @@ require "rack/session/pool"
 require "aws-sessionstore-dynamodb-rs"
 
 requests = 2000
-OptionParser.new { |o| o.on("--requests N", Integer) { |n| requests = n } }.parse!
+redis_url = ENV["REDIS_URL"]
+floor_cpu_us = nil
+OptionParser.new do |o|
+  o.on("--requests N", Integer) { |n| requests = n }
+  o.on("--redis URL") { |url| redis_url = url }
+  o.on("--floor-cpu-us US", Float) { |us| floor_cpu_us = us }
+end.parse!
 endpoint = ENV.fetch("DYNAMODB_ENDPOINT") { abort "set DYNAMODB_ENDPOINT (script/dynamodb-local/start)" }
 secret = SecureRandom.hex(64)
 native = { endpoint: endpoint, region: "us-east-1", access_key_id: "dummy", secret_access_key: "dummy" }
@@ -76,14 +86,28 @@ rows << run("DynamoDB store (locking, session changes)", store.(COUNTER, enable_
 rows << run("DynamoDB store (unchanged session, write avoidance)", store.(READER), requests)
 rows << run("Rack::Session::Cookie", Rack::Session::Cookie.new(COUNTER, secret: secret), requests)
 rows << run("Rack::Session::Pool", Rack::Session::Pool.new(COUNTER), requests)
+if redis_url
+  require "redis-rack"
+  rows << run("Rack::Session::Redis (redis-rack, local redis-server)",
+              Rack::Session::Redis.new(COUNTER, redis_server: redis_url), requests)
+end
 Aws::SessionStore::DynamoDB::Table.delete_table(native.merge(table_name: table))
 
 cookie_cpu = rows.find { |r| r[0] == "Rack::Session::Cookie" }[5]
 puts "#{requests} requests each, #{RUBY_DESCRIPTION}, #{Etc.respond_to?(:nprocessors) ? Etc.nprocessors : '?'} cores"
 puts
-puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs | CPU vs Cookie |"
-puts "|---|---:|---:|---:|---:|---:|---:|"
+floor_head = floor_cpu_us ? " CPU vs Rust floor |" : ""
+puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs | CPU vs Cookie |#{floor_head}"
+puts "|---|---:|---:|---:|---:|---:|---:|#{floor_cpu_us ? '---:|' : ''}"
 rows.each do |n, w50, w99, c50, c99, cmean|
   us = ->(s) { (s * 1e6).round }
-  puts "| #{n} | #{us[w50]} | #{us[w99]} | #{us[c50]} | #{us[c99]} | #{us[cmean]} | #{format('%.2f×', cmean / cookie_cpu)} |"
+  floor = if floor_cpu_us
+            # † the unchanged session's request makes one DynamoDB call, the floor's pair two
+            mark = n.include?("unchanged") ? " †" : ""
+            n.start_with?("DynamoDB store") ? " #{format('%.2f×', cmean * 1e6 / floor_cpu_us)}#{mark} |" : " |"
+          else
+            ""
+          end
+  puts "| #{n} | #{us[w50]} | #{us[w99]} | #{us[c50]} | #{us[c99]} | #{us[cmean]} | " \
+       "#{format('%.2f×', cmean / cookie_cpu)} |#{floor}"
 end

@@ -1,7 +1,5 @@
 # frozen_string_literal: true
 
-require 'erb'
-require 'yaml'
 require_relative 'errors'
 require_relative 'serializer'
 
@@ -479,6 +477,10 @@ module Aws
         end
 
         def load_yaml(path)
+          # Loaded on demand: most apps configure by options or ENV, and
+          # these two cost ~50 ms and megabytes at boot.
+          require 'erb'
+          require 'yaml'
           text = ERB.new(File.read(path)).result
           YAML.safe_load(text, permitted_classes: [Symbol], aliases: true, filename: path.to_s) || {}
         rescue Errors::Error

@@ -24,6 +24,7 @@ use crate::ops::time::{now_f64, ruby_float_string};
 pub const BATCH_SIZE: usize = 25;
 const MAX_BATCH_ATTEMPTS: u32 = 10;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_PACE: Duration = Duration::from_secs(86_400);
 
 #[derive(Debug, Clone)]
 pub struct GcSpec {
@@ -147,7 +148,10 @@ impl Pacer {
             let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let start = (*next).max(now);
-            *next = start + Duration::from_secs_f64(count as f64 / rate);
+            // A tiny rate gives a pause too long for Duration: cap it (a
+            // day per batch) instead of panicking.
+            let pause = Duration::try_from_secs_f64(count as f64 / rate).unwrap_or(MAX_PACE);
+            *next = start + pause.min(MAX_PACE);
             start - now
         };
         tokio::time::sleep(wait).await;

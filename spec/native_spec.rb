@@ -87,6 +87,24 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
     end
   end
 
+  describe ".sid_digest" do
+    it "is OpenSSL's HMAC-MD5 hex for any secret and id bytes" do
+      native = Aws::SessionStore::DynamoDB::Native
+      secrets = ["", "k", "x" * 64, "y" * 65, "z" * 200, "s\u00e9cr\u00eat", Random.bytes(33), SecureRandom.hex(64)]
+      ids = ["", "abc", SecureRandom.hex(32), "\xff\x00".b, "\u2603" * 40]
+      secrets.product(ids).each do |secret, id|
+        expect(native.sid_digest(secret, id)).to eq(OpenSSL::HMAC.hexdigest("MD5", secret, id)), [secret, id].inspect
+      end
+    end
+
+    it "raises TypeError for a non-String, and loading the store does not load OpenSSL" do
+      expect { Aws::SessionStore::DynamoDB::Native.sid_digest(nil, "x") }.to raise_error(TypeError)
+      loaded = IO.popen([RbConfig.ruby, "-I", File.expand_path("../lib", __dir__), "-e",
+                         'require "aws-sessionstore-dynamodb-rs"; print defined?(OpenSSL).inspect'], &:read)
+      expect(loaded).to eq("nil")
+    end
+  end
+
   describe "fork" do
     include_context "with a session table"
 

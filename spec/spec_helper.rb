@@ -6,6 +6,7 @@ require "rack"
 require "rack/lint"
 require "rack/mock"
 require "json"
+require "openssl" # the reference HMAC for cookies: the store itself does not load it
 require_relative "support/raw_dynamodb"
 require_relative "support/dynamodb_local"
 

@@ -10,6 +10,7 @@ mod helpers;
 pub mod item;
 pub mod ops;
 pub mod options;
+mod sid;
 
 #[magnus::init]
 fn init(ruby: &Ruby) -> Result<(), Error> {
@@ -19,6 +20,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     let native: RModule = dynamo.define_module("Native")?;
     native.const_set("VERSION", env!("CARGO_PKG_VERSION"))?;
     client::init(ruby, native)?;
+    sid::init(ruby, native)?;
     native.define_module_function("__panic__", magnus::function!(panic_for_spec, 1))?;
     Ok(())
 }

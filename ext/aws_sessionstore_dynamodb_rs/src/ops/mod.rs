@@ -5,6 +5,7 @@ pub mod connect;
 pub mod gc;
 pub mod lock;
 pub mod session;
+pub mod sigv4;
 pub mod table;
 pub mod time;
 pub mod wire;

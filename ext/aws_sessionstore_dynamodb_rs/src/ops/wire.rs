@@ -16,9 +16,6 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -29,6 +26,7 @@ use tokio::time::Instant;
 
 use crate::error::StoreError;
 use crate::item::Item;
+use crate::ops::sigv4::{Keys, Signer, CONTENT_TYPE};
 
 pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -41,9 +39,9 @@ pub struct WireClient {
     http: HttpClient<Connector, Full<Bytes>>,
     uri: http::Uri,
     host: String,
-    region: String,
     provider: Option<SharedCredentialsProvider>,
     cached: Mutex<Option<Credentials>>,
+    signer: Mutex<Signer>,
     operation_timeout: Option<Duration>,
     max_attempts: u32,
 }
@@ -100,9 +98,9 @@ impl WireClient {
                 .build(https),
             uri,
             host,
-            region: options.region,
             provider: options.provider,
             cached: Mutex::new(None),
+            signer: Mutex::new(Signer::new(&options.region)),
             operation_timeout: options.operation_timeout,
             max_attempts: options.max_attempts.max(1),
         })
@@ -146,11 +144,11 @@ impl WireClient {
             .method("POST")
             .uri(self.uri.clone())
             .header("host", &self.host)
-            .header("content-type", "application/x-amz-json-1.0")
+            .header("content-type", CONTENT_TYPE)
             .header("x-amz-target", &target)
             .body(Full::new(body.clone()))
             .map_err(|e| StoreError::Internal(format!("request: {e}")))?;
-        self.sign(&mut request, &credentials, &body)?;
+        self.sign(&mut request, &credentials, &target, &body)?;
         let response = self.http.request(request).await.map_err(connection_error)?;
         let status = response.status().as_u16();
         let request_id = response
@@ -208,31 +206,31 @@ impl WireClient {
         &self,
         request: &mut http::Request<Full<Bytes>>,
         credentials: &Credentials,
+        target: &str,
         body: &[u8],
     ) -> Result<(), StoreError> {
-        let identity: Identity = credentials.clone().into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("dynamodb")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| StoreError::Internal(format!("signing: {e}")))?
-            .into();
-        let uri = request.uri().to_string();
-        let headers: Vec<(&str, &str)> = request
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-            .collect();
-        let signable =
-            SignableRequest::new("POST", uri, headers.into_iter(), SignableBody::Bytes(body))
-                .map_err(|e| StoreError::Internal(format!("signing: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| StoreError::Internal(format!("signing: {e}")))?
-            .into_parts();
-        instructions.apply_to_request_http1x(request);
+        let keys = Keys {
+            access_key_id: credentials.access_key_id(),
+            secret_access_key: credentials.secret_access_key(),
+            session_token: credentials.session_token(),
+        };
+        let signed = self.signer.lock().unwrap_or_else(|p| p.into_inner()).sign(
+            &keys,
+            &self.host,
+            target,
+            body,
+            SystemTime::now(),
+        );
+        let headers = request.headers_mut();
+        let value = |text: &str| {
+            http::HeaderValue::from_str(text)
+                .map_err(|e| StoreError::Configuration(format!("credentials: {e}")))
+        };
+        headers.insert("x-amz-date", value(&signed.amz_date)?);
+        headers.insert("authorization", value(&signed.authorization)?);
+        if let Some(token) = keys.session_token {
+            headers.insert("x-amz-security-token", value(token)?);
+        }
         Ok(())
     }
 

@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use magnus::{block::Proc, function, method, prelude::*, Error, RHash, RModule, Ruby, Value};
 
 use crate::error::StoreError;
-use crate::helpers::gvl::{nogvl, nogvl_local};
+use crate::helpers::gvl::{nogvl, nogvl_blocking};
 use crate::helpers::runtime;
 use crate::item;
 use crate::ops::connect::{self, Clients};
 use crate::ops::gc::{self, GcProgress, GcSpec};
+use crate::ops::interrupt::Interrupt;
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
@@ -61,6 +62,25 @@ impl Client {
         runtime::local_wire(self.id, || WireClient::new(options)).map_err(|e| e.into_ruby(ruby))
     }
 
+    /// Runs `work` on the item `table`/`key_name`/`key` with this thread's
+    /// wire client, the GVL released.
+    fn on_item<T>(
+        &self,
+        ruby: &Ruby,
+        table: String,
+        key_name: String,
+        key: String,
+        mut work: impl FnMut(&WireClient, &ItemKey, &Interrupt) -> Result<T, StoreError>,
+    ) -> Result<T, Error> {
+        let client = self.wire(ruby)?;
+        let key = ItemKey {
+            table,
+            key_name,
+            key,
+        };
+        nogvl_blocking(ruby, |interrupt| work(&client, &key, interrupt))
+    }
+
     /// Both clients of this process, built on first use (GVL released).
     fn clients(&self, ruby: &Ruby) -> Result<Clients, Error> {
         let pid = runtime::pid();
@@ -101,14 +121,8 @@ impl Client {
         key: String,
         consistent: bool,
     ) -> Result<Option<RHash>, Error> {
-        let client = rb_self.wire(ruby)?;
-        let key = ItemKey {
-            table,
-            key_name,
-            key,
-        };
-        let found = nogvl_local(ruby, async move {
-            session::get(&client, &key, consistent).await
+        let found = rb_self.on_item(ruby, table, key_name, key, |client, key, interrupt| {
+            session::get(client, key, consistent, interrupt)
         })?;
         found.map(|item| item::to_ruby(ruby, item)).transpose()
     }
@@ -129,7 +143,6 @@ impl Client {
         new: bool,
         lock: Option<String>,
     ) -> Result<bool, Error> {
-        let client = rb_self.wire(ruby)?;
         let save = Save {
             key: ItemKey {
                 table,
@@ -146,7 +159,8 @@ impl Client {
             },
             lock,
         };
-        match nogvl_local(ruby, async move { session::save(&client, save).await })? {
+        let client = rb_self.wire(ruby)?;
+        match nogvl_blocking(ruby, |interrupt| session::save(&client, &save, interrupt))? {
             Saved::Written => Ok(true),
             Saved::ConditionFailed => Ok(false),
             Saved::LockLost => Err(StoreError::LockLost.into_ruby(ruby)),
@@ -168,19 +182,13 @@ impl Client {
         retry_delay_ms: u64,
         max_wait_ms: u64,
     ) -> Result<Option<(RHash, String)>, Error> {
-        let client = rb_self.wire(ruby)?;
-        let key = ItemKey {
-            table,
-            key_name,
-            key,
-        };
         let timing = LockTiming {
             expiry: Duration::from_millis(expiry_ms),
             retry_delay: Duration::from_millis(retry_delay_ms),
             max_wait: Duration::from_millis(max_wait_ms),
         };
-        match nogvl_local(ruby, async move {
-            lock::acquire(&client, &key, consistent, timing).await
+        match rb_self.on_item(ruby, table, key_name, key, |client, key, interrupt| {
+            lock::acquire(client, key, consistent, timing, interrupt)
         })? {
             Locked::Acquired { item, lock } => Ok(Some((item::to_ruby(ruby, item)?, lock))),
             Locked::Missing => Ok(None),
@@ -196,16 +204,9 @@ impl Client {
         key: String,
         lock: String,
     ) -> Result<bool, Error> {
-        let client = rb_self.wire(ruby)?;
-        let key = ItemKey {
-            table,
-            key_name,
-            key,
-        };
-        nogvl_local(
-            ruby,
-            async move { lock::release(&client, &key, &lock).await },
-        )
+        rb_self.on_item(ruby, table, key_name, key, |client, key, interrupt| {
+            lock::release(client, key, &lock, interrupt)
+        })
     }
 
     /// `delete_item(table, key_name, key)`.
@@ -216,13 +217,9 @@ impl Client {
         key_name: String,
         key: String,
     ) -> Result<(), Error> {
-        let client = rb_self.wire(ruby)?;
-        let key = ItemKey {
-            table,
-            key_name,
-            key,
-        };
-        nogvl_local(ruby, async move { session::delete(&client, &key).await })
+        rb_self.on_item(ruby, table, key_name, key, |client, key, interrupt| {
+            session::delete(client, key, interrupt)
+        })
     }
 
     /// `create_table(table, key_name, billing_mode, read, write, ttl)` →

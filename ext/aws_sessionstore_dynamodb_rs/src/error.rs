@@ -37,6 +37,9 @@ pub enum StoreError {
     Configuration(String),
     /// A bug in this layer (a caught panic, an unexpected response).
     Internal(String),
+    /// Ruby asked for the thread back (`helpers::gvl` runs its interrupts
+    /// and retries or raises); never raised as such.
+    Interrupted,
 }
 
 impl fmt::Display for StoreError {
@@ -59,6 +62,7 @@ impl fmt::Display for StoreError {
             ),
             StoreError::Configuration(m) => write!(f, "{m}"),
             StoreError::Internal(m) => write!(f, "internal error in the native layer: {m}"),
+            StoreError::Interrupted => write!(f, "interrupted"),
         }
     }
 }
@@ -118,7 +122,7 @@ impl StoreError {
             StoreError::LockWaitTimeout { .. } => "LockWaitTimeoutError",
             StoreError::LockLost => "LockLostError",
             StoreError::Configuration(_) => "ConfigurationError",
-            StoreError::Internal(_) => "InternalError",
+            StoreError::Internal(_) | StoreError::Interrupted => "InternalError",
         };
         let message = self.to_string();
         let class = match errors_class(ruby, class_name) {

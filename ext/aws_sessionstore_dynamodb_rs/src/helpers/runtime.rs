@@ -8,7 +8,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use tokio::runtime::Runtime;
@@ -66,51 +65,16 @@ fn worker_threads() -> usize {
         .unwrap_or(1)
 }
 
-/// The session hot path runs on a current-thread runtime of the calling
-/// Ruby thread: `block_on` then drives the socket itself, with no hop to a
-/// worker thread and back on every call. Its connections are registered
-/// with that runtime, so each thread also keeps its own wire clients.
+/// The session hot path runs on the calling Ruby thread (see
+/// `helpers::gvl::nogvl_blocking`), and each thread keeps its own wire
+/// clients, each with its own keep-alive connection.
 struct Local {
     pid: u32,
-    runtime: Rc<Runtime>,
     wires: HashMap<u64, Arc<WireClient>>,
 }
 
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
-}
-
-fn with_local<R>(f: impl FnOnce(&mut Local) -> Result<R, StoreError>) -> Result<R, StoreError> {
-    LOCAL.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let pid = std::process::id();
-        if slot.as_ref().is_none_or(|l| l.pid != pid) {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| StoreError::Internal(format!("cannot start a tokio runtime: {e}")))?;
-            let fresh = Local {
-                pid,
-                runtime: Rc::new(runtime),
-                wires: HashMap::new(),
-            };
-            if let Some(inherited) = slot.replace(fresh) {
-                // The parent's: its epoll instance and sockets are shared with
-                // the parent after fork, so tearing them down here would
-                // deregister the parent's connections.
-                std::mem::forget(inherited);
-            }
-        }
-        match slot.as_mut() {
-            Some(local) => f(local),
-            None => Err(StoreError::Internal("thread-local runtime missing".into())),
-        }
-    })
-}
-
-/// This thread's current-thread runtime.
-pub fn local() -> Result<Rc<Runtime>, StoreError> {
-    with_local(|l| Ok(l.runtime.clone()))
 }
 
 /// This thread's wire client for the native client `id`, built by `make` on
@@ -119,12 +83,28 @@ pub fn local_wire(
     id: u64,
     make: impl FnOnce() -> Result<WireClient, StoreError>,
 ) -> Result<Arc<WireClient>, StoreError> {
-    with_local(|l| {
-        if let Some(wire) = l.wires.get(&id) {
+    LOCAL.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let pid = std::process::id();
+        if slot.as_ref().is_none_or(|l| l.pid != pid) {
+            let fresh = Local {
+                pid,
+                wires: HashMap::new(),
+            };
+            if let Some(inherited) = slot.replace(fresh) {
+                // The parent's connections: their sockets are shared with
+                // the parent after fork; leave them to it.
+                std::mem::forget(inherited);
+            }
+        }
+        let Some(local) = slot.as_mut() else {
+            return Err(StoreError::Internal("thread-local clients missing".into()));
+        };
+        if let Some(wire) = local.wires.get(&id) {
             return Ok(wire.clone());
         }
         let wire = Arc::new(make()?);
-        l.wires.insert(id, wire.clone());
+        local.wires.insert(id, wire.clone());
         Ok(wire)
     })
 }

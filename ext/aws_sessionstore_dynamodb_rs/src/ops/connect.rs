@@ -9,7 +9,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::ops::wire::{self, WireClient, WireOptions};
+use crate::ops::http;
+use crate::ops::wire::{WireClient, WireOptions};
 use crate::options::ClientOptions;
 
 /// DynamoDB Local and other explicit endpoints ignore the region, but the
@@ -87,15 +88,21 @@ pub async fn build(options: ClientOptions) -> Result<Clients, StoreError> {
         Some(url) => url.to_string(),
         None => default_endpoint(&region),
     };
+    let tls = if http::Endpoint::parse(&endpoint)?.is_tls() {
+        Some(http::tls_config()?)
+    } else {
+        None
+    };
     let wire = WireOptions {
         endpoint,
         region,
         provider: shared.credentials_provider(),
-        connector: wire::connector(options.connect_timeout)?,
+        tls,
+        connect_timeout: options.connect_timeout,
         operation_timeout: options.operation_timeout,
         max_attempts: options.max_attempts.unwrap_or(DEFAULT_ATTEMPTS),
     };
-    // Fail here, at boot, on a bad endpoint or missing root certificates.
+    // Fail here, at boot, on a bad endpoint (root certificates: above).
     WireClient::new(wire.clone())?;
     Ok(Clients {
         sdk: Client::from_conf(config.build()),

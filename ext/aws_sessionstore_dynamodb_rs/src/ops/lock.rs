@@ -7,7 +7,8 @@
 //!   observed, so two waiters can never both win;
 //! * a missing item is reported as missing: no stub item is ever created.
 //!
-//! All waiting is `tokio::time::sleep` inside `nogvl`: Ruby threads run.
+//! All waiting happens with the GVL released (`Interrupt::sleep`): Ruby
+//! threads run, and Ruby can interrupt the wait.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -16,10 +17,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::error::StoreError;
 use crate::item::Item;
+use crate::ops::interrupt::Interrupt;
 use crate::ops::session::{self, ItemKey};
 use crate::ops::time::{now_f64, parse_seconds, ruby_float_string};
 use crate::ops::wire::{item_from_json, Answer, WireClient};
@@ -65,11 +67,12 @@ enum Attempt {
     Refused(Option<Item>),
 }
 
-async fn conditional_lock(
+fn conditional_lock(
     client: &WireClient,
     key: &ItemKey,
     lock: &str,
     observed: Option<&str>,
+    interrupt: &Interrupt,
 ) -> Result<Attempt, StoreError> {
     let mut body = key.request();
     let mut values = json!({ ":l": { "S": lock } });
@@ -92,7 +95,7 @@ async fn conditional_lock(
         "ReturnValuesOnConditionCheckFailure".into(),
         json!("ALL_OLD"),
     );
-    match client.call("UpdateItem", Value::Object(body)).await? {
+    match client.call("UpdateItem", &Value::Object(body), interrupt)? {
         Answer::Ok(out) => Ok(Attempt::Acquired(
             out.get("Attributes")
                 .and_then(item_from_json)
@@ -103,22 +106,23 @@ async fn conditional_lock(
 }
 
 /// Acquires the lock on `key`, waiting up to `timing.max_wait`.
-pub async fn acquire(
+pub fn acquire(
     client: &WireClient,
     key: &ItemKey,
     consistent: bool,
     timing: LockTiming,
+    interrupt: &Interrupt,
 ) -> Result<Locked, StoreError> {
     let started = Instant::now();
     let mut observed: Option<String> = None;
     let mut jitter = Jitter::new();
     loop {
         let lock = lock_value();
-        let old = match conditional_lock(client, key, &lock, observed.as_deref()).await? {
+        let old = match conditional_lock(client, key, &lock, observed.as_deref(), interrupt)? {
             Attempt::Acquired(item) => return Ok(Locked::Acquired { item, lock }),
             Attempt::Refused(Some(old)) => old,
             // Servers that don't return the old item: look it up.
-            Attempt::Refused(None) => match session::get(client, key, consistent).await? {
+            Attempt::Refused(None) => match session::get(client, key, consistent, interrupt)? {
                 Some(old) => old,
                 None => return Ok(Locked::Missing),
             },
@@ -142,7 +146,7 @@ pub async fn acquire(
                     let pause = jitter
                         .around(timing.retry_delay)
                         .min(timing.max_wait - waited);
-                    tokio::time::sleep(pause).await;
+                    interrupt.sleep(pause)?;
                     None
                 }
             }
@@ -169,7 +173,12 @@ fn lock_expired(text: Option<&str>, expiry: Duration) -> bool {
 
 /// Removes our lock without saving (the app raised). A lock that is no
 /// longer ours, or a deleted item, is left alone.
-pub async fn release(client: &WireClient, key: &ItemKey, lock: &str) -> Result<bool, StoreError> {
+pub fn release(
+    client: &WireClient,
+    key: &ItemKey,
+    lock: &str,
+    interrupt: &Interrupt,
+) -> Result<bool, StoreError> {
     let mut body = key.request();
     body.insert("UpdateExpression".into(), json!("REMOVE #l"));
     body.insert("ConditionExpression".into(), json!("#l = :l"));
@@ -181,7 +190,7 @@ pub async fn release(client: &WireClient, key: &ItemKey, lock: &str) -> Result<b
         "ExpressionAttributeValues".into(),
         json!({ ":l": { "S": lock } }),
     );
-    match client.call("UpdateItem", Value::Object(body)).await? {
+    match client.call("UpdateItem", &Value::Object(body), interrupt)? {
         Answer::Ok(_) => Ok(true),
         Answer::ConditionFailed(_) => Ok(false),
     }

@@ -3,6 +3,8 @@
 
 pub mod connect;
 pub mod gc;
+pub mod http;
+pub mod interrupt;
 pub mod lock;
 pub mod session;
 pub mod sigv4;

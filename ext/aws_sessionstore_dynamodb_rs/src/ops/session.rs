@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::item::Item;
+use crate::ops::interrupt::Interrupt;
 use crate::ops::time::now_string;
 use crate::ops::wire::{item_from_json, Answer, WireClient};
 
@@ -64,14 +65,15 @@ pub enum Saved {
     LockLost,
 }
 
-pub async fn get(
+pub fn get(
     client: &WireClient,
     key: &ItemKey,
     consistent: bool,
+    interrupt: &Interrupt,
 ) -> Result<Option<Item>, StoreError> {
     let mut body = key.request();
     body.insert("ConsistentRead".into(), json!(consistent));
-    match client.call("GetItem", Value::Object(body)).await? {
+    match client.call("GetItem", &Value::Object(body), interrupt)? {
         Answer::Ok(out) => Ok(out.get("Item").and_then(item_from_json)),
         Answer::ConditionFailed(_) => Err(StoreError::Internal("GetItem has no condition".into())),
     }
@@ -94,8 +96,8 @@ pub fn save_size(save: &Save) -> usize {
     size
 }
 
-pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> {
-    let size = save_size(&save);
+pub fn save(client: &WireClient, save: &Save, interrupt: &Interrupt) -> Result<Saved, StoreError> {
+    let size = save_size(save);
     if size > ITEM_SIZE_LIMIT {
         return Err(StoreError::TooLarge {
             size,
@@ -118,12 +120,12 @@ pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> 
         )),
         _ => None,
     };
-    if let Some(data) = save.data {
+    if let Some(data) = &save.data {
         sets.push("#d = :d");
         names.insert("#d".into(), json!("data"));
         values.insert(":d".into(), json!({ "S": data }));
     }
-    if let Some(created) = save.created_at {
+    if let Some(created) = &save.created_at {
         sets.push("#c = :c");
         names.insert("#c".into(), json!("created_at"));
         values.insert(":c".into(), json!({ "S": created }));
@@ -149,7 +151,7 @@ pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> 
             json!("ALL_OLD"),
         );
     }
-    if let Some(lock) = save.lock {
+    if let Some(lock) = &save.lock {
         removes.push("#l");
         condition.push_str(" AND #l = :l");
         names.insert("#l".into(), json!("locked_at"));
@@ -168,7 +170,7 @@ pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> 
     body.insert("ConditionExpression".into(), json!(condition));
     body.insert("ExpressionAttributeNames".into(), Value::Object(names));
     body.insert("ExpressionAttributeValues".into(), Value::Object(values));
-    match client.call("UpdateItem", Value::Object(body)).await {
+    match client.call("UpdateItem", &Value::Object(body), interrupt) {
         Ok(Answer::Ok(_)) => Ok(Saved::Written),
         // The item exists but holds another lock value.
         Ok(Answer::ConditionFailed(Some(_))) if locked => Ok(Saved::LockLost),
@@ -186,10 +188,8 @@ pub async fn save(client: &WireClient, save: Save) -> Result<Saved, StoreError> 
     }
 }
 
-pub async fn delete(client: &WireClient, key: &ItemKey) -> Result<(), StoreError> {
-    client
-        .call("DeleteItem", Value::Object(key.request()))
-        .await?;
+pub fn delete(client: &WireClient, key: &ItemKey, interrupt: &Interrupt) -> Result<(), StoreError> {
+    client.call("DeleteItem", &Value::Object(key.request()), interrupt)?;
     Ok(())
 }
 

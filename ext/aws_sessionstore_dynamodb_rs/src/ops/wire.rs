@@ -1,47 +1,46 @@
-//! The session hot path: DynamoDB's JSON protocol over a keep-alive hyper
-//! client, signed with SigV4, without the SDK's orchestrator.
+//! The session hot path: DynamoDB's JSON protocol over one keep-alive
+//! connection per Ruby thread, signed with SigV4, without the SDK.
 //!
 //! A session request is one or two small calls, and the SDK's generic
-//! machinery (interceptors, endpoint rules, per-call config layers) cost
-//! several times more client CPU than the call itself. Here: one JSON body,
-//! one signature, one HTTP round trip. Credentials, region and endpoint come
-//! from the same aws-config chain the SDK client uses; table management and
+//! machinery (interceptors, endpoint rules, per-call config layers) and an
+//! async HTTP stack cost several times more client CPU than the call itself.
+//! Here: one JSON body, one signature, one write and one read on the
+//! calling thread (`ops::http`). Credentials, region and endpoint come from
+//! the same aws-config chain the SDK client uses; table management and
 //! garbage collection stay on the SDK.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::rt::TokioExecutor;
+use rustls::ClientConfig;
 use serde_json::{Map, Value};
-use tokio::time::Instant;
 
 use crate::error::StoreError;
+use crate::helpers::runtime;
 use crate::item::Item;
+use crate::ops::http::{Connection, Endpoint, Response};
+use crate::ops::interrupt::Interrupt;
 use crate::ops::sigv4::{Keys, Signer, CONTENT_TYPE};
-
-pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// Refresh expiring credentials this long before they expire.
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 const BACKOFF_BASE: Duration = Duration::from_millis(25);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
+const USER_AGENT: &str = concat!("aws-sessionstore-dynamodb-rs/", env!("CARGO_PKG_VERSION"));
 
 pub struct WireClient {
-    http: HttpClient<Connector, Full<Bytes>>,
-    uri: http::Uri,
-    host: String,
+    endpoint: Endpoint,
+    tls: Option<Arc<ClientConfig>>,
     provider: Option<SharedCredentialsProvider>,
     cached: Mutex<Option<Credentials>>,
     signer: Mutex<Signer>,
+    connection: Mutex<Option<Connection>>,
+    connect_timeout: Option<Duration>,
     operation_timeout: Option<Duration>,
     max_attempts: u32,
 }
@@ -51,7 +50,9 @@ pub struct WireOptions {
     pub endpoint: String,
     pub region: String,
     pub provider: Option<SharedCredentialsProvider>,
-    pub connector: Connector,
+    /// Built once per process, for https endpoints.
+    pub tls: Option<Arc<ClientConfig>>,
+    pub connect_timeout: Option<Duration>,
     pub operation_timeout: Option<Duration>,
     pub max_attempts: u32,
 }
@@ -64,196 +65,246 @@ pub enum Answer {
     ConditionFailed(Option<Item>),
 }
 
-/// The connector (TLS roots included) is built once per process: loading
-/// the system's root certificates takes milliseconds, and every Ruby thread
-/// builds its own client from a clone.
-pub fn connector(connect_timeout: Option<Duration>) -> Result<Connector, StoreError> {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(connect_timeout);
-    Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| StoreError::Configuration(format!("cannot load TLS root certificates: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http))
-}
-
 impl WireClient {
     pub fn new(options: WireOptions) -> Result<Self, StoreError> {
-        let https = options.connector.clone();
-        let uri: http::Uri = options.endpoint.parse().map_err(|e| {
-            StoreError::Configuration(format!("invalid endpoint {:?}: {e}", options.endpoint))
-        })?;
-        let host = uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .ok_or_else(|| {
-                StoreError::Configuration(format!("endpoint {:?} has no host", options.endpoint))
-            })?;
+        let endpoint = Endpoint::parse(&options.endpoint)?;
+        if endpoint.is_tls() && options.tls.is_none() {
+            return Err(StoreError::Internal(
+                "https endpoint without TLS settings".into(),
+            ));
+        }
         Ok(WireClient {
-            http: HttpClient::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .build(https),
-            uri,
-            host,
+            endpoint,
+            tls: options.tls,
             provider: options.provider,
             cached: Mutex::new(None),
             signer: Mutex::new(Signer::new(&options.region)),
+            connection: Mutex::new(None),
+            connect_timeout: options.connect_timeout,
             operation_timeout: options.operation_timeout,
             max_attempts: options.max_attempts.max(1),
         })
     }
 
     /// Calls `DynamoDB_20120810.<operation>` with `body`, retrying throttling,
-    /// 5xx and connection failures with jittered exponential backoff.
-    pub async fn call(&self, operation: &str, body: Value) -> Result<Answer, StoreError> {
-        let body = Bytes::from(
-            serde_json::to_vec(&body).map_err(|e| StoreError::Internal(e.to_string()))?,
-        );
-        let attempts = async {
-            let mut attempt = 1;
-            loop {
-                match self.attempt(operation, body.clone()).await {
-                    Err(e) if attempt < self.max_attempts && retryable(&e) => {
-                        tokio::time::sleep(backoff(attempt)).await;
-                        attempt += 1;
-                    }
-                    other => return other,
-                }
-            }
-        };
-        match self.operation_timeout {
-            Some(limit) => tokio::time::timeout(limit, attempts)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(StoreError::Timeout(format!(
-                        "no response within {} ms",
-                        limit.as_millis()
-                    )))
-                }),
-            None => attempts.await,
-        }
-    }
-
-    async fn attempt(&self, operation: &str, body: Bytes) -> Result<Answer, StoreError> {
-        let credentials = self.credentials().await?;
-        let target = format!("DynamoDB_20120810.{operation}");
-        let mut request = http::Request::builder()
-            .method("POST")
-            .uri(self.uri.clone())
-            .header("host", &self.host)
-            .header("content-type", CONTENT_TYPE)
-            .header("x-amz-target", &target)
-            .body(Full::new(body.clone()))
-            .map_err(|e| StoreError::Internal(format!("request: {e}")))?;
-        self.sign(&mut request, &credentials, &target, &body)?;
-        let response = self.http.request(request).await.map_err(connection_error)?;
-        let status = response.status().as_u16();
-        let request_id = response
-            .headers()
-            .get("x-amzn-requestid")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| StoreError::Network(format!("reading the response: {e}")))?
-            .to_bytes();
-        let json: Value = if bytes.is_empty() {
-            Value::Object(Map::new())
-        } else {
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::Service {
-                code: "InvalidResponse".into(),
-                message: format!("unreadable response ({e})"),
-                request_id: request_id.clone(),
-                status: Some(status),
-            })?
-        };
-        let Value::Object(map) = json else {
-            return Err(StoreError::Internal("response is not a JSON object".into()));
-        };
-        if status == 200 {
-            return Ok(Answer::Ok(map));
-        }
-        let code = map
-            .get("__type")
-            .and_then(Value::as_str)
-            .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
-            .unwrap_or_else(|| format!("HTTP{status}"));
-        if code == "ConditionalCheckFailedException" {
-            return Ok(Answer::ConditionFailed(
-                map.get("Item").and_then(item_from_json),
-            ));
-        }
-        let message = map
-            .get("message")
-            .or_else(|| map.get("Message"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        Err(StoreError::Service {
-            code,
-            message,
-            request_id,
-            status: Some(status),
-        })
-    }
-
-    fn sign(
+    /// 5xx and connection failures with jittered exponential backoff, all
+    /// within `operation_timeout`.
+    pub fn call(
         &self,
-        request: &mut http::Request<Full<Bytes>>,
-        credentials: &Credentials,
-        target: &str,
+        operation: &str,
+        body: &Value,
+        interrupt: &Interrupt,
+    ) -> Result<Answer, StoreError> {
+        let body = serde_json::to_vec(body).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let deadline = self.operation_timeout.map(|limit| Instant::now() + limit);
+        let timed_out = || {
+            StoreError::Timeout(format!(
+                "no response within {} ms",
+                self.operation_timeout.unwrap_or_default().as_millis()
+            ))
+        };
+        let mut attempt = 1;
+        loop {
+            match self.attempt(operation, &body, deadline, interrupt) {
+                Err(StoreError::Timeout(_)) if deadline.is_some() => return Err(timed_out()),
+                Err(e) if attempt < self.max_attempts && retryable(&e) => {
+                    let mut pause = backoff(attempt);
+                    if let Some(at) = deadline {
+                        let left = at.saturating_duration_since(Instant::now());
+                        if left <= pause {
+                            interrupt.sleep(left)?;
+                            return Err(timed_out());
+                        }
+                        pause = pause.min(left);
+                    }
+                    interrupt.sleep(pause)?;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn attempt(
+        &self,
+        operation: &str,
         body: &[u8],
-    ) -> Result<(), StoreError> {
+        deadline: Option<Instant>,
+        interrupt: &Interrupt,
+    ) -> Result<Answer, StoreError> {
+        let credentials = self.credentials(deadline)?;
+        let request = self.request(operation, body, &credentials)?;
+        let response = self.send(&request, deadline, interrupt)?;
+        answer(response)
+    }
+
+    /// The request's bytes: head and body in one buffer, one write.
+    fn request(
+        &self,
+        operation: &str,
+        body: &[u8],
+        credentials: &Credentials,
+    ) -> Result<Vec<u8>, StoreError> {
         let keys = Keys {
             access_key_id: credentials.access_key_id(),
             secret_access_key: credentials.secret_access_key(),
             session_token: credentials.session_token(),
         };
+        // They go into header lines: no control characters.
+        let printable = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if !printable(keys.access_key_id) || !keys.session_token.is_none_or(printable) {
+            return Err(StoreError::Configuration(
+                "AWS credentials contain characters that cannot be sent in a header".into(),
+            ));
+        }
+        let target = format!("DynamoDB_20120810.{operation}");
         let signed = self.signer.lock().unwrap_or_else(|p| p.into_inner()).sign(
             &keys,
-            &self.host,
-            target,
+            &self.endpoint.authority,
+            &target,
             body,
             SystemTime::now(),
         );
-        let headers = request.headers_mut();
-        let value = |text: &str| {
-            http::HeaderValue::from_str(text)
-                .map_err(|e| StoreError::Configuration(format!("credentials: {e}")))
-        };
-        headers.insert("x-amz-date", value(&signed.amz_date)?);
-        headers.insert("authorization", value(&signed.authorization)?);
+        let mut head = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {CONTENT_TYPE}\r\nX-Amz-Target: {target}\r\n\
+             X-Amz-Date: {}\r\nAuthorization: {}\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: {}\r\n",
+            self.endpoint.authority,
+            signed.amz_date,
+            signed.authorization,
+            body.len()
+        );
         if let Some(token) = keys.session_token {
-            headers.insert("x-amz-security-token", value(token)?);
+            head.push_str("X-Amz-Security-Token: ");
+            head.push_str(token);
+            head.push_str("\r\n");
         }
-        Ok(())
+        head.push_str("\r\n");
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
+        Ok(request)
     }
 
-    /// Cached until five minutes before they expire.
-    async fn credentials(&self) -> Result<Credentials, StoreError> {
+    /// On this thread's connection, opened (again) when needed. A
+    /// connection the server closed while idle is noticed before reuse
+    /// (`Connection::usable`); one that fails mid-call is dropped, and the
+    /// call's retries open a new one.
+    fn send(
+        &self,
+        request: &[u8],
+        deadline: Option<Instant>,
+        interrupt: &Interrupt,
+    ) -> Result<Response, StoreError> {
+        let mut slot = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|c| !c.usable()) {
+            *slot = None;
+        }
+        let connection = match slot.as_mut() {
+            Some(connection) => connection,
+            None => slot.insert(Connection::open(
+                &self.endpoint,
+                self.tls.as_ref(),
+                self.connect_timeout,
+                deadline,
+                interrupt,
+            )?),
+        };
+        let outcome = {
+            let _watch = interrupt.watch(connection.fd())?;
+            connection.exchange(request, deadline)
+        };
+        match outcome {
+            Ok(response) => {
+                if !response.keep_alive {
+                    *slot = None;
+                }
+                Ok(response)
+            }
+            Err(e) => {
+                *slot = None;
+                interrupt.check()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Cached until five minutes before they expire; loaded on the
+    /// process's runtime (profiles, SSO, IMDS are async in the SDK).
+    fn credentials(&self, deadline: Option<Instant>) -> Result<Credentials, StoreError> {
         {
             let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = cached.as_ref().filter(|c| fresh(c)) {
                 return Ok(c.clone());
             }
         }
-        let provider = self.provider.as_ref().ok_or_else(|| {
+        let provider = self.provider.clone().ok_or_else(|| {
             StoreError::Configuration(
                 "no AWS credentials provider: set credentials or a profile".into(),
             )
         })?;
-        let loaded = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| StoreError::Configuration(format!("no AWS credentials: {e}")))?;
+        let runtime = runtime::current()?;
+        let limit = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+        let loaded = runtime.block_on(async move {
+            let load = provider.provide_credentials();
+            match limit {
+                Some(limit) => tokio::time::timeout(limit, load).await.map_err(|_| {
+                    StoreError::Timeout("loading AWS credentials took too long".into())
+                }),
+                None => Ok(load.await),
+            }
+        })?;
+        let loaded =
+            loaded.map_err(|e| StoreError::Configuration(format!("no AWS credentials: {e}")))?;
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(loaded.clone());
         Ok(loaded)
     }
+}
+
+/// A response as an answer or DynamoDB's error.
+fn answer(response: Response) -> Result<Answer, StoreError> {
+    let status = response.status;
+    let json: Value = if response.body.is_empty() {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice(&response.body).map_err(|e| StoreError::Service {
+            code: "InvalidResponse".into(),
+            message: format!("unreadable response ({e})"),
+            request_id: response.request_id.clone(),
+            status: Some(status),
+        })?
+    };
+    let Value::Object(map) = json else {
+        return Err(StoreError::Service {
+            code: "InvalidResponse".into(),
+            message: "the response is not a JSON object".into(),
+            request_id: response.request_id,
+            status: Some(status),
+        });
+    };
+    if status == 200 {
+        return Ok(Answer::Ok(map));
+    }
+    let code = map
+        .get("__type")
+        .and_then(Value::as_str)
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
+        .unwrap_or_else(|| format!("HTTP{status}"));
+    if code == "ConditionalCheckFailedException" {
+        return Ok(Answer::ConditionFailed(
+            map.get("Item").and_then(item_from_json),
+        ));
+    }
+    let message = map
+        .get("message")
+        .or_else(|| map.get("Message"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    Err(StoreError::Service {
+        code,
+        message,
+        request_id: response.request_id,
+        status: Some(status),
+    })
 }
 
 fn fresh(credentials: &Credentials) -> bool {
@@ -289,28 +340,12 @@ fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE
         .saturating_mul(1 << attempt.min(16))
         .min(BACKOFF_CAP);
-    let nanos =
-        Instant::now().elapsed().as_nanos() as u64 ^ crate::ops::lock::lock_value().len() as u64;
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(7);
     let spread = (nanos.wrapping_mul(6364136223846793005) >> 11) % 1000;
     ceiling.mul_f64(0.5 + spread as f64 / 2000.0)
-}
-
-fn connection_error(error: hyper_util::client::legacy::Error) -> StoreError {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(inner) = source {
-        let part = inner.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = inner.source();
-    }
-    if text.contains("timed out") || text.contains("timeout") {
-        StoreError::Timeout(text)
-    } else {
-        StoreError::Network(text)
-    }
 }
 
 /// DynamoDB JSON (`{"S": "..."}`) to an SDK attribute value.

@@ -382,19 +382,23 @@ impl Connection {
     }
 
     fn read_to_end(&mut self, deadline: Option<Instant>) -> Result<Vec<u8>, StoreError> {
-        loop {
-            match self.fill(deadline) {
-                Ok(()) => {}
-                Err(StoreError::Network(m)) if m.contains("closed") => {
-                    return Ok(std::mem::take(&mut self.buf));
-                }
-                Err(e) => return Err(e),
-            }
+        while self.read_more(deadline)? > 0 {}
+        Ok(std::mem::take(&mut self.buf))
+    }
+
+    /// Reads more bytes into the buffer, waiting until the deadline; the
+    /// response is not complete yet, so the end of the stream is an error.
+    fn fill(&mut self, deadline: Option<Instant>) -> Result<(), StoreError> {
+        match self.read_more(deadline)? {
+            0 => Err(StoreError::Network(
+                "the connection was closed before a complete response".into(),
+            )),
+            _ => Ok(()),
         }
     }
 
-    /// Reads more bytes into the buffer, waiting until the deadline.
-    fn fill(&mut self, deadline: Option<Instant>) -> Result<(), StoreError> {
+    /// One read into the buffer: the bytes read, 0 at the end of the stream.
+    fn read_more(&mut self, deadline: Option<Instant>) -> Result<usize, StoreError> {
         if self.buf.len() > MAX_RESPONSE + MAX_HEAD {
             return Err(protocol("response too large"));
         }
@@ -411,22 +415,8 @@ impl Connection {
                 other => break other,
             }
         };
-        match read {
-            Ok(0) => {
-                self.buf.truncate(start);
-                Err(StoreError::Network(
-                    "the connection was closed before a complete response".into(),
-                ))
-            }
-            Ok(n) => {
-                self.buf.truncate(start + n);
-                Ok(())
-            }
-            Err(e) => {
-                self.buf.truncate(start);
-                Err(io_error("reading the response", &e))
-            }
-        }
+        self.buf.truncate(start + *read.as_ref().unwrap_or(&0));
+        read.map_err(|e| io_error("reading the response", &e))
     }
 }
 

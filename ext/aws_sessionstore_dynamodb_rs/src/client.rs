@@ -1,4 +1,4 @@
-//! `Aws::SessionStore::DynamoDB::Native::Client`: one DynamoDB client per
+//! `Aws::SessionStore::DynamoDB::Native::Client`: one SDK client per
 //! configuration, reused across requests and threads (keep-alive), rebuilt
 //! in a forked child. Each method copies its Ruby arguments into owned Rust
 //! data, runs the operation with the GVL released, and builds Ruby objects
@@ -6,26 +6,24 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use magnus::{block::Proc, function, method, prelude::*, Error, RHash, RModule, Ruby, Value};
 
 use crate::error::StoreError;
-use crate::helpers::gvl::{nogvl, nogvl_blocking};
+use crate::helpers::gvl::nogvl;
 use crate::helpers::runtime;
 use crate::item;
-use crate::ops::connect::{self, Clients};
+use crate::ops::connect;
 use crate::ops::gc::{self, GcProgress, GcSpec};
-use crate::ops::interrupt::Interrupt;
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
-use crate::ops::wire::WireClient;
 use crate::options::ClientOptions;
-use std::time::Duration;
 
 struct PidClient {
     pid: u32,
-    clients: Clients,
+    sdk: aws_sdk_dynamodb::Client,
 }
 
 #[magnus::wrap(
@@ -34,68 +32,34 @@ struct PidClient {
     size
 )]
 pub struct Client {
-    /// Unique for the process's lifetime: keys the per-thread wire clients.
-    id: u64,
     options: ClientOptions,
     cached: Mutex<Option<PidClient>>,
 }
 
-static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
 impl Client {
     fn new(ruby: &Ruby, options: RHash) -> Result<Self, Error> {
         Ok(Client {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             options: ClientOptions::from_hash(ruby, options)?,
             cached: Mutex::new(None),
         })
     }
 
-    /// The SDK client of this process (tables, garbage collection).
-    pub fn sdk(&self, ruby: &Ruby) -> Result<aws_sdk_dynamodb::Client, Error> {
-        self.clients(ruby).map(|c| c.sdk)
-    }
-
-    /// This thread's wire client (the session hot path).
-    fn wire(&self, ruby: &Ruby) -> Result<Arc<WireClient>, Error> {
-        let options = self.clients(ruby)?.wire;
-        runtime::local_wire(self.id, || WireClient::new(options)).map_err(|e| e.into_ruby(ruby))
-    }
-
-    /// Runs `work` on the item `table`/`key_name`/`key` with this thread's
-    /// wire client, the GVL released.
-    fn on_item<T>(
-        &self,
-        ruby: &Ruby,
-        table: String,
-        key_name: String,
-        key: String,
-        mut work: impl FnMut(&WireClient, &ItemKey, &Interrupt) -> Result<T, StoreError>,
-    ) -> Result<T, Error> {
-        let client = self.wire(ruby)?;
-        let key = ItemKey {
-            table,
-            key_name,
-            key,
-        };
-        nogvl_blocking(ruby, |interrupt| work(&client, &key, interrupt))
-    }
-
-    /// Both clients of this process, built on first use (GVL released).
-    fn clients(&self, ruby: &Ruby) -> Result<Clients, Error> {
+    /// This process's SDK client, built on first use (GVL released) and
+    /// again in a forked child.
+    fn sdk(&self, ruby: &Ruby) -> Result<aws_sdk_dynamodb::Client, Error> {
         let pid = runtime::pid();
         {
             let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = cached.as_ref().filter(|c| c.pid == pid) {
-                return Ok(c.clients.clone());
+                return Ok(c.sdk.clone());
             }
         }
         let options = self.options.clone();
-        let clients = nogvl(ruby, connect::build(options))?;
+        let sdk = nogvl(ruby, connect::build(options))?;
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(inherited) = cached.replace(PidClient {
             pid,
-            clients: clients.clone(),
+            sdk: sdk.clone(),
         }) {
             // Its connections belong to the parent's runtime; dropping them
             // here could block on threads that do not exist after fork.
@@ -103,13 +67,36 @@ impl Client {
                 std::mem::forget(inherited);
             }
         }
-        Ok(clients)
+        Ok(sdk)
+    }
+
+    /// Runs `work` with this process's client on the item
+    /// `table`/`key_name`/`key`, the GVL released.
+    fn on_item<T, F>(
+        &self,
+        ruby: &Ruby,
+        table: String,
+        key_name: String,
+        key: String,
+        work: impl FnOnce(aws_sdk_dynamodb::Client, ItemKey) -> F,
+    ) -> Result<T, Error>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>> + Send,
+        T: Send,
+    {
+        let client = self.sdk(ruby)?;
+        let key = ItemKey {
+            table,
+            key_name,
+            key,
+        };
+        nogvl(ruby, work(client, key))
     }
 
     /// Builds the client now (and resolves credentials/region), so boot
     /// fails early on a bad configuration instead of on the first request.
     fn connect(ruby: &Ruby, rb_self: &Self) -> Result<bool, Error> {
-        rb_self.clients(ruby).map(|_| true)
+        rb_self.sdk(ruby).map(|_| true)
     }
 
     /// `get_item(table, key_name, key, consistent)` → Hash of attributes, or nil.
@@ -121,8 +108,8 @@ impl Client {
         key: String,
         consistent: bool,
     ) -> Result<Option<RHash>, Error> {
-        let found = rb_self.on_item(ruby, table, key_name, key, |client, key, interrupt| {
-            session::get(client, key, consistent, interrupt)
+        let found = rb_self.on_item(ruby, table, key_name, key, |client, key| async move {
+            session::get(&client, &key, consistent).await
         })?;
         found.map(|item| item::to_ruby(ruby, item)).transpose()
     }
@@ -159,8 +146,8 @@ impl Client {
             },
             lock,
         };
-        let client = rb_self.wire(ruby)?;
-        match nogvl_blocking(ruby, |interrupt| session::save(&client, &save, interrupt))? {
+        let client = rb_self.sdk(ruby)?;
+        match nogvl(ruby, async move { session::save(&client, save).await })? {
             Saved::Written => Ok(true),
             Saved::ConditionFailed => Ok(false),
             Saved::LockLost => Err(StoreError::LockLost.into_ruby(ruby)),
@@ -187,8 +174,8 @@ impl Client {
             retry_delay: Duration::from_millis(retry_delay_ms),
             max_wait: Duration::from_millis(max_wait_ms),
         };
-        match rb_self.on_item(ruby, table, key_name, key, |client, key, interrupt| {
-            lock::acquire(client, key, consistent, timing, interrupt)
+        match rb_self.on_item(ruby, table, key_name, key, |client, key| async move {
+            lock::acquire(&client, &key, consistent, timing).await
         })? {
             Locked::Acquired { item, lock } => Ok(Some((item::to_ruby(ruby, item)?, lock))),
             Locked::Missing => Ok(None),
@@ -204,8 +191,8 @@ impl Client {
         key: String,
         lock: String,
     ) -> Result<bool, Error> {
-        rb_self.on_item(ruby, table, key_name, key, |client, key, interrupt| {
-            lock::release(client, key, &lock, interrupt)
+        rb_self.on_item(ruby, table, key_name, key, |client, key| async move {
+            lock::release(&client, &key, lock).await
         })
     }
 
@@ -217,8 +204,8 @@ impl Client {
         key_name: String,
         key: String,
     ) -> Result<(), Error> {
-        rb_self.on_item(ruby, table, key_name, key, |client, key, interrupt| {
-            session::delete(client, key, interrupt)
+        rb_self.on_item(ruby, table, key_name, key, |client, key| async move {
+            session::delete(&client, &key).await
         })
     }
 

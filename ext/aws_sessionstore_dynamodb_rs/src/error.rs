@@ -37,9 +37,6 @@ pub enum StoreError {
     Configuration(String),
     /// A bug in this layer (a caught panic, an unexpected response).
     Internal(String),
-    /// Ruby asked for the thread back (`helpers::gvl` runs its interrupts
-    /// and retries or raises); never raised as such.
-    Interrupted,
 }
 
 impl fmt::Display for StoreError {
@@ -62,7 +59,6 @@ impl fmt::Display for StoreError {
             ),
             StoreError::Configuration(m) => write!(f, "{m}"),
             StoreError::Internal(m) => write!(f, "internal error in the native layer: {m}"),
-            StoreError::Interrupted => write!(f, "interrupted"),
         }
     }
 }
@@ -73,10 +69,6 @@ impl StoreError {
             StoreError::Service { code, .. } => Some(code),
             _ => None,
         }
-    }
-
-    pub fn is_conditional_check_failed(&self) -> bool {
-        self.service_code() == Some("ConditionalCheckFailedException")
     }
 
     /// Converts any SDK error, keeping DynamoDB's code, message and request id.
@@ -122,7 +114,7 @@ impl StoreError {
             StoreError::LockWaitTimeout { .. } => "LockWaitTimeoutError",
             StoreError::LockLost => "LockLostError",
             StoreError::Configuration(_) => "ConfigurationError",
-            StoreError::Internal(_) | StoreError::Interrupted => "InternalError",
+            StoreError::Internal(_) => "InternalError",
         };
         let message = self.to_string();
         let class = match errors_class(ruby, class_name) {
@@ -186,17 +178,5 @@ mod tests {
         .to_string();
         assert!(text.contains("500000"), "{text}");
         assert!(text.contains("409600"), "{text}");
-    }
-
-    #[test]
-    fn conditional_check_is_recognised_by_code() {
-        let err = StoreError::Service {
-            code: "ConditionalCheckFailedException".into(),
-            message: "The conditional request failed".into(),
-            request_id: None,
-            status: Some(400),
-        };
-        assert!(err.is_conditional_check_failed());
-        assert!(!StoreError::LockLost.is_conditional_check_failed());
     }
 }

@@ -1,18 +1,13 @@
 //! The one place where native work runs without Ruby's GVL.
 //!
-//! Two entry points. `nogvl_blocking` (the session hot path) runs a plain
-//! function on the calling thread; Ruby's unblocking function fires its
-//! [`Interrupt`], which cuts a socket wait or a sleep short; we take the GVL
-//! back, let Ruby run its interrupts (which may raise) and otherwise run
-//! the function again (every session call can be repeated: see
-//! `ops::session`). `nogvl` (the SDK: tables, garbage collection) takes a
-//! future built only from owned Rust data and drives it on the shared
-//! runtime. When Ruby wants the thread
-//! back (`Thread#raise`, `Timeout.timeout`, a signal), the unblocking function
-//! wakes the wait; we take the GVL back, let Ruby run its interrupts (which
-//! may raise: then the future is dropped, cancelling the request), and
-//! otherwise resume the same pinned future. Panics are caught on both sides of
-//! the boundary and become `Errors::InternalError`, never `fatal`.
+//! `nogvl` takes a future built only from owned Rust data and drives it on
+//! the process's runtime from the calling thread. When Ruby wants the
+//! thread back (`Thread#raise`, `Timeout.timeout`, a signal), the unblocking
+//! function wakes the wait; we take the GVL back and let Ruby run its
+//! interrupts. If they raise, the future is dropped, which cancels the
+//! request in flight (the SDK never hands its connection to another call
+//! mid-exchange); otherwise the same pinned future resumes where it was.
+//! Panics are caught and become `Errors::InternalError`, never `fatal`.
 
 use std::ffi::c_void;
 use std::future::Future;
@@ -26,7 +21,6 @@ use tokio::sync::Notify;
 
 use crate::error::StoreError;
 use crate::helpers::runtime;
-use crate::ops::interrupt::Interrupt;
 
 struct Call<'a, T> {
     future: Pin<&'a mut (dyn Future<Output = T> + Send)>,
@@ -72,73 +66,6 @@ where
 {
     let runtime = runtime::current().map_err(|e| e.into_ruby(ruby))?;
     drive(ruby, &runtime, future)
-}
-
-/// Runs `work` on this thread with the GVL released; see the module docs.
-pub fn nogvl_blocking<T, W>(ruby: &Ruby, mut work: W) -> Result<T, Error>
-where
-    W: FnMut(&Interrupt) -> Result<T, StoreError>,
-{
-    let interrupt = Interrupt::new();
-    loop {
-        interrupt.reset();
-        let mut call = Blocking {
-            work: &mut work,
-            interrupt: &interrupt,
-            outcome: None,
-        };
-        let call_ptr = &mut call as *mut Blocking<'_, T, W> as *mut c_void;
-        let interrupt_ptr = &interrupt as *const Interrupt as *mut c_void;
-        magnus::rb_sys::protect(|| unsafe {
-            rb_thread_call_without_gvl(
-                Some(run_blocking::<T, W>),
-                call_ptr,
-                Some(unblock_blocking),
-                interrupt_ptr,
-            );
-            Qnil as _
-        })?;
-        match call.outcome.take() {
-            Some(Ok(Err(StoreError::Interrupted))) | None => {
-                // Woken by Ruby (or never started: an interrupt was
-                // pending): run the interrupts, which may raise.
-                magnus::rb_sys::protect(|| unsafe {
-                    rb_thread_check_ints();
-                    Qnil as _
-                })?;
-            }
-            Some(Ok(result)) => return result.map_err(|e| e.into_ruby(ruby)),
-            Some(Err(message)) => {
-                return Err(StoreError::Internal(format!("native panic: {message}")).into_ruby(ruby))
-            }
-        }
-    }
-}
-
-struct Blocking<'a, T, W> {
-    work: &'a mut W,
-    interrupt: &'a Interrupt,
-    outcome: Option<Result<Result<T, StoreError>, String>>,
-}
-
-unsafe extern "C" fn run_blocking<T, W>(data: *mut c_void) -> *mut c_void
-where
-    W: FnMut(&Interrupt) -> Result<T, StoreError>,
-{
-    // SAFETY: `data` is the `Blocking` on `nogvl_blocking`'s stack, alive
-    // for this call.
-    let call = unsafe { &mut *(data as *mut Blocking<'_, T, W>) };
-    let interrupt = call.interrupt;
-    let work = &mut *call.work;
-    call.outcome = Some(catch_unwind(AssertUnwindSafe(|| work(interrupt))).map_err(panic_message));
-    std::ptr::null_mut()
-}
-
-unsafe extern "C" fn unblock_blocking(data: *mut c_void) {
-    // SAFETY: `data` is the `Interrupt` on `nogvl_blocking`'s stack; Ruby
-    // calls this only between the start and the end of the GVL-free call.
-    let interrupt = unsafe { &*(data as *const Interrupt) };
-    interrupt.fire();
 }
 
 fn drive<T, F>(ruby: &Ruby, runtime: &Runtime, future: F) -> Result<T, Error>

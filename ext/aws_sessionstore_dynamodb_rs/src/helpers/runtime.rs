@@ -6,14 +6,11 @@
 //! its own and leaks the inherited one. The lock is only taken while holding
 //! the GVL, so no other thread of this process can hold it across a fork.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::runtime::Runtime;
 
 use crate::error::StoreError;
-use crate::ops::wire::WireClient;
 
 struct PidRuntime {
     pid: u32,
@@ -63,48 +60,4 @@ fn worker_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get().clamp(1, 2))
         .unwrap_or(1)
-}
-
-/// The session hot path runs on the calling Ruby thread (see
-/// `helpers::gvl::nogvl_blocking`), and each thread keeps its own wire
-/// clients, each with its own keep-alive connection.
-struct Local {
-    pid: u32,
-    wires: HashMap<u64, Arc<WireClient>>,
-}
-
-thread_local! {
-    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
-}
-
-/// This thread's wire client for the native client `id`, built by `make` on
-/// first use.
-pub fn local_wire(
-    id: u64,
-    make: impl FnOnce() -> Result<WireClient, StoreError>,
-) -> Result<Arc<WireClient>, StoreError> {
-    LOCAL.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let pid = std::process::id();
-        if slot.as_ref().is_none_or(|l| l.pid != pid) {
-            let fresh = Local {
-                pid,
-                wires: HashMap::new(),
-            };
-            if let Some(inherited) = slot.replace(fresh) {
-                // The parent's connections: their sockets are shared with
-                // the parent after fork; leave them to it.
-                std::mem::forget(inherited);
-            }
-        }
-        let Some(local) = slot.as_mut() else {
-            return Err(StoreError::Internal("thread-local clients missing".into()));
-        };
-        if let Some(wire) = local.wires.get(&id) {
-            return Ok(wire.clone());
-        }
-        let wire = Arc::new(make()?);
-        local.wires.insert(id, wire.clone());
-        Ok(wire)
-    })
 }

@@ -1,42 +1,45 @@
-//! Building the SDK client from plain options. Costs milliseconds (credential
-//! chain, endpoint resolver), so the bindings build it once per process.
+//! Building the one SDK client of a configuration from plain options. It
+//! costs milliseconds (credential chain, endpoint resolver), so the bindings
+//! build it once per process and every call of that configuration, from
+//! every thread, goes through it: one connection pool, one identity cache,
+//! one retry budget, one clock-skew estimate.
 
 use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::config::Builder;
 use aws_sdk_dynamodb::Client;
+use aws_types::service_config::ServiceConfigKey;
+use aws_types::SdkConfig;
 
 use crate::error::StoreError;
-use crate::ops::http;
-use crate::ops::wire::{WireClient, WireOptions};
 use crate::options::ClientOptions;
 
 /// DynamoDB Local and other explicit endpoints ignore the region, but the
 /// request signer needs one.
 const REGION_FOR_ENDPOINT: &str = "us-east-1";
 
-/// The two clients of one configuration: the SDK for table management and
-/// garbage collection, the wire client for the session hot path.
-/// The wire client is built per thread from `wire` (see
-/// `helpers::runtime::local_wire`).
-#[derive(Clone)]
-pub struct Clients {
-    pub sdk: Client,
-    pub wire: WireOptions,
+/// The client for `options`. Endpoint precedence is the SDK's own
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, the profile's
+/// `[services]` section and `endpoint_url`, then the region's rules: FIPS,
+/// dual-stack, partitions), with the `endpoint` option above all of them.
+pub async fn build(options: ClientOptions) -> Result<Client, StoreError> {
+    build_with(options, |config| config).await
 }
 
-pub async fn build(options: ClientOptions) -> Result<Clients, StoreError> {
+/// [`build`], with a last say on the service config (tests add interceptors).
+pub async fn build_with(
+    options: ClientOptions,
+    customize: impl FnOnce(Builder) -> Builder,
+) -> Result<Client, StoreError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }
     if let Some(region) = &options.region {
         loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(endpoint) = &options.endpoint {
-        loader = loader.endpoint_url(endpoint);
     }
     match (&options.access_key_id, &options.secret_access_key) {
         (Some(id), Some(secret)) => {
@@ -55,6 +58,8 @@ pub async fn build(options: ClientOptions) -> Result<Clients, StoreError> {
             ))
         }
     }
+    // The operation timeout bounds the whole call: DNS, connect, the TLS
+    // handshake, every attempt and the backoff between them.
     let mut timeouts = TimeoutConfig::builder();
     if let Some(t) = options.connect_timeout {
         timeouts = timeouts.connect_timeout(t);
@@ -63,63 +68,47 @@ pub async fn build(options: ClientOptions) -> Result<Clients, StoreError> {
         timeouts = timeouts.operation_timeout(t);
     }
     loader = loader.timeout_config(timeouts.build());
+    // Standard mode: exponential backoff with jitter (seconds for
+    // throttling), a retry budget shared by every call of the client.
+    let mut retry = RetryConfig::standard();
     if let Some(attempts) = options.max_attempts {
-        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts));
+        retry = retry.with_max_attempts(attempts);
     }
-    // Session items are small and answered at once: the stalled-stream
-    // watchdog only adds timers to every call.
+    loader = loader.retry_config(retry);
+    // Session items are small and answered at once, and the operation
+    // timeout already bounds a stalled answer: the stalled-stream watchdog
+    // would only add a timer and a wrapped body to every call.
     loader = loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     let shared = loader.load().await;
-    let mut config = aws_sdk_dynamodb::config::Builder::from(&shared);
-    let region = match shared.region() {
-        Some(region) => region.to_string(),
-        None if options.endpoint.is_some() => {
-            config = config.region(Region::new(REGION_FOR_ENDPOINT));
-            REGION_FOR_ENDPOINT.to_string()
-        }
-        None => {
+    // From the shared config: the service-specific endpoint settings are
+    // read here (env and profile).
+    let mut config = Builder::from(&shared);
+    if let Some(endpoint) = &options.endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    if shared.region().is_none() {
+        if options.endpoint.is_none() && configured_endpoint(&shared).is_none() {
             return Err(StoreError::Configuration(
                 "no AWS region: set the region option, AWS_REGION, or a profile with a region"
                     .into(),
-            ))
+            ));
         }
-    };
-    let endpoint = match shared.endpoint_url() {
-        Some(url) => url.to_string(),
-        None => default_endpoint(&region),
-    };
-    let tls = if http::Endpoint::parse(&endpoint)?.is_tls() {
-        Some(http::tls_config()?)
-    } else {
-        None
-    };
-    let wire = WireOptions {
-        endpoint,
-        region,
-        provider: shared.credentials_provider(),
-        tls,
-        connect_timeout: options.connect_timeout,
-        operation_timeout: options.operation_timeout,
-        max_attempts: options.max_attempts.unwrap_or(DEFAULT_ATTEMPTS),
-    };
-    // Fail here, at boot, on a bad endpoint (root certificates: above).
-    WireClient::new(wire.clone())?;
-    Ok(Clients {
-        sdk: Client::from_conf(config.build()),
-        wire,
-    })
+        config = config.region(Region::new(REGION_FOR_ENDPOINT));
+    }
+    Ok(Client::from_conf(customize(config).build()))
 }
 
-/// The SDK's standard retry mode makes 3 attempts.
-const DEFAULT_ATTEMPTS: u32 = 3;
-
-/// DynamoDB's regional endpoint (FIPS and dual-stack endpoints: set
-/// `endpoint` explicitly).
-fn default_endpoint(region: &str) -> String {
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    format!("https://dynamodb.{region}.{suffix}")
+/// An endpoint from the environment or the profile (service-specific, then
+/// global), as the SDK reads them.
+fn configured_endpoint(shared: &SdkConfig) -> Option<String> {
+    let key = ServiceConfigKey::builder()
+        .service_id("DynamoDB")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    shared
+        .service_config()
+        .and_then(|conf| conf.load_config(key))
+        .or_else(|| shared.endpoint_url().map(str::to_string))
 }

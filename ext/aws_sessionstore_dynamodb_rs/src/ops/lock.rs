@@ -4,27 +4,22 @@
 //! * acquire: set `locked_at` only if the item exists and is unlocked, and
 //!   get the item back in the same call;
 //! * an expired lock is taken over with a compare-and-swap on the value we
-//!   observed, so two waiters can never both win;
+//!   observed, sent with the type it was read with (v0.5 wrote numbers), so
+//!   two waiters can never both win and a numeric lock is not spun on;
 //! * a missing item is reported as missing: no stub item is ever created.
 //!
-//! All waiting happens with the GVL released (`Interrupt::sleep`): Ruby
-//! threads run, and Ruby can interrupt the wait.
+//! Waiting is a tokio sleep inside the GVL-free call (`helpers::gvl`): other
+//! Ruby threads run meanwhile, and Ruby can interrupt the wait.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{json, Value};
-use std::time::Instant;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
 use crate::item::Item;
-use crate::ops::interrupt::Interrupt;
-use crate::ops::session::{self, ItemKey};
-use crate::ops::time::{now_f64, parse_seconds, ruby_float_string};
-use crate::ops::wire::{item_from_json, Answer, WireClient};
+use crate::ops::session::{self, refused_item, ItemKey};
+use crate::ops::time::{now_f64, parse_seconds};
 
 pub const LOCK_ATTRIBUTE: &str = "locked_at";
 
@@ -44,20 +39,13 @@ pub enum Locked {
     Missing,
 }
 
-/// A `locked_at` value unique within this process (strictly increasing
-/// microseconds), in the `Time.now.to_f.to_s` form the official gem writes.
+/// A `locked_at` value unique to this holder: the time with microseconds,
+/// as the official gem writes it, followed by random low-order digits. It
+/// still reads as the same time (`"1795303103.393567"` →
+/// `"1795303103.393567" + "482913077"`), and a retried acquire whose first
+/// answer was lost recognises its own lock.
 pub fn lock_value() -> String {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = (now_f64() * 1_000_000.0) as u64;
-    let mut prev = LAST.load(Ordering::Relaxed);
-    let micros = loop {
-        let next = now.max(prev + 1);
-        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => break next,
-            Err(actual) => prev = actual,
-        }
-    };
-    ruby_float_string(micros as f64 / 1_000_000.0)
+    format!("{:.6}{:09}", now_f64(), fastrand::u32(..1_000_000_000))
 }
 
 /// How the conditional write went.
@@ -67,181 +55,156 @@ enum Attempt {
     Refused(Option<Item>),
 }
 
-fn conditional_lock(
-    client: &WireClient,
+async fn conditional_lock(
+    client: &Client,
     key: &ItemKey,
     lock: &str,
-    observed: Option<&str>,
-    interrupt: &Interrupt,
+    observed: Option<&AttributeValue>,
 ) -> Result<Attempt, StoreError> {
-    let mut body = key.request();
-    let mut values = json!({ ":l": { "S": lock } });
-    let condition = match observed {
-        None => "attribute_exists(#k) AND attribute_not_exists(#l)",
-        Some(old) => {
-            values[":old"] = json!({ "S": old });
-            "attribute_exists(#k) AND #l = :old"
-        }
+    let mut request = client
+        .update_item()
+        .table_name(&key.table)
+        .key(&key.key_name, key.key_value())
+        .update_expression("SET #l = :l")
+        .expression_attribute_names("#k", &key.key_name)
+        .expression_attribute_names("#l", LOCK_ATTRIBUTE)
+        .expression_attribute_values(":l", AttributeValue::S(lock.to_string()))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    request = match observed {
+        None => request.condition_expression("attribute_exists(#k) AND attribute_not_exists(#l)"),
+        Some(old) => request
+            .condition_expression("attribute_exists(#k) AND #l = :old")
+            .expression_attribute_values(":old", old.clone()),
     };
-    body.insert("UpdateExpression".into(), json!("SET #l = :l"));
-    body.insert("ConditionExpression".into(), json!(condition));
-    body.insert(
-        "ExpressionAttributeNames".into(),
-        json!({ "#k": key.key_name, "#l": LOCK_ATTRIBUTE }),
-    );
-    body.insert("ExpressionAttributeValues".into(), values);
-    body.insert("ReturnValues".into(), json!("ALL_NEW"));
-    body.insert(
-        "ReturnValuesOnConditionCheckFailure".into(),
-        json!("ALL_OLD"),
-    );
-    match client.call("UpdateItem", &Value::Object(body), interrupt)? {
-        Answer::Ok(out) => Ok(Attempt::Acquired(
-            out.get("Attributes")
-                .and_then(item_from_json)
-                .unwrap_or_default(),
-        )),
-        Answer::ConditionFailed(old) => Ok(Attempt::Refused(old)),
+    match request.send().await {
+        Ok(out) => Ok(Attempt::Acquired(out.attributes.unwrap_or_default())),
+        Err(err) => match refused_item(&err) {
+            Some(old) => Ok(Attempt::Refused(old)),
+            None => Err(StoreError::from_sdk(err)),
+        },
     }
 }
 
 /// Acquires the lock on `key`, waiting up to `timing.max_wait`.
-pub fn acquire(
-    client: &WireClient,
+pub async fn acquire(
+    client: &Client,
     key: &ItemKey,
     consistent: bool,
     timing: LockTiming,
-    interrupt: &Interrupt,
 ) -> Result<Locked, StoreError> {
     let started = Instant::now();
-    let mut observed: Option<String> = None;
-    let mut jitter = Jitter::new();
+    let mut observed: Option<AttributeValue> = None;
     loop {
         let lock = lock_value();
-        let old = match conditional_lock(client, key, &lock, observed.as_deref(), interrupt)? {
+        let old = match conditional_lock(client, key, &lock, observed.as_ref()).await? {
             Attempt::Acquired(item) => return Ok(Locked::Acquired { item, lock }),
             Attempt::Refused(Some(old)) => old,
             // Servers that don't return the old item: look it up.
-            Attempt::Refused(None) => match session::get(client, key, consistent, interrupt)? {
+            Attempt::Refused(None) => match session::get(client, key, consistent).await? {
                 Some(old) => old,
                 None => return Ok(Locked::Missing),
             },
         };
-        observed = match old.get(LOCK_ATTRIBUTE) {
+        let tried = observed.take();
+        match old.get(LOCK_ATTRIBUTE) {
             // Released between our write and now: try again at once.
-            None => None,
-            Some(value) => {
-                let text = lock_text(value);
-                if lock_expired(text.as_deref(), timing.expiry) {
-                    // Take over exactly this expired lock, nobody else's.
-                    Some(text.unwrap_or_default())
-                } else {
-                    let waited = started.elapsed();
-                    if waited >= timing.max_wait {
-                        return Err(StoreError::LockWaitTimeout {
-                            waited_ms: waited.as_millis() as u64,
-                        });
-                    }
-                    // The last attempt happens at the deadline, not before.
-                    let pause = jitter
-                        .around(timing.retry_delay)
-                        .min(timing.max_wait - waited);
-                    interrupt.sleep(pause)?;
-                    None
-                }
+            None => {}
+            // Our own lock: an earlier attempt of this call landed and its
+            // answer was lost, then the SDK retried.
+            Some(AttributeValue::S(held)) if *held == lock => {
+                return Ok(Locked::Acquired { item: old, lock });
             }
-        };
+            // Expired, and not the value a takeover just failed on: take
+            // over exactly this lock, nobody else's.
+            Some(value) if lock_expired(value, timing.expiry) && tried.as_ref() != Some(value) => {
+                observed = Some(value.clone());
+            }
+            Some(_) => {
+                let waited = started.elapsed();
+                if waited >= timing.max_wait {
+                    return Err(StoreError::LockWaitTimeout {
+                        waited_ms: waited.as_millis() as u64,
+                    });
+                }
+                // The last attempt happens at the deadline, not before.
+                let pause = jitter(timing.retry_delay).min(timing.max_wait - waited);
+                tokio::time::sleep(pause).await;
+            }
+        }
     }
 }
 
-/// The text of a `locked_at` value (the official gem writes S; older
-/// versions N).
-fn lock_text(value: &AttributeValue) -> Option<String> {
-    match value {
-        AttributeValue::S(s) | AttributeValue::N(s) => Some(s.clone()),
+/// Whether a `locked_at` value is older than `expiry`. The official gem
+/// writes S, v0.5 wrote N; a value that is no time at all can never be
+/// released by its writer, so it counts as expired.
+fn lock_expired(value: &AttributeValue, expiry: Duration) -> bool {
+    let at = match value {
+        AttributeValue::S(s) | AttributeValue::N(s) => parse_seconds(s),
         _ => None,
-    }
-}
-
-fn lock_expired(text: Option<&str>, expiry: Duration) -> bool {
-    match text.and_then(parse_seconds) {
+    };
+    match at {
         Some(at) => (now_f64() - at) * 1000.0 > expiry.as_millis() as f64,
-        // Unreadable lock value: nobody can release it, treat as expired.
         None => true,
     }
 }
 
 /// Removes our lock without saving (the app raised). A lock that is no
 /// longer ours, or a deleted item, is left alone.
-pub fn release(
-    client: &WireClient,
-    key: &ItemKey,
-    lock: &str,
-    interrupt: &Interrupt,
-) -> Result<bool, StoreError> {
-    let mut body = key.request();
-    body.insert("UpdateExpression".into(), json!("REMOVE #l"));
-    body.insert("ConditionExpression".into(), json!("#l = :l"));
-    body.insert(
-        "ExpressionAttributeNames".into(),
-        json!({ "#l": LOCK_ATTRIBUTE }),
-    );
-    body.insert(
-        "ExpressionAttributeValues".into(),
-        json!({ ":l": { "S": lock } }),
-    );
-    match client.call("UpdateItem", &Value::Object(body), interrupt)? {
-        Answer::Ok(_) => Ok(true),
-        Answer::ConditionFailed(_) => Ok(false),
+pub async fn release(client: &Client, key: &ItemKey, lock: String) -> Result<bool, StoreError> {
+    let result = client
+        .update_item()
+        .table_name(&key.table)
+        .key(&key.key_name, key.key_value())
+        .update_expression("REMOVE #l")
+        .condition_expression("#l = :l")
+        .expression_attribute_names("#l", LOCK_ATTRIBUTE)
+        .expression_attribute_values(":l", AttributeValue::S(lock))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if refused_item(&err).is_some() => Ok(false),
+        Err(err) => Err(StoreError::from_sdk(err)),
     }
 }
 
 /// ±20% around the retry delay, so waiters don't retry in lockstep.
-struct Jitter(u64);
-
-impl Jitter {
-    fn new() -> Self {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(lock_value().len() as u64);
-        Jitter(hasher.finish() | 1)
-    }
-
-    fn around(&mut self, delay: Duration) -> Duration {
-        // xorshift64
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        let factor = 0.8 + (self.0 % 1000) as f64 / 2500.0;
-        delay.mul_f64(factor)
-    }
+fn jitter(delay: Duration) -> Duration {
+    delay.mul_f64(0.8 + fastrand::f64() * 0.4)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::time::ruby_float_string;
 
     #[test]
-    fn lock_values_are_unique_and_parse() {
+    fn lock_values_are_unique_and_read_as_now() {
         let a = lock_value();
         let b = lock_value();
         assert_ne!(a, b);
-        assert!(parse_seconds(&a).unwrap() < parse_seconds(&b).unwrap());
+        let at = parse_seconds(&a).expect("parses");
+        assert!((at - now_f64()).abs() < 5.0, "{a}");
     }
 
     #[test]
-    fn expiry_compares_age_with_the_limit() {
+    fn expiry_compares_age_with_the_limit_for_every_type() {
+        let limit = Duration::from_millis(500);
         let old = ruby_float_string(now_f64() - 2.0);
-        assert!(lock_expired(Some(&old), Duration::from_millis(500)));
+        assert!(lock_expired(&AttributeValue::S(old.clone()), limit));
+        assert!(lock_expired(&AttributeValue::N(old), limit));
         let fresh = ruby_float_string(now_f64());
-        assert!(!lock_expired(Some(&fresh), Duration::from_millis(500)));
-        assert!(lock_expired(Some("garbage"), Duration::from_millis(500)));
+        assert!(!lock_expired(&AttributeValue::S(fresh.clone()), limit));
+        assert!(!lock_expired(&AttributeValue::N(fresh), limit));
+        assert!(lock_expired(&AttributeValue::S("garbage".into()), limit));
+        assert!(lock_expired(&AttributeValue::Bool(true), limit));
     }
 
     #[test]
     fn jitter_stays_within_twenty_percent() {
-        let mut j = Jitter::new();
         for _ in 0..1000 {
-            let d = j.around(Duration::from_millis(100));
+            let d = jitter(Duration::from_millis(100));
             assert!(
                 d >= Duration::from_millis(80) && d <= Duration::from_millis(120),
                 "{d:?}"

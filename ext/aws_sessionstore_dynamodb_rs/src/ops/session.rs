@@ -1,13 +1,14 @@
-//! Reading, writing and deleting one session item.
+//! Reading, writing and deleting one session item through the SDK client.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{json, Map, Value};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::item::Item;
-use crate::ops::interrupt::Interrupt;
 use crate::ops::time::now_string;
-use crate::ops::wire::{item_from_json, Answer, WireClient};
 
 /// Where an item lives: table, hash key attribute name and its value.
 #[derive(Debug, Clone)]
@@ -18,13 +19,8 @@ pub struct ItemKey {
 }
 
 impl ItemKey {
-    /// `{"TableName": …, "Key": {key_name: {"S": key}}}`, the start of
-    /// every request body.
-    pub fn request(&self) -> Map<String, Value> {
-        let mut body = Map::new();
-        body.insert("TableName".into(), json!(self.table));
-        body.insert("Key".into(), json!({ &self.key_name: { "S": self.key } }));
-        body
+    pub fn key_value(&self) -> AttributeValue {
+        AttributeValue::S(self.key.clone())
     }
 }
 
@@ -55,7 +51,7 @@ pub struct Save {
     pub lock: Option<String>,
 }
 
-/// The outcome of a save the condition refused.
+/// The outcome of a save.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Saved {
     Written,
@@ -65,18 +61,20 @@ pub enum Saved {
     LockLost,
 }
 
-pub fn get(
-    client: &WireClient,
+pub async fn get(
+    client: &Client,
     key: &ItemKey,
     consistent: bool,
-    interrupt: &Interrupt,
 ) -> Result<Option<Item>, StoreError> {
-    let mut body = key.request();
-    body.insert("ConsistentRead".into(), json!(consistent));
-    match client.call("GetItem", &Value::Object(body), interrupt)? {
-        Answer::Ok(out) => Ok(out.get("Item").and_then(item_from_json)),
-        Answer::ConditionFailed(_) => Err(StoreError::Internal("GetItem has no condition".into())),
-    }
+    let out = client
+        .get_item()
+        .table_name(&key.table)
+        .key(&key.key_name, key.key_value())
+        .consistent_read(consistent)
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
+    Ok(out.item)
 }
 
 /// Bytes the saved item will at least take; the rest of an existing item is
@@ -96,23 +94,16 @@ pub fn save_size(save: &Save) -> usize {
     size
 }
 
-pub fn save(client: &WireClient, save: &Save, interrupt: &Interrupt) -> Result<Saved, StoreError> {
-    let size = save_size(save);
+pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
+    let size = save_size(&save);
     if size > ITEM_SIZE_LIMIT {
         return Err(StoreError::TooLarge {
             size,
             limit: ITEM_SIZE_LIMIT,
         });
     }
-    let mut sets = vec!["#u = :u"];
-    let mut removes = Vec::new();
-    let mut names = Map::new();
-    let mut values = Map::new();
-    names.insert("#k".into(), json!(save.key.key_name));
-    names.insert("#u".into(), json!("updated_at"));
-    names.insert("#e".into(), json!("expire_at"));
-    values.insert(":u".into(), json!({ "S": now_string() }));
-    // What a retried new save finds if its first attempt landed unseen.
+    // What a retried new save finds if its first attempt landed unseen
+    // (the SDK retries a call whose answer was lost).
     let ours = match (save.condition, &save.data, &save.created_at) {
         (Condition::New, Some(data), Some(created)) => Some((
             AttributeValue::S(data.clone()),
@@ -120,20 +111,32 @@ pub fn save(client: &WireClient, save: &Save, interrupt: &Interrupt) -> Result<S
         )),
         _ => None,
     };
-    if let Some(data) = &save.data {
+    let mut sets = vec!["#u = :u"];
+    let mut removes = Vec::new();
+    let mut request = client
+        .update_item()
+        .table_name(&save.key.table)
+        .key(&save.key.key_name, save.key.key_value())
+        .expression_attribute_names("#k", &save.key.key_name)
+        .expression_attribute_names("#u", "updated_at")
+        .expression_attribute_names("#e", "expire_at")
+        .expression_attribute_values(":u", AttributeValue::S(now_string()));
+    if let Some(data) = save.data {
         sets.push("#d = :d");
-        names.insert("#d".into(), json!("data"));
-        values.insert(":d".into(), json!({ "S": data }));
+        request = request
+            .expression_attribute_names("#d", "data")
+            .expression_attribute_values(":d", AttributeValue::S(data));
     }
-    if let Some(created) = &save.created_at {
+    if let Some(created) = save.created_at {
         sets.push("#c = :c");
-        names.insert("#c".into(), json!("created_at"));
-        values.insert(":c".into(), json!({ "S": created }));
+        request = request
+            .expression_attribute_names("#c", "created_at")
+            .expression_attribute_values(":c", AttributeValue::S(created));
     }
     match save.expire_at {
         Some(at) => {
             sets.push("#e = :e");
-            values.insert(":e".into(), json!({ "N": at.to_string() }));
+            request = request.expression_attribute_values(":e", AttributeValue::N(at.to_string()));
         }
         None => removes.push("#e"),
     }
@@ -141,56 +144,71 @@ pub fn save(client: &WireClient, save: &Save, interrupt: &Interrupt) -> Result<S
         Condition::New => "attribute_not_exists(#k)".to_string(),
         Condition::Existing => "attribute_exists(#k)".to_string(),
     };
-    let mut body = save.key.request();
     let locked = save.lock.is_some();
+    if let Some(lock) = save.lock {
+        removes.push("#l");
+        condition.push_str(" AND #l = :l");
+        request = request
+            .expression_attribute_names("#l", "locked_at")
+            .expression_attribute_values(":l", AttributeValue::S(lock));
+    }
     if locked || ours.is_some() {
         // To tell "our lock was taken" from "the item is gone", and a new
         // item our own lost first attempt wrote from someone else's.
-        body.insert(
-            "ReturnValuesOnConditionCheckFailure".into(),
-            json!("ALL_OLD"),
-        );
-    }
-    if let Some(lock) = &save.lock {
-        removes.push("#l");
-        condition.push_str(" AND #l = :l");
-        names.insert("#l".into(), json!("locked_at"));
-        values.insert(":l".into(), json!({ "S": lock }));
-        // To tell "our lock was taken" from "the item is gone".
-        body.insert(
-            "ReturnValuesOnConditionCheckFailure".into(),
-            json!("ALL_OLD"),
-        );
+        request = request
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     }
     let mut expression = format!("SET {}", sets.join(", "));
     if !removes.is_empty() {
-        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        expression.push_str(" REMOVE ");
+        expression.push_str(&removes.join(", "));
     }
-    body.insert("UpdateExpression".into(), json!(expression));
-    body.insert("ConditionExpression".into(), json!(condition));
-    body.insert("ExpressionAttributeNames".into(), Value::Object(names));
-    body.insert("ExpressionAttributeValues".into(), Value::Object(values));
-    match client.call("UpdateItem", &Value::Object(body), interrupt) {
-        Ok(Answer::Ok(_)) => Ok(Saved::Written),
-        // The item exists but holds another lock value.
-        Ok(Answer::ConditionFailed(Some(_))) if locked => Ok(Saved::LockLost),
-        // A retry after a first attempt whose answer was lost: it is ours
-        // (created_at has microseconds, and the data is the same).
-        Ok(Answer::ConditionFailed(Some(old)))
-            if ours.as_ref().is_some_and(|(data, created)| {
-                old.get("data") == Some(data) && old.get("created_at") == Some(created)
-            }) =>
-        {
-            Ok(Saved::Written)
-        }
-        Ok(Answer::ConditionFailed(_)) => Ok(Saved::ConditionFailed),
-        Err(e) => Err(too_large_or(e, size)),
+    let result = request
+        .update_expression(expression)
+        .condition_expression(condition)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(Saved::Written),
+        Err(err) => match refused_item(&err) {
+            // The item exists but holds another lock value.
+            Some(Some(_)) if locked => Ok(Saved::LockLost),
+            // A retry after a first attempt whose answer was lost: it is
+            // ours (created_at has microseconds, and the data is the same).
+            Some(Some(old))
+                if ours.as_ref().is_some_and(|(data, created)| {
+                    old.get("data") == Some(data) && old.get("created_at") == Some(created)
+                }) =>
+            {
+                Ok(Saved::Written)
+            }
+            Some(_) => Ok(Saved::ConditionFailed),
+            None => Err(too_large_or(StoreError::from_sdk(err), size)),
+        },
     }
 }
 
-pub fn delete(client: &WireClient, key: &ItemKey, interrupt: &Interrupt) -> Result<(), StoreError> {
-    client.call("DeleteItem", &Value::Object(key.request()), interrupt)?;
+pub async fn delete(client: &Client, key: &ItemKey) -> Result<(), StoreError> {
+    client
+        .delete_item()
+        .table_name(&key.table)
+        .key(&key.key_name, key.key_value())
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
     Ok(())
+}
+
+/// For a failed condition: `Some(the old item, when DynamoDB returned it)`;
+/// `None` for every other error.
+pub fn refused_item(err: &SdkError<UpdateItemError, HttpResponse>) -> Option<Option<Item>> {
+    match err {
+        SdkError::ServiceError(service) => match service.err() {
+            UpdateItemError::ConditionalCheckFailedException(e) => Some(e.item.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// DynamoDB's own refusal of an oversized item, said the same way as ours.

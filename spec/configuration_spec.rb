@@ -65,7 +65,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::Configuration do
       expect(config.profile).to be_nil
       expect(config.connect_timeout).to eq(1)
       expect(config.operation_timeout).to eq(5)
-      expect(config.max_attempts).to eq(3)
+      expect(config.max_attempts).to eq(10)
       expect(config.billing_mode).to eq(:provisioned)
       expect(config.enable_ttl).to be(true)
       expect(config.touch_interval).to be_nil
@@ -522,7 +522,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::Configuration do
                                    access_key_id: 'AK', secret_access_key: 'SK')
       expect(config.native_client_options).to eq(
         region: 'us-east-1', endpoint: 'http://127.0.0.1:8000', access_key_id: 'AK', secret_access_key: 'SK',
-        connect_timeout: 1.0, operation_timeout: 5.0, max_attempts: 3
+        connect_timeout: 1.0, operation_timeout: 5.0, max_attempts: 10
       )
       expect(config.native_client_options).to be_frozen
       expect(config.native_client_options[:connect_timeout]).to be_a(Float)

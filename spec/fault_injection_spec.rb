@@ -24,7 +24,9 @@ RSpec.describe "Fault injection between the store and DynamoDB" do
 
   let(:errors_mod) { Aws::SessionStore::DynamoDB::Errors }
   let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
-  let(:extra) { {} }
+  # Three attempts per call, so the give-up cases are quick; the defaults
+  # are exercised in spec/sdk_client_spec.rb.
+  let(:extra) { { max_attempts: 3 } }
 
   # "/" increments session["n"]; "/read" only reads it.
   let(:inner_app) do
@@ -92,7 +94,7 @@ RSpec.describe "Fault injection between the store and DynamoDB" do
   end
 
   describe "throttling (HTTP 400 with a throttling code)" do
-    it "retries a throttled read with backoff and succeeds on the third attempt (max_attempts 3, the default)" do
+    it "retries a throttled read with backoff and succeeds on the third attempt (max_attempts 3)" do
       cookie = session_with(1)
       proxy.reset!
       fail_first("GetItem", 2, [400, throttle_body])

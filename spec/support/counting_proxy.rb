@@ -13,7 +13,8 @@
 #   proxy.stop
 #
 # The hook, given to new or set later with #on_request, is called once per
-# request with (operation, body) and returns one of:
+# request with (operation, body, message) (the raw request: a block may take
+# just the first two) and returns one of:
 #
 #   nil                       forward to DynamoDB (the default)
 #   :drop                     close the client's connection without answering
@@ -316,7 +317,7 @@ class CountingProxy
       @hook
     end
     action = begin
-      hook&.call(operation, body)
+      hook&.call(operation, body, request)
     rescue StandardError => e
       record_error(e)
       [500, self.class.error_body('InternalServerError', "CountingProxy hook raised #{e.class}")]

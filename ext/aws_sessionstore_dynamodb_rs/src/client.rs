@@ -23,7 +23,7 @@ use crate::options::ClientOptions;
 
 struct PidClient {
     pid: u32,
-    sdk: aws_sdk_dynamodb::Client,
+    cell: Arc<tokio::sync::OnceCell<aws_sdk_dynamodb::Client>>,
 }
 
 #[magnus::wrap(
@@ -44,30 +44,40 @@ impl Client {
         })
     }
 
-    /// This process's SDK client, built on first use (GVL released) and
-    /// again in a forked child.
+    /// This process's SDK client, built on first use and again in a forked
+    /// child. Threads that arrive while it is being built wait for that one
+    /// build with the GVL released, so a process never holds two clients
+    /// (two connection pools, two credential caches) for one configuration.
     fn sdk(&self, ruby: &Ruby) -> Result<aws_sdk_dynamodb::Client, Error> {
         let pid = runtime::pid();
-        {
-            let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = cached.as_ref().filter(|c| c.pid == pid) {
-                return Ok(c.sdk.clone());
+        let cell = {
+            let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+            match cached.as_ref().filter(|c| c.pid == pid) {
+                Some(current) => current.cell.clone(),
+                None => {
+                    let cell = Arc::new(tokio::sync::OnceCell::new());
+                    if let Some(inherited) = cached.replace(PidClient {
+                        pid,
+                        cell: cell.clone(),
+                    }) {
+                        // Its connections belong to the parent's runtime;
+                        // dropping them here could block on threads that do
+                        // not exist after fork.
+                        std::mem::forget(inherited);
+                    }
+                    cell
+                }
             }
+        };
+        if let Some(client) = cell.get() {
+            return Ok(client.clone());
         }
         let options = self.options.clone();
-        let sdk = nogvl(ruby, connect::build(options))?;
-        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(inherited) = cached.replace(PidClient {
-            pid,
-            sdk: sdk.clone(),
-        }) {
-            // Its connections belong to the parent's runtime; dropping them
-            // here could block on threads that do not exist after fork.
-            if inherited.pid != pid {
-                std::mem::forget(inherited);
-            }
-        }
-        Ok(sdk)
+        nogvl(ruby, async move {
+            cell.get_or_try_init(|| connect::build(options))
+                .await
+                .cloned()
+        })
     }
 
     /// Runs `work` with this process's client on the item

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::endpoint::error::ResolveEndpointError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ErrorMetadata;
 use magnus::{prelude::*, Error, ExceptionClass, RClass, RModule, Ruby};
@@ -86,6 +87,9 @@ impl StoreError {
             };
         }
         let text = source_chain(&err);
+        if resolves_no_endpoint(&err) {
+            return StoreError::Configuration(format!("no DynamoDB endpoint: {text}"));
+        }
         match &err {
             SdkError::TimeoutError(_) => StoreError::Timeout(text),
             SdkError::DispatchFailure(failure) if failure.is_timeout() => StoreError::Timeout(text),
@@ -148,6 +152,24 @@ fn errors_class(ruby: &Ruby, name: &str) -> Option<ExceptionClass> {
 
 fn raw_status(raw: &HttpResponse) -> u16 {
     raw.status().as_u16()
+}
+
+/// Whether the SDK's endpoint rules refused the configuration (FIPS with a
+/// custom endpoint, an invalid region): nothing was sent, and retrying
+/// cannot help.
+fn resolves_no_endpoint(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = err.source();
+    while let Some(inner) = source {
+        // The generated rules raise aws-smithy-http's error; the orchestrator
+        // its own when it cannot apply an endpoint.
+        if inner.is::<aws_smithy_http::endpoint::ResolveEndpointError>()
+            || inner.is::<ResolveEndpointError>()
+        {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
 }
 
 /// "outer: inner: innermost", so a refused connection says so.

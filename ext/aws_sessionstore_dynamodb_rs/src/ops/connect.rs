@@ -4,6 +4,8 @@
 //! every thread, goes through it: one connection pool, one identity cache,
 //! one retry budget, one clock-skew estimate.
 
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -20,6 +22,9 @@ use crate::options::ClientOptions;
 /// DynamoDB Local and other explicit endpoints ignore the region, but the
 /// request signer needs one.
 const REGION_FOR_ENDPOINT: &str = "us-east-1";
+
+/// The longest pause between two attempts of one call.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// The client for `options`. Endpoint precedence is the SDK's own
 /// (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, the profile's
@@ -68,9 +73,12 @@ pub async fn build_with(
         timeouts = timeouts.operation_timeout(t);
     }
     loader = loader.timeout_config(timeouts.build());
-    // Standard mode: exponential backoff with jitter (seconds for
-    // throttling), a retry budget shared by every call of the client.
-    let mut retry = RetryConfig::standard();
+    // Standard mode: exponential backoff with jitter (from 1 s for
+    // throttling, 50 ms otherwise) and a retry budget shared by every call
+    // of the client, so an outage stops costing retries. The cap keeps
+    // several attempts inside the operation timeout: a throttled table
+    // usually recovers within a second or two.
+    let mut retry = RetryConfig::standard().with_max_backoff(MAX_BACKOFF);
     if let Some(attempts) = options.max_attempts {
         retry = retry.with_max_attempts(attempts);
     }

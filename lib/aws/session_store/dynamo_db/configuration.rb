@@ -94,7 +94,7 @@ module Aws
           profile: nil,
           connect_timeout: 1,
           operation_timeout: 5,
-          max_attempts: 3,
+          max_attempts: 10,
           # Options of this gem: the table and garbage collection.
           billing_mode: :provisioned,
           enable_ttl: true,
@@ -268,7 +268,7 @@ module Aws
         attr_reader :operation_timeout
 
         # @return [Integer] Attempts per DynamoDB call, the first included.
-        #   Default 3.
+        #   Default 10.
         attr_reader :max_attempts
 
         # @return [Symbol] Billing mode used by `Table.create_table`:
@@ -330,7 +330,8 @@ module Aws
         # @option options [String] :profile (nil) Shared config profile.
         # @option options [Numeric] :connect_timeout (1) Seconds.
         # @option options [Numeric] :operation_timeout (5) Seconds, retries included.
-        # @option options [Integer] :max_attempts (3) Attempts per call.
+        # @option options [Integer] :max_attempts (10) Attempts per call, within
+        #   operation_timeout (the SDK's standard retry mode; backoff capped at 2 s).
         # @option options [Symbol] :billing_mode (:provisioned) Or `:pay_per_request`.
         # @option options [Boolean] :enable_ttl (true) TTL on `expire_at`.
         # @option options [Integer] :touch_interval (nil) Seconds; nil derives it.

@@ -182,7 +182,7 @@ RSpec.describe "Fault injection between the store and DynamoDB" do
     end
 
     context "with raise_errors: true" do
-      let(:extra) { { raise_errors: true } }
+      let(:extra) { { raise_errors: true, max_attempts: 3 } }
 
       it "raises ThrottlingError with DynamoDB's code and status" do
         cookie = session_with(1)

@@ -228,6 +228,16 @@ RSpec.describe "The SDK client" do
       expect(proxy.count("GetItem")).to be >= 2
     end
 
+    it "gives up on a table throttled for longer than operation_timeout with TimeoutError, at that timeout" do
+      client = native::Client.new(native_options.merge(endpoint: proxy.endpoint, operation_timeout: 2.0))
+      proxy.on_request { |op, _| [400, CountingProxy.error_body("ThrottlingException")] if op == "GetItem" }
+      started = monotonic
+      expect { client.get_item(table_name, "session_id", "k", true) }
+        .to raise_error(errors::TimeoutError, /operation timeout/)
+      expect(monotonic - started).to be_between(1.9, 2.6)
+      expect(proxy.count("GetItem")).to be_between(2, 10)
+    end
+
     it "cancels an interrupted call; the next call on the client gets its own answer, not the late one" do
       client = native::Client.new(native_options.merge(endpoint: proxy.endpoint))
       %w[a b].each do |key|

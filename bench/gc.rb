@@ -4,26 +4,46 @@
 # single-threaded Scan + BatchWriteItem loop, on the same DynamoDB server.
 # Prints a markdown table. Run by no test.
 #
-#   DYNAMODB_ENDPOINT=http://127.0.0.1:8000 ruby bench/gc.rb [--items N] [--segments N]
+#   DYNAMODB_ENDPOINT=http://127.0.0.1:8000 ruby bench/gc.rb [--items N] [--segments N] [--delay-ms MS]
 #
+# With --delay-ms (rake bench: 20), both run behind bench/delay_proxy.rb (its
+# own process), which delays every request by that much, as real DynamoDB's
+# BatchWriteItem takes tens of milliseconds; a first native run straight
+# against the server measures the server's own delete rate, the ceiling.
 # Creates and deletes its own table. Credentials are "dummy" (DynamoDB Local).
 
 $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
+require "io/wait"
 require "optparse"
+require "rbconfig"
 require "securerandom"
 require_relative "../spec/support/raw_dynamodb"
 require "aws-sessionstore-dynamodb-rs"
 
 items = 100_000
 segments = 4
+delay_ms = nil
 OptionParser.new do |o|
-  o.banner = "Usage: ruby bench/gc.rb [--items N] [--segments N]"
+  o.banner = "Usage: ruby bench/gc.rb [--items N] [--segments N] [--delay-ms MS]"
   o.on("--items N", Integer, "expired items per run (default 100000)") { |v| items = v }
   o.on("--segments N", Integer, "gem's parallel scan segments (default 4)") { |v| segments = v }
+  o.on("--delay-ms MS", Float, "run both GCs behind a proxy adding MS to every request") { |v| delay_ms = v }
 end.parse!
 
 endpoint = ENV.fetch("DYNAMODB_ENDPOINT") { abort "set DYNAMODB_ENDPOINT" }
 raw = RawDynamoDB.new(endpoint)
+
+# bench/delay_proxy.rb in its own process. @return [Array(String, Integer)] endpoint, pid
+def start_delay_proxy(endpoint, delay_ms)
+  reader, writer = IO.pipe
+  pid = Process.spawn(RbConfig.ruby, File.join(__dir__, "delay_proxy.rb"), "--upstream", endpoint,
+                      "--delay-ms", delay_ms.to_s, "--owner", Process.pid.to_s, "--max-seconds", "3600",
+                      out: writer, err: File::NULL, pgroup: true)
+  writer.close
+  raise "delay proxy did not start" unless reader.wait_readable(30)
+
+  [reader.gets.to_s.strip, pid]
+end
 table = "bench-gc-#{SecureRandom.hex(4)}"
 
 def vm_hwm_kib
@@ -77,37 +97,51 @@ def ruby_gc(raw, table, cutoff)
   deleted
 end
 
-rows = []
-begin
-  raw.create_table(table)
-  $stderr.puts "seeding #{items} items..."
-  t = monotonic
+# One native collection of `items` freshly seeded expired items through
+# `via`. @return [Array] a table row
+def native_row(name, endpoint, via, table, items, segments)
   seed(endpoint, table, items)
-  $stderr.puts format("seeded in %.1f s; gem GC...", monotonic - t)
-
   hwm_before = vm_hwm_kib
   result = Aws::SessionStore::DynamoDB::GarbageCollection.collect_garbage(
-    table_name: table, endpoint: endpoint, region: "us-east-1", access_key_id: "dummy",
+    table_name: table, endpoint: via, region: "us-east-1", access_key_id: "dummy",
     secret_access_key: "dummy", max_stale: 86_400, gc_segments: segments
   )
   raise "gem deleted #{result.deleted} of #{items}" unless result.deleted == items
 
-  rows << ["aws-sessionstore-dynamodb-rs (#{segments} segments)", result.deleted, result.elapsed, vm_hwm_kib, hwm_before]
+  [name, result.deleted, result.elapsed, vm_hwm_kib, hwm_before]
+end
+
+rows = []
+proxy_pid = nil
+begin
+  raw.create_table(table)
+  via = endpoint
+  if delay_ms
+    $stderr.puts "server's own delete rate (native GC, no delay)..."
+    rows << native_row("aws-sessionstore-dynamodb-rs, no delay (the server's delete rate)", endpoint, endpoint,
+                       table, items, segments)
+    via, proxy_pid = start_delay_proxy(endpoint, delay_ms)
+  end
+  $stderr.puts "gem GC of #{items} items#{" behind #{delay_ms} ms" if delay_ms}..."
+  rows << native_row("aws-sessionstore-dynamodb-rs (#{segments} segments)", endpoint, via, table, items, segments)
 
   $stderr.puts "re-seeding #{items} items; plain Ruby GC..."
   seed(endpoint, table, items)
   hwm_before = vm_hwm_kib
   t = monotonic
-  deleted = ruby_gc(raw, table, Time.now.to_f - 86_400)
+  through = RawDynamoDB.new(via)
+  deleted = ruby_gc(through, table, Time.now.to_f - 86_400)
   elapsed = monotonic - t
   raise "plain Ruby deleted #{deleted} of #{items}" unless deleted == items
 
   rows << ["plain Ruby Scan + BatchWriteItem (1 thread)", deleted, elapsed, vm_hwm_kib, hwm_before]
 ensure
+  Process.kill("TERM", -proxy_pid) if proxy_pid
   raw.delete_table(table)
 end
 
-puts "GC of #{items} expired items, DynamoDB at #{endpoint}, Ruby #{RUBY_VERSION}"
+puts "GC of #{items} expired items, DynamoDB at #{endpoint}" \
+     "#{", every request delayed #{delay_ms} ms by bench/delay_proxy.rb" if delay_ms}, Ruby #{RUBY_VERSION}"
 puts
 puts "| implementation | deleted | seconds | items/s | peak RSS (VmHWM) after run | VmHWM before run |"
 puts "|---|---:|---:|---:|---:|---:|"
@@ -116,4 +150,12 @@ rows.each do |name, count, secs, hwm, before|
               before / 1024.0)
 end
 puts
-puts "VmHWM is the process's peak RSS so far (it never goes down), so the second row includes the first run's peak."
+puts "VmHWM is the process's peak RSS so far (it never goes down), so later rows include earlier runs' peaks."
+if delay_ms
+  server, gem, loop_row = rows.map { |_, count, secs| count / secs }
+  goal = [8 * loop_row, 0.9 * server].min
+  puts
+  puts format("Behind the proxy: the gem's rate is %.1fx the Ruby loop's and %.0f%% of the server's own rate; " \
+              "goal min(8x loop, 90%% of the server) = %.0f items/s: %s.", gem / loop_row, 100 * gem / server,
+              goal, gem >= goal ? "met" : "not met")
+end

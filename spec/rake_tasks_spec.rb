@@ -83,4 +83,38 @@ RSpec.describe "aws/session_store/dynamo_db/rake_tasks" do
     expect(out).to eq("Deleted table #{table_name}.\n")
     expect(raw_dynamodb.list_tables).not_to include(table_name)
   end
+
+  describe "in a Rails app (tasks/rails.rake)" do
+    it "takes the app's store options as runtime options and copies no credential into ENV" do
+      File.write(@rakefile, <<~RUBY)
+        require "aws/session_store/dynamo_db/rake_tasks"
+        # Stand-ins for what the Railtie provides: the app's environment and
+        # its config.session_store options.
+        task :environment
+        module ActionDispatch
+          module Session
+            class DynamoDbStore
+              def self.store_options
+                { table_name: #{table_name.inspect}, endpoint: #{DynamoDBLocalHelper.endpoint.inspect},
+                  region: "us-east-1", access_key_id: "AKIACANARY", secret_access_key: "SECRETCANARY",
+                  session_token: "TOKENCANARY", secret_key: "HMACCANARY" }
+              end
+            end
+          end
+        end
+        load File.join(#{lib.inspect}, "aws/session_store/dynamo_db/tasks/rails.rake")
+        task :show_env do
+          leaked = ENV.select { |_, v| v.to_s.match?(/CANARY/) }.keys
+          puts "leaked=\#{leaked.inspect}"
+          puts "child=\#{`env`.scan(/CANARY/).size}"
+        end
+      RUBY
+      rails_env = env.transform_values { nil }.merge("AWS_DYNAMO_DB_SESSION_MAX_STALE" => nil)
+      out, err, status = rake("dynamo_db:session_store:create_table", "show_env", extra_env: rails_env)
+      expect(status.exitstatus).to eq(0), err
+      expect(out).to include("Created table #{table_name}.")
+      expect(out).to include("leaked=[]", "child=0")
+      expect(raw_dynamodb.describe_table(table_name)).to be_a(Hash)
+    end
+  end
 end

@@ -8,9 +8,10 @@ use magnus::{Error, IntoValue, RHash, Ruby, Value};
 pub type Item = HashMap<String, AttributeValue>;
 
 /// A Hash of attribute name to value: S as String, N as Integer or Float
-/// (or String when it fits neither), BOOL, NULL as nil, B as a binary String.
-/// Other types come back as a Symbol naming the type, so Ruby can reject an
-/// item with a wrongly typed attribute instead of crashing.
+/// (or String when it fits neither), BOOL, NULL as nil. Other types (B
+/// included: the store never writes binary) come back as a Symbol naming
+/// the type, so Ruby can reject an item with a wrongly typed attribute
+/// instead of reading it as a session.
 pub fn to_ruby(ruby: &Ruby, item: Item) -> Result<RHash, Error> {
     let hash = ruby.hash_new();
     for (name, value) in item {
@@ -25,7 +26,7 @@ fn attribute(ruby: &Ruby, value: AttributeValue) -> Value {
         AttributeValue::N(n) => number(ruby, n),
         AttributeValue::Bool(b) => b.into_value_with(ruby),
         AttributeValue::Null(_) => ruby.qnil().into_value_with(ruby),
-        AttributeValue::B(blob) => ruby.str_from_slice(blob.as_ref()).into_value_with(ruby),
+        AttributeValue::B(_) => ruby.to_symbol("B").into_value_with(ruby),
         AttributeValue::Ss(_) => ruby.to_symbol("SS").into_value_with(ruby),
         AttributeValue::Ns(_) => ruby.to_symbol("NS").into_value_with(ruby),
         AttributeValue::Bs(_) => ruby.to_symbol("BS").into_value_with(ruby),

@@ -131,6 +131,22 @@ pub fn filter(
     clauses.push(format!(
         "(attribute_not_exists(#c) AND attribute_not_exists(#u) AND {lock})"
     ));
+    // Items no request can ever age: timestamps of another type, or text
+    // that is no number (sorts after the digits), or none at all and no
+    // lock. Reads treat them as corrupt and start a fresh session.
+    values.insert(":nondigit".to_string(), AttributeValue::S(":".into()));
+    for name in ["#c", "#u"] {
+        clauses.push(format!(
+            "(attribute_exists({name}) AND NOT attribute_type({name}, :S) AND NOT attribute_type({name}, :N))"
+        ));
+        clauses.push(format!(
+            "(attribute_type({name}, :S) AND {name} >= :nondigit)"
+        ));
+    }
+    clauses.push(
+        "(attribute_not_exists(#c) AND attribute_not_exists(#u) AND attribute_not_exists(#l))"
+            .to_string(),
+    );
     Some(Filter {
         expression: clauses.join(" OR "),
         names,
@@ -392,6 +408,15 @@ mod tests {
         assert_eq!(f.values[":stalen"], AttributeValue::N("999999990.0".into()));
         assert_eq!(f.values[":lockn"], AttributeValue::N("999999990.0".into()));
         assert_eq!(f.names["#k"], "session_id");
+        // Items whose age can't be read, or that have none, are garbage too.
+        assert!(f.expression.contains("(attribute_type(#u, :S) AND #u >= :nondigit)"));
+        assert!(f.expression.contains(
+            "(attribute_exists(#c) AND NOT attribute_type(#c, :S) AND NOT attribute_type(#c, :N))"
+        ));
+        assert!(f.expression.contains(
+            "(attribute_not_exists(#c) AND attribute_not_exists(#u) AND attribute_not_exists(#l))"
+        ));
+        assert_eq!(f.values[":nondigit"], AttributeValue::S(":".into()));
     }
 
     #[test]

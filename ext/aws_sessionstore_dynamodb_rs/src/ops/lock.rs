@@ -95,6 +95,10 @@ pub async fn acquire(
 ) -> Result<Locked, StoreError> {
     let started = Instant::now();
     let mut observed: Option<AttributeValue> = None;
+    // Whether the last refusal already earned an immediate retry: a lock
+    // released or expired is tried again at once, but only once in a row,
+    // so no path can spin.
+    let mut retried_at_once = false;
     loop {
         let lock = lock_value();
         let old = match conditional_lock(client, key, &lock, observed.as_ref()).await? {
@@ -107,31 +111,36 @@ pub async fn acquire(
             },
         };
         let tried = observed.take();
-        match old.get(LOCK_ATTRIBUTE) {
-            // Released between our write and now: try again at once.
-            None => {}
+        let at_once = match old.get(LOCK_ATTRIBUTE) {
             // Our own lock: an earlier attempt of this call landed and its
             // answer was lost, then the SDK retried.
             Some(AttributeValue::S(held)) if *held == lock => {
                 return Ok(Locked::Acquired { item: old, lock });
             }
+            // Released between our write and now.
+            None => true,
             // Expired, and not the value a takeover just failed on: take
             // over exactly this lock, nobody else's.
             Some(value) if lock_expired(value, timing.expiry) && tried.as_ref() != Some(value) => {
                 observed = Some(value.clone());
+                true
             }
-            Some(_) => {
-                let waited = started.elapsed();
-                if waited >= timing.max_wait {
-                    return Err(StoreError::LockWaitTimeout {
-                        waited_ms: waited.as_millis() as u64,
-                    });
-                }
-                // The last attempt happens at the deadline, not before.
-                let pause = jitter(timing.retry_delay).min(timing.max_wait - waited);
-                tokio::time::sleep(pause).await;
-            }
+            Some(_) => false,
+        };
+        let waited = started.elapsed();
+        if waited >= timing.max_wait {
+            return Err(StoreError::LockWaitTimeout {
+                waited_ms: waited.as_millis() as u64,
+            });
         }
+        if at_once && !retried_at_once {
+            retried_at_once = true;
+            continue;
+        }
+        retried_at_once = false;
+        // The last attempt happens at the deadline, not before.
+        let pause = jitter(timing.retry_delay).min(timing.max_wait - waited);
+        tokio::time::sleep(pause).await;
     }
 }
 

@@ -111,6 +111,9 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         )),
         _ => None,
     };
+    // Unique enough (microseconds) to recognise this very write if a retry
+    // finds that an earlier attempt of it landed.
+    let updated_at = AttributeValue::S(now_string());
     let mut sets = vec!["#u = :u"];
     let mut removes = Vec::new();
     let mut request = client
@@ -120,7 +123,7 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         .expression_attribute_names("#k", &save.key.key_name)
         .expression_attribute_names("#u", "updated_at")
         .expression_attribute_names("#e", "expire_at")
-        .expression_attribute_values(":u", AttributeValue::S(now_string()));
+        .expression_attribute_values(":u", updated_at.clone());
     if let Some(data) = save.data {
         sets.push("#d = :d");
         request = request
@@ -171,6 +174,11 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
     match result {
         Ok(_) => Ok(Saved::Written),
         Err(err) => match refused_item(&err) {
+            // Our own write, landed by an attempt whose answer was lost:
+            // the SDK's retry then finds our lock already released.
+            Some(Some(old)) if locked && old.get("updated_at") == Some(&updated_at) => {
+                Ok(Saved::Written)
+            }
             // The item exists but holds another lock value.
             Some(Some(_)) if locked => Ok(Saved::LockLost),
             // A retry after a first attempt whose answer was lost: it is

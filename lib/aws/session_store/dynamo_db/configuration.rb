@@ -209,7 +209,8 @@ module Aws
         attr_reader :max_age
 
         # @return [Numeric, nil] Maximum time in seconds since a session was
-        #   last written. nil: no limit.
+        #   last written. nil: the cookie's `expire_after`, else
+        #   {DEFAULT_MAX_STALE} (see {#effective_max_stale}).
         attr_reader :max_stale
 
         # @return [Boolean] Whether sessions are locked (pessimistically) while
@@ -312,7 +313,8 @@ module Aws
         # @option options [Boolean] :raise_errors (false) DefaultHandler re-raises all.
         # @option options [#handle_error] :error_handler (DefaultHandler) Error handler.
         # @option options [Numeric] :max_age (nil) Seconds since creation.
-        # @option options [Numeric] :max_stale (nil) Seconds since last write.
+        # @option options [Numeric] :max_stale (nil) Seconds since last write;
+        #   nil: `expire_after`, else 30 days ({DEFAULT_MAX_STALE}).
         # @option options [Boolean] :enable_locking (false) Pessimistic locking.
         # @option options [Numeric] :lock_expiry_time (500) Milliseconds.
         # @option options [Numeric] :lock_retry_delay (500) Milliseconds.
@@ -378,25 +380,46 @@ module Aws
           Serializer.for(@serializer)
         end
 
+        # Upper bounds of the lock options, in their (official) units: a
+        # request never holds a worker for more than a minute waiting, and a
+        # crashed holder's lock never outlives ten minutes.
+        LOCK_LIMITS = {
+          lock_expiry_time: [600_000, "milliseconds"],
+          lock_retry_delay: [60_000, "milliseconds"],
+          lock_max_wait_time: [60, "seconds"]
+        }.freeze
+
         # Longest derived touch interval, seconds.
         MAX_DERIVED_TOUCH_INTERVAL = 3600
-        # Derived touch interval when sessions have no lifetime at all.
-        UNBOUNDED_TOUCH_INTERVAL = 60
+
+        # Idle lifetime of a session when neither `max_stale` nor the
+        # cookie's `expire_after` sets one: 30 days, as Rails'
+        # `db:sessions:trim`. Without it, every bot's session would stay in
+        # the table for good.
+        DEFAULT_MAX_STALE = 30 * 86_400
+
+        # How long a session may go unused: `max_stale`, else the cookie's
+        # `expire_after`, else {DEFAULT_MAX_STALE}. DynamoDB's TTL
+        # (`expire_at`) and reads use it; garbage collection, which knows no
+        # cookie, uses `max_stale` or the default.
+        #
+        # @param expire_after [Numeric, nil] the cookie's expire_after.
+        # @return [Numeric] seconds.
+        def effective_max_stale(expire_after = nil)
+          @max_stale || expire_after || DEFAULT_MAX_STALE
+        end
 
         # How long an unchanged session may go without a write: the
         # `touch_interval` option when set (0: write on every request), else
-        # 5% of the session's lifetime (`max_stale`, else the cookie's
-        # `expire_after`), at most an hour; 60 s when sessions never expire.
+        # 5% of the session's lifetime ({#effective_max_stale}), at most an
+        # hour.
         #
         # @param expire_after [Numeric, nil] the request's cookie expire_after.
         # @return [Numeric] seconds.
         def effective_touch_interval(expire_after = nil)
           return @touch_interval if @touch_interval
 
-          lifetime = @max_stale || expire_after
-          return UNBOUNDED_TOUCH_INTERVAL unless lifetime
-
-          [lifetime * 0.05, MAX_DERIVED_TOUCH_INTERVAL].min
+          [effective_max_stale(expire_after) * 0.05, MAX_DERIVED_TOUCH_INTERVAL].min
         end
 
         # Raises unless a secret key is configured.
@@ -580,6 +603,9 @@ module Aws
           end
           %i[lock_expiry_time lock_retry_delay lock_max_wait_time gc_operation_delay].each do |name|
             check_number(name, opts[name], positive: false, nullable: false)
+          end
+          LOCK_LIMITS.each do |name, (limit, unit)|
+            invalid!(name, opts[name], "at most #{limit} (#{unit})") if opts[name] > limit
           end
           unless BILLING_MODES.include?(opts[:billing_mode])
             invalid!(:billing_mode, opts[:billing_mode], "one of #{BILLING_MODES.map(&:inspect).join(', ')}")

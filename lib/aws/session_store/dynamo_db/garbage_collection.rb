@@ -56,14 +56,6 @@ module Aws
           dry_run = options.delete(:dry_run) ? true : false
           logger = options.delete(:logger)
           config = Configuration.new(options)
-          if config.max_age.nil? && config.max_stale.nil?
-            result = Result.new(scanned: 0, matched: 0, deleted: 0, elapsed: 0.0, consumed_capacity: 0.0,
-                                dry_run: dry_run,
-                                skipped: "neither max_age nor max_stale is set, so no session is expired")
-            log(logger, result)
-            return result
-          end
-
           stats = Native.client(config.native_client_options).collect_garbage(
             config.table_name, config.table_key, config.max_age&.to_f, stale_limit(config),
             Integer(config.gc_segments || DEFAULT_SEGMENTS), config.gc_operation_delay.to_f,
@@ -76,8 +68,10 @@ module Aws
 
         # Sessions are written at most every touch interval while in use, so
         # `updated_at` may lag by that much: never collect a live session.
+        # Unused for longer than max_stale (default 30 days), plus the touch
+        # interval: a session in use may go that long without a write.
         def stale_limit(config)
-          config.max_stale && (config.max_stale + config.effective_touch_interval).to_f
+          (config.effective_max_stale + config.effective_touch_interval).to_f
         end
         private_class_method :stale_limit
 

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "securerandom"
+require "set"
 require "rack"
 require "rack/session/abstract/id"
 
@@ -22,6 +23,22 @@ module Aws
       class RackMiddleware < Rack::Session::Abstract::Persisted
         # @return [Configuration]
         attr_reader :config
+
+        WARNED = Set.new
+        WARNED_LOCK = Mutex.new
+        private_constant :WARNED, :WARNED_LOCK
+
+        # Writes `message` to stderr the first time this process sees it.
+        # @api private
+        def self.warn_once(message)
+          WARNED_LOCK.synchronize { WARNED.add?(message) } && warn(message)
+        end
+
+        # Forgets the warnings given, so a spec can see them again.
+        # @api private
+        def self.forget_warnings!
+          WARNED_LOCK.synchronize { WARNED.clear }
+        end
 
         # Per-request record of the sessions read, keyed by session id.
         LOADED_KEY = "aws.session_store.dynamo_db.loaded"
@@ -48,6 +65,7 @@ module Aws
           @serializer = @config.serializer_object
           client = Native.client(@config.native_client_options)
           @lock = (@config.enable_locking ? Locking::Pessimistic : Locking::Null).new(@config, client)
+          warn_about_lifetime
         end
 
         # Releases any pessimistic lock this request still holds: when the
@@ -102,9 +120,13 @@ module Aws
         end
 
         # Deletes the item. @return [String, nil] a new id, nil on drop.
+        #
+        # Rack may hand over the cookie's raw value (`reset_session` before
+        # the session was read): only an id whose signature checks out is
+        # ever deleted, so a forged cookie can't delete someone's session.
         def delete_session(req, sid, options)
           loaded = loaded_sessions(req.env).delete(sid)
-          @lock.delete(sid) if sid
+          @lock.delete(sid) if sid && valid_sid?(sid)
           return nil if options[:drop]
 
           new_sid = generate_sid
@@ -168,11 +190,13 @@ module Aws
           end
         end
 
-        # Past max_age or max_stale: treated as gone even before GC/TTL runs.
+        # Past max_age, or unused for longer than the session's lifetime:
+        # treated as gone even before GC/TTL runs.
         def expired?(loaded)
           now = Time.now.to_f
+          stale = @config.effective_max_stale(@default_options[:expire_after])
           (@config.max_age && older_than?(loaded.created_at, now - @config.max_age)) ||
-            (@config.max_stale && older_than?(loaded.updated_at, now - @config.max_stale))
+            older_than?(loaded.updated_at, now - stale)
         end
 
         def older_than?(stamp, limit)
@@ -198,12 +222,31 @@ module Aws
         end
 
         # Seconds since the epoch at which DynamoDB's TTL may delete the item:
-        # max_stale when set, else the cookie's expire_after, else never. The
-        # touch interval is added: a session used without a write within it
-        # must not expire early.
+        # the session's lifetime (Configuration#effective_max_stale) from
+        # now. The touch interval is added: a session used without a write
+        # within it must not expire early.
         def expire_at(options)
-          ttl = @config.max_stale || options[:expire_after]
-          ttl ? (Time.now + ttl + @config.effective_touch_interval(options[:expire_after])).to_i : nil
+          expire_after = options[:expire_after]
+          (Time.now + @config.effective_max_stale(expire_after) + @config.effective_touch_interval(expire_after)).to_i
+        end
+
+        # One line at boot (once per process) when the session lifetime was
+        # not chosen, or when garbage collection (which knows no cookie)
+        # would end sessions before their cookies do.
+        def warn_about_lifetime
+          return if @config.max_stale
+
+          expire_after = @default_options[:expire_after]
+          default_days = Configuration::DEFAULT_MAX_STALE / 86_400
+          if expire_after.nil?
+            self.class.warn_once "aws-sessionstore-dynamodb-rs: neither max_stale nor expire_after is set: " \
+                                 "sessions unused for #{default_days} days expire (DynamoDB TTL on expire_at, " \
+                                 "and garbage collection). Set max_stale to choose."
+          elsif expire_after > Configuration::DEFAULT_MAX_STALE
+            self.class.warn_once "aws-sessionstore-dynamodb-rs: expire_after is #{expire_after} s but max_stale " \
+                                 "is not set: garbage collection deletes sessions unused for #{default_days} days, " \
+                                 "before their cookies expire. Set max_stale to expire_after."
+          end
         end
 
         def now_string

@@ -46,47 +46,6 @@ module Aws
           require "generators/dynamo_db/session_store_migration/session_store_migration_generator"
           require "generators/sessionstore/dynamodb/dynamodb_generator"
         end
-
-        # Environment variables the rake tasks' Configuration reads, set from
-        # the Rails app's store options so the tasks see what the store sees:
-        # `config.session_store` options replace ENV (they rank above it),
-        # the config file found under Rails.root applies unless ENV names one.
-        # Only affects the current (rake) process.
-        #
-        # @api private
-        # @param options [Hash] from ActionDispatch::Session::DynamoDbStore.store_options
-        # @param env [#[]=] ENV
-        # @return [Hash{String => String}] the variables set
-        def self.export_store_options(options, env = ENV)
-          config = Configuration
-          skipped = config::RUNTIME_ONLY_OPTIONS + [:secret_key]
-          exported = {}
-          options.each do |name, value|
-            next if value.nil? || skipped.include?(name)
-
-            exported["#{config::ENV_PREFIX}#{name.to_s.upcase}"] = env_string(value)
-          end
-          # A Hash given as :dynamo_db_client fills what nothing else set.
-          client = options[:dynamo_db_client]
-          if client.is_a?(Hash)
-            client.each do |name, value|
-              var = "#{config::ENV_PREFIX}#{name.to_s.upcase}"
-              next if value.nil? || exported.key?(var) || !env.fetch(var, "").to_s.empty?
-
-              exported[var] = env_string(value)
-            end
-          end
-          exported.each { |var, value| env[var] = value }
-          exported
-        end
-
-        # A value as Configuration parses it back from ENV.
-        def self.env_string(value)
-          return format("%.9f", value) if value.is_a?(Float) && value.to_s.include?("e")
-
-          value.to_s
-        end
-        private_class_method :env_string
       end
     end
   end

@@ -51,10 +51,27 @@ module Aws
 
             data = item["data"]
             unless data.is_a?(String)
-              raise Errors::CorruptSessionError, "session item has no data string (data is #{data.class})"
+              raise Errors::CorruptSessionError, "session item has no data string (data is #{describe(data)})"
+            end
+            # A session whose age can't be read could never expire.
+            %w[created_at updated_at].each do |name|
+              next if timestamp?(item[name])
+
+              raise Errors::CorruptSessionError, "session item has an unreadable #{name} (#{describe(item[name])})"
             end
 
             Loaded.new(data: data, created_at: item["created_at"], updated_at: item["updated_at"], lock: lock)
+          end
+
+          # Seconds since the epoch, as the official gems wrote them: a
+          # numeric String (v3+) or a number (v0.5-v2).
+          def timestamp?(value)
+            value.is_a?(Numeric) || (value.is_a?(String) && !Float(value, exception: false).nil?)
+          end
+
+          # A value's type for an error message, never its content.
+          def describe(value)
+            value.is_a?(Symbol) ? "DynamoDB type #{value}" : value.class.name
           end
 
           # Only a key and a lock: what the official gem's locking leaves

@@ -12,16 +12,19 @@ require "aws/session_store/dynamo_db/progress"
 
 namespace :dynamo_db do
   namespace :session_store do
+    # Runtime options set by the app (RakeTasks.options), then ENV and YAML.
+    options = -> { Aws::SessionStore::DynamoDB::RakeTasks.options }
+
     desc "Create the DynamoDB session table (options from AWS_DYNAMO_DB_SESSION_* / the YAML config)"
     task :create_table do
-      result = Aws::SessionStore::DynamoDB::Table.create_table
-      puts "Created table #{Aws::SessionStore::DynamoDB::Configuration.new.table_name}." if result == :created
+      result = Aws::SessionStore::DynamoDB::Table.create_table(options.call)
+      puts "Created table #{Aws::SessionStore::DynamoDB::Configuration.new(options.call).table_name}." if result == :created
     end
 
     desc "Delete the DynamoDB session table (options from AWS_DYNAMO_DB_SESSION_* / the YAML config)"
     task :delete_table do
-      result = Aws::SessionStore::DynamoDB::Table.delete_table
-      puts "Deleted table #{Aws::SessionStore::DynamoDB::Configuration.new.table_name}." if result == :deleted
+      result = Aws::SessionStore::DynamoDB::Table.delete_table(options.call)
+      puts "Deleted table #{Aws::SessionStore::DynamoDB::Configuration.new(options.call).table_name}." if result == :deleted
     end
 
     desc "Delete expired sessions (max_age/max_stale from AWS_DYNAMO_DB_SESSION_* / the YAML config; DRY_RUN=1 counts only)"
@@ -29,7 +32,7 @@ namespace :dynamo_db do
       dry_run = !["", "0", "false", "no"].include?(ENV.fetch("DRY_RUN", "").strip.downcase)
       progress = Aws::SessionStore::DynamoDB::Progress.new($stdout)
       begin
-        result = Aws::SessionStore::DynamoDB::GarbageCollection.collect_garbage(dry_run: dry_run) do |stats|
+        result = Aws::SessionStore::DynamoDB::GarbageCollection.collect_garbage(options.call.merge(dry_run: dry_run)) do |stats|
           progress.update(stats)
         end
       ensure

@@ -282,10 +282,11 @@ RSpec.describe "Interop with the official gem's items" do
       expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + expire_at) if expire_at
     end
 
-    it "has exactly session_id, data, created_at, updated_at, typed as the official gem's" do
+    it "has exactly session_id, data, created_at, updated_at, expire_at, typed as the official gem's" do
       cookie = write_one
       item = raw_item(cookie)
-      expect_official_shape(cookie, item, expire_at: nil)
+      # No lifetime configured: the 30-day default (+ a touch interval of an hour).
+      expect_official_shape(cookie, item, expire_at: (30 * 86_400) + 3600)
       expect(item["data"]["S"]).to eq(JSON.dump("user_id" => 42, "name" => "Zoë"))
     end
 
@@ -314,7 +315,7 @@ RSpec.describe "Interop with the official gem's items" do
         session = { "user_id" => 42, "role" => :admin, "list" => [1, "two", 3.0] }
         cookie = write_one(session)
         item = raw_item(cookie)
-        expect_official_shape(cookie, item, expire_at: nil)
+        expect_official_shape(cookie, item, expire_at: (30 * 86_400) + 3600)
         expect(item["data"]["S"]).to eq([Marshal.dump(session)].pack("m*"))
         expect(item["data"]["S"]).to include("\n")
         expect(Marshal.load(item["data"]["S"].unpack1("m*"))).to eq(session) # rubocop:disable Security/MarshalLoad

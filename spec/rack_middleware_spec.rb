@@ -43,7 +43,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
     3.times { get "/" }
     expect(last_response.body).to eq("3")
     item = raw_item(cookie_value)
-    expect(item.keys.sort).to eq(%w[created_at data expire_at session_id updated_at].sort - ["expire_at"])
+    expect(item.keys.sort).to eq(%w[created_at data expire_at session_id updated_at].sort)
     expect(item["data"]).to eq("S" => JSON.dump("n" => 3))
     expect(item["created_at"].keys).to eq(["S"])
     expect(item["updated_at"].keys).to eq(["S"])
@@ -72,14 +72,15 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
     end
   end
 
-  it "omits expire_at without max_stale or expire_after, removing one left by the official gem" do
+  it "without max_stale or expire_after, sets expire_at 30 days (+ the touch interval) ahead, replacing " \
+     "the official gem's 'now'" do
     get "/"
     key = { "session_id" => { "S" => cookie_value } }
     raw_dynamodb.call("UpdateItem", "TableName" => table_name, "Key" => key,
                                     "UpdateExpression" => "SET expire_at = :e",
                                     "ExpressionAttributeValues" => { ":e" => { "N" => Time.now.to_i.to_s } })
     get "/"
-    expect(raw_item(cookie_value)).not_to have_key("expire_at")
+    expect(raw_item(cookie_value)["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + (30 * 86_400) + 3600)
   end
 
   it "does not write a new session that stays empty" do

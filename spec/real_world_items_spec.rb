@@ -226,14 +226,14 @@ RSpec.describe "Real-world items and traffic" do
   describe "bounds of the lock options" do
     let(:config) { Aws::SessionStore::DynamoDB::Configuration }
 
-    it "refuses lock_max_wait_time over 60 s and lock_expiry_time over 10 minutes, naming the option" do
-      expect { config.new(lock_max_wait_time: 61) }
-        .to raise_error(errors_mod::ConfigurationError, /:lock_max_wait_time must be at most 60 \(seconds\)/)
+    it "refuses lock_max_wait_time over 5 minutes and lock_expiry_time over 10 minutes, naming the option" do
+      expect { config.new(lock_max_wait_time: 301) }
+        .to raise_error(errors_mod::ConfigurationError, /:lock_max_wait_time must be at most 300 \(seconds\)/)
       expect { config.new(lock_expiry_time: 600_001) }
         .to raise_error(errors_mod::ConfigurationError, /:lock_expiry_time must be at most 600000 \(milliseconds\)/)
       expect { config.new(lock_retry_delay: 60_001) }
         .to raise_error(errors_mod::ConfigurationError, /:lock_retry_delay must be at most 60000/)
-      expect(config.new(lock_max_wait_time: 60, lock_expiry_time: 600_000).lock_max_wait_time).to eq(60)
+      expect(config.new(lock_max_wait_time: 300, lock_expiry_time: 600_000).lock_max_wait_time).to eq(300)
     end
   end
 end

@@ -93,7 +93,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
     expect(update["TableName"]).to eq(table_name)
     expect(update["Key"]).to eq("session_id" => { "S" => cookie_value })
     attrs = set_attributes(update)
-    expect(attrs.keys).to contain_exactly("data", "created_at", "updated_at")
+    expect(attrs.keys).to contain_exactly("data", "created_at", "updated_at", "expire_at")
     expect(attrs["data"]).to eq("S" => JSON.dump("n" => 1))
     expect(attrs["created_at"].keys).to eq(["S"])
     expect(update["ConditionExpression"]).to match(/attribute_not_exists/)
@@ -108,7 +108,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
 
     update = of(requests, "UpdateItem").first
     expect(touches_data?(update, stored)).to be(false)
-    expect(set_attributes(update).keys).to eq(["updated_at"])
+    expect(set_attributes(update).keys).to contain_exactly("updated_at", "expire_at")
     expect(update.fetch("ExpressionAttributeValues").values).not_to include("S" => stored)
     expect(raw_item(cookie_value)["data"]).to eq("S" => stored)
   end
@@ -120,7 +120,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
     update = of(requests, "UpdateItem").first
     expect(touches_data?(update)).to be(true)
     attrs = set_attributes(update)
-    expect(attrs.keys).to contain_exactly("data", "updated_at")
+    expect(attrs.keys).to contain_exactly("data", "updated_at", "expire_at")
     expect(attrs["data"]).to eq("S" => JSON.dump("n" => 2))
     expect(update["ConditionExpression"]).to match(/attribute_exists/)
   end

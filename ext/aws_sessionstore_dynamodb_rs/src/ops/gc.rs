@@ -119,8 +119,12 @@ pub fn filter(
     if let Some(stale) = max_stale {
         clauses.push(older("updated_at", "#u", ":stale", now - stale));
     }
-    // Stubs the official gem's locking left: no timestamps, only a lock.
-    let stub_limit = max_stale.or(max_age)?;
+    // Stubs the official gem's locking left: no timestamps, only a lock;
+    // never a session, so the shorter limit applies.
+    let stub_limit = match (max_stale, max_age) {
+        (Some(stale), Some(age)) => stale.min(age),
+        (stale, age) => stale.or(age)?,
+    };
     let lock = older("locked_at", "#l", ":lock", now - stub_limit);
     names
         .entry("#c".into())
@@ -409,7 +413,9 @@ mod tests {
         assert_eq!(f.values[":lockn"], AttributeValue::N("999999990.0".into()));
         assert_eq!(f.names["#k"], "session_id");
         // Items whose age can't be read, or that have none, are garbage too.
-        assert!(f.expression.contains("(attribute_type(#u, :S) AND #u >= :nondigit)"));
+        assert!(f
+            .expression
+            .contains("(attribute_type(#u, :S) AND #u >= :nondigit)"));
         assert!(f.expression.contains(
             "(attribute_exists(#c) AND NOT attribute_type(#c, :S) AND NOT attribute_type(#c, :N))"
         ));

@@ -381,12 +381,12 @@ module Aws
         end
 
         # Upper bounds of the lock options, in their (official) units: a
-        # request never holds a worker for more than a minute waiting, and a
-        # crashed holder's lock never outlives ten minutes.
+        # request never holds a worker for more than five minutes waiting,
+        # and a crashed holder's lock never outlives ten minutes.
         LOCK_LIMITS = {
           lock_expiry_time: [600_000, "milliseconds"],
           lock_retry_delay: [60_000, "milliseconds"],
-          lock_max_wait_time: [60, "seconds"]
+          lock_max_wait_time: [300, "seconds"]
         }.freeze
 
         # Longest derived touch interval, seconds.

@@ -29,5 +29,10 @@ Gem::Specification.new do |spec|
   spec.require_paths = ["lib"]
   spec.extensions = ["ext/aws_sessionstore_dynamodb_rs/extconf.rb"]
 
-  spec.add_dependency "rack", ">= 2.2", "< 4"
+  # Tested in CI on Rack 2.2, 3.1 and 3.2 (README, "Compatibility").
+  spec.add_dependency "rack", ">= 2.2", "< 3.3"
+  # Rack 3 moved Rack::Session::Abstract::Persisted to rack-session; 1.0.x
+  # serves Rack 2, 2.x Rack 3, so Bundler picks the right one (as Rails 7.2
+  # declares it).
+  spec.add_dependency "rack-session", ">= 1.0.1"
 end

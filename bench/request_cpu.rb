@@ -91,14 +91,28 @@ if redis_url
   rows << run("Rack::Session::Redis (redis-rack, local redis-server)",
               Rack::Session::Redis.new(COUNTER, redis_server: redis_url), requests)
 end
+# Ruby 3.1 arms its timer thread on every GVL release while only one Ruby
+# thread exists; a Puma process always has several. The same two stores
+# again with a second (sleeping) Ruby thread alive:
+sleeper = Thread.new { sleep }
+rows << run("DynamoDB store (session changes), a second Ruby thread alive", store.(COUNTER, touch_interval: 0), requests)
+rows << run("DynamoDB store (unchanged session), a second Ruby thread alive", store.(READER), requests)
+if redis_url
+  rows << run("Rack::Session::Redis, a second Ruby thread alive",
+              Rack::Session::Redis.new(COUNTER, redis_server: redis_url), requests)
+end
+sleeper.kill
 Aws::SessionStore::DynamoDB::Table.delete_table(native.merge(table_name: table))
 
 cookie_cpu = rows.find { |r| r[0] == "Rack::Session::Cookie" }[5]
+redis_cpu = rows.find { |r| r[0].start_with?("Rack::Session::Redis (") }&.dig(5)
+redis_threaded_cpu = rows.find { |r| r[0].start_with?("Rack::Session::Redis,") }&.dig(5)
 puts "#{requests} requests each, #{RUBY_DESCRIPTION}, #{Etc.respond_to?(:nprocessors) ? Etc.nprocessors : '?'} cores"
 puts
 floor_head = floor_cpu_us ? " CPU vs Rust floor |" : ""
-puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs | CPU vs Cookie |#{floor_head}"
-puts "|---|---:|---:|---:|---:|---:|---:|#{floor_cpu_us ? '---:|' : ''}"
+redis_head = redis_cpu ? " CPU vs redis-rack |" : ""
+puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs | CPU vs Cookie |#{redis_head}#{floor_head}"
+puts "|---|---:|---:|---:|---:|---:|---:|#{redis_cpu ? '---:|' : ''}#{floor_cpu_us ? '---:|' : ''}"
 rows.each do |n, w50, w99, c50, c99, cmean|
   us = ->(s) { (s * 1e6).round }
   floor = if floor_cpu_us
@@ -108,6 +122,14 @@ rows.each do |n, w50, w99, c50, c99, cmean|
           else
             ""
           end
+  # Each row against redis-rack measured the same way (with or without the
+  # second thread).
+  redis = if redis_cpu
+            base = n.include?("second Ruby thread") ? redis_threaded_cpu : redis_cpu
+            " #{format('%.2f×', cmean / base)} |"
+          else
+            ""
+          end
   puts "| #{n} | #{us[w50]} | #{us[w99]} | #{us[c50]} | #{us[c99]} | #{us[cmean]} | " \
-       "#{format('%.2f×', cmean / cookie_cpu)} |#{floor}"
+       "#{format('%.2f×', cmean / cookie_cpu)} |#{redis}#{floor}"
 end

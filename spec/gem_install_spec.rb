@@ -4,6 +4,7 @@ require "spec_helper"
 require "open3"
 require "tmpdir"
 require "rbconfig"
+require_relative "support/gem_fixtures"
 
 # The offline build: `gem build` + `gem install --local` compile the
 # extension through extconf.rb (no rb_sys gem), and a fresh Ruby loads the
@@ -32,6 +33,7 @@ RSpec.describe "gem build and gem install --local" do
         "AWS_SESSIONSTORE_CARGO_TARGET_DIR" => File.join(repo, "target"),
         "RUBYOPT" => nil, "RUBYLIB" => nil
       }
+      GemFixtures.install_rack_session_stand_in(home)
       out, status = Open3.capture2e(env, "gem", "install", "--local", "--no-document", gem_file, chdir: dir)
       expect(status).to be_success, out
 

@@ -313,7 +313,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with enable_locking
     end
   end
 
-  describe "under contention" do
+  describe "under contention", :stress do
     # Every request increments the counter, so each response body is the
     # value it wrote: all of 1..total, each exactly once, when no two
     # requests ever held the session at the same time. The app body sleeps

@@ -23,6 +23,9 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
       when "/read" then session["n"]
       when "/big" then session["blob"] = "x" * 500_000
       when "/options" then return [200, { "content-type" => "text/plain" }, [env["rack.session.options"].to_hash.keys.sort.join(",")]]
+      when "/new_flag"
+        session["n"] = session.fetch("n", 0) + 1
+        return [200, { "content-type" => "text/plain" }, [env["dynamo_db.new_session"].inspect]]
       else session["n"] = session.fetch("n", 0) + 1
       end
       [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
@@ -81,6 +84,16 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
                                     "ExpressionAttributeValues" => { ":e" => { "N" => Time.now.to_i.to_s } })
     get "/"
     expect(raw_item(cookie_value)["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + (30 * 86_400) + 3600)
+  end
+
+  it "sets env['dynamo_db.new_session'] = 'true' on a request whose session is new, as the official gem does" do
+    get "/new_flag"
+    expect(last_response.body).to eq('"true"')
+    get "/new_flag"
+    expect(last_response.body).to eq("nil")
+    set_cookie "rack.session=#{'0' * 32}--#{'a' * 32}" # a forged id: a new session again
+    get "/new_flag"
+    expect(last_response.body).to eq('"true"')
   end
 
   it "does not write a new session that stays empty" do

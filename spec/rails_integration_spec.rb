@@ -1,6 +1,9 @@
 # frozen_string_literal: true
 
-# The Rails integration end to end, on Debian's Rails 6.1: a minimal app is
+# The Rails integration end to end, on the Rails the run has: Debian's 6.1,
+# or Rails 7.2 on Rack 3.1 when script/test runs the suite with the
+# vendored stack's RUBYLIB (../shared/vendor/ruby/rubylib rails-7.2), which
+# the app's processes inherit. A minimal app is
 # written to a temp dir (no Bundler; it loads the gem from this checkout),
 # then every step runs as a subprocess with a clean environment: the
 # generators, db:migrate against DynamoDB Local, requests through the whole
@@ -30,20 +33,23 @@ module RailsAppHelpers
 
   module_function
 
-  def rails_available?
+  # The Rails version the app's processes load, or nil when Rails is missing.
+  def rails_version
     script = %w[rails active_record action_controller sqlite3].map { |feature| "require '#{feature}'" }.join(";")
-    system({ "PATH" => ENV.fetch("PATH", "/usr/bin:/bin") }, RbConfig.ruby, "-e", script,
-           %i[out err] => File::NULL, unsetenv_others: true)
+    out, _err, status = Open3.capture3(clean_env({}), RbConfig.ruby, "-e", "#{script}; print Rails::VERSION::STRING",
+                                       unsetenv_others: true)
+    status.success? ? out : nil
   end
 
-  # Only what the app needs: no RUBYOPT/RUBYLIB/BUNDLE_* of the caller, no
-  # AWS_* credentials but the ones given here.
+  # Only what the app needs: no RUBYOPT/BUNDLE_* of the caller, no AWS_*
+  # credentials but the ones given here. RUBYLIB is kept: it selects the
+  # stack (Rails 7.2 and Rack 3 from ../shared/vendor/ruby).
   def clean_env(extra)
     {
       "PATH" => ENV.fetch("PATH", "/usr/bin:/bin"), "HOME" => ENV.fetch("HOME", Dir.tmpdir),
       "LANG" => "C.UTF-8", "RAILS_ENV" => "development",
-      "AWS_EC2_METADATA_DISABLED" => "true"
-    }.merge(extra)
+      "AWS_EC2_METADATA_DISABLED" => "true", "RUBYLIB" => ENV.fetch("RUBYLIB", nil)
+    }.compact.merge(extra)
   end
 
   def write_app(dir)
@@ -62,7 +68,7 @@ module RailsAppHelpers
 
         module RailsSpecApp
           class Application < Rails::Application
-            config.load_defaults 6.1
+            config.load_defaults Rails::VERSION::STRING.to_f
             config.eager_load = false
             config.secret_key_base = "rails-spec-secret-key-base-" + ("s" * 64)
             config.hosts.clear
@@ -90,6 +96,10 @@ module RailsAppHelpers
           get "counter" => "counter#show"
           get "info" => "counter#info"
           get "reset" => "counter#reset"
+          get "form" => "counter#form"
+          post "submit" => "counter#submit"
+          get "flash_set" => "counter#flash_set"
+          get "flash_show" => "counter#flash_show"
         end
       RUBY
       "app/controllers/counter_controller.rb" => <<~RUBY,
@@ -110,6 +120,31 @@ module RailsAppHelpers
             reset_session
             render plain: "reset"
           end
+
+          # CSRF: the token lives in the session; a POST must bring it back.
+          protect_from_forgery with: :exception
+
+          def form
+            render plain: form_authenticity_token
+          end
+
+          def submit
+            render plain: "accepted"
+          end
+
+          rescue_from ActionController::InvalidAuthenticityToken do
+            render plain: "forgery", status: 422
+          end
+
+          # The flash lives in the session across a redirect.
+          def flash_set
+            flash[:notice] = "saved in the session"
+            redirect_to "/flash_show"
+          end
+
+          def flash_show
+            render plain: flash[:notice].to_s
+          end
         end
       RUBY
       "Rakefile" => <<~RUBY,
@@ -126,14 +161,20 @@ module RailsAppHelpers
         require_relative "../config/environment"
         require "json"
         require "rack/mock"
+        require "uri"
 
-        # One cookie jar per client.
-        get = lambda do |jar, path|
-          res = Rack::MockRequest.new(Rails.application).get(path, "HTTP_COOKIE" => jar[:cookie].to_s)
-          line = res.headers["Set-Cookie"].to_s.split("\n").find { |l| l.start_with?("#{COOKIE}=") }
+        # One cookie jar per client. Set-Cookie: a String with newlines
+        # (Rack 2) or an Array (Rack 3).
+        request = lambda do |jar, method, path, params = {}|
+          res = Rack::MockRequest.new(Rails.application).request(method, path, "HTTP_COOKIE" => jar[:cookie].to_s,
+                                                                                params: params)
+          lines = Array(res.headers["Set-Cookie"] || res.headers["set-cookie"]).flat_map { |v| v.split("\n") }
+          line = lines.find { |l| l.start_with?("#{COOKIE}=") }
           jar[:cookie] = line[/\A[^;]*/] if line
-          { status: res.status, body: res.body, set_cookie: line, cookie: jar[:cookie] }
+          { status: res.status, body: res.body, set_cookie: line, cookie: jar[:cookie],
+            location: res.headers["Location"] || res.headers["location"] }
         end
+        get = ->(jar, path) { request.(jar, "GET", path) }
 
         client = {}
         counts = Array.new(Integer(ENV.fetch("REQUESTS"))) { get.(client, "/counter") }
@@ -141,10 +182,18 @@ module RailsAppHelpers
         # reset_session, by a second client: count, reset, count again.
         other = {}
         reset = ENV["RESET"] ? %w[/counter /reset /counter].map { |path| get.(other, path) } : []
+        # CSRF round trip and a flash across a redirect, by a third client.
+        third = {}
+        token = get.(third, "/form")[:body]
+        csrf = [request.(third, "POST", "/submit", "authenticity_token" => token),
+                request.(third, "POST", "/submit", "authenticity_token" => "forged")]
+        set = get.(third, "/flash_set")
+        flash = [set, get.(third, URI(set[:location].to_s).path), get.(third, "/flash_show")]
         store = ObjectSpace.each_object(ActionDispatch::Session::DynamoDbStore).first
         config = store.config
         puts JSON.generate(
-          counts: counts, info: info, reset: reset, cookie: client[:cookie],
+          counts: counts, info: info, reset: reset, cookie: client[:cookie], csrf: csrf, flash: flash,
+          rails_version: Rails::VERSION::STRING, rack_version: Rack.release,
           session_store: Rails.application.config.session_store.name, store_class: store.class.name,
           store_ancestors: store.class.ancestors.map(&:to_s),
           config: config.to_hash.slice(:table_name, :max_stale, :max_age, :lock_retry_delay, :read_capacity,
@@ -167,8 +216,8 @@ end
 
 RSpec.describe "Rails integration", :rails do
   before(:all) do
-    skip "Rails 6.1 (railties, activerecord, sqlite3) is not installed: run script/setup" unless
-      RailsAppHelpers.rails_available?
+    @rails_version = RailsAppHelpers.rails_version
+    skip "Rails (railties, activerecord, sqlite3) is not installed: run script/setup" unless @rails_version
 
     @raw = DynamoDBLocalHelper.raw_client
     @table = DynamoDBLocalHelper.unique_table_name("rails-spec")
@@ -228,6 +277,7 @@ RSpec.describe "Rails integration", :rails do
     end
     run_step(:collect_garbage, "rake", "dynamo_db:collect_garbage", ruby: false)
     @gc_left = @raw.scan_all(@table).map { |item| item["session_id"]["S"] }
+    run_step(:clean, "rake", "dynamo_db:session_store:clean", ruby: false)
 
     # The v0.5 names: :dynamodb_store reading config/sessionstore/dynamodb.yml.
     # A secret in the file beats secret_key_base (v0.5 generated one there).
@@ -317,7 +367,7 @@ RSpec.describe "Rails integration", :rails do
       expect(out).to match(%r{create\s+db/migrate/\d{14}_create_dynamo_db_sessions_table\.rb})
       name, text = @generated[:migrations].find { |file, _| file.end_with?("_create_dynamo_db_sessions_table.rb") }
       expect(name).not_to be_nil
-      expect(text).to include("class CreateDynamoDbSessionsTable < ActiveRecord::Migration[6.1]",
+      expect(text).to include("class CreateDynamoDbSessionsTable < ActiveRecord::Migration[#{@rails_version.to_f}]",
                               "Aws::SessionStore::DynamoDB::Table.create_table(session_store_options)",
                               "Aws::SessionStore::DynamoDB::Table.delete_table(session_store_options)")
     end
@@ -398,6 +448,27 @@ RSpec.describe "Rails integration", :rails do
       expect(keys).not_to include("secret_key", "max_stale", "max_age", "table_name", "config_file", "endpoint")
     end
 
+    it "runs on the Rails and Rack of this run" do
+      step(:drive)
+      expect(@drive["rails_version"]).to eq(@rails_version)
+      expect(@drive["rack_version"]).to eq(Rack.release)
+    end
+
+    it "round-trips the CSRF token kept in the session, and refuses a forged one" do
+      step(:drive)
+      accepted, forged = @drive["csrf"]
+      expect([accepted["status"], accepted["body"]]).to eq([200, "accepted"])
+      expect([forged["status"], forged["body"]]).to eq([422, "forgery"])
+    end
+
+    it "carries the flash across a redirect, once" do
+      step(:drive)
+      set, shown, again = @drive["flash"]
+      expect(set["status"]).to eq(302)
+      expect(shown["body"]).to eq("saved in the session")
+      expect(again["body"]).to eq("")
+    end
+
     it "reset_session deletes the item and starts afresh" do
       step(:drive)
       before, reset, after = @drive["reset"]
@@ -439,6 +510,11 @@ RSpec.describe "Rails integration", :rails do
       expect(@gc_left).to include("gc-recent")
       expect(@gc_left).not_to include("gc-old")
       expect(@gc_left).to include(cookie_value(@drive["cookie"])) if @drive
+    end
+
+    it "rake dynamo_db:session_store:clean runs with the same options and finds nothing left to delete" do
+      out = step(:clean)[:out]
+      expect(out).to match(/garbage collection: scanned #{@gc_left.size}, deleted 0,/)
     end
   end
 end

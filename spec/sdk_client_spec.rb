@@ -229,7 +229,10 @@ RSpec.describe "The SDK client" do
     end
 
     it "gives up on a table throttled for longer than operation_timeout with TimeoutError, at that timeout" do
-      client = native::Client.new(native_options.merge(endpoint: proxy.endpoint, operation_timeout: 2.0))
+      # max_attempts 10: Configuration's default (the native client alone
+      # would take the SDK's 3).
+      client = native::Client.new(native_options.merge(endpoint: proxy.endpoint, operation_timeout: 2.0,
+                                                       max_attempts: 10))
       proxy.on_request { |op, _| [400, CountingProxy.error_body("ThrottlingException")] if op == "GetItem" }
       started = monotonic
       expect { client.get_item(table_name, "session_id", "k", true) }

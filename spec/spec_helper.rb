@@ -35,8 +35,45 @@ module StoreSpecHelpers
   end
 end
 
+# Which stack this run tests: Debian's Rack 2.2 / Rails 6.1, or Rack 3 /
+# Rails 7.2 from ../shared/vendor/ruby (script/test sets RUBYLIB).
+module SpecStack
+  module_function
+
+  def rack3?
+    Gem::Version.new(Rack.release) >= Gem::Version.new("3.0")
+  end
+
+  def rails_version
+    require "rails/version"
+    Rails::VERSION::STRING
+  rescue LoadError
+    "none"
+  end
+
+  def description
+    session = rack3? ? ", rack-session #{Rack::Session::VERSION rescue '?'}" : ""
+    "Ruby #{RUBY_VERSION}, Rack #{Rack.release}#{session}, Rails #{rails_version}"
+  end
+end
+
+if SpecStack.rack3?
+  require "rack/session/version" rescue nil # rubocop:disable Style/RescueModifier
+  # Rack::Lint on the inside too: whatever the middleware hands the app (the
+  # env, rack.session) and passes back must satisfy Rack 3's SPEC.
+  # store_request (spec/support/store_requests.rb) lints the outside.
+  module LintTheApp
+    def initialize(app, options = {})
+      super(Rack::Lint.new(app), options)
+    end
+  end
+  require "aws-sessionstore-dynamodb-rs"
+  Aws::SessionStore::DynamoDB::RackMiddleware.prepend(LintTheApp)
+end
+
 RSpec.configure do |config|
   config.include StoreSpecHelpers
+  config.before(:suite) { puts "Stack: #{SpecStack.description}" }
   config.disable_monkey_patching!
   config.order = :random
   Kernel.srand config.seed

@@ -1,11 +1,51 @@
 # frozen_string_literal: true
 
-begin
-  require "aws_sessionstore_dynamodb_rs/aws_sessionstore_dynamodb_rs"
-rescue LoadError => e
-  raise LoadError, "aws-sessionstore-dynamodb-rs: the native extension is not built (#{e.message}). " \
-                   "In a checkout run `rake compile`; an installed gem builds it on `gem install`."
+require "rbconfig"
+
+# The extension: under lib/aws_sessionstore_dynamodb_rs/<ruby minor>/ in the
+# precompiled platform gem (`rake native:gem`), else where the source gem's
+# build (or `rake compile`) put it.
+module Aws
+  module SessionStore
+    module DynamoDB
+      # @api private
+      module NativeLoader
+        NAME = "aws_sessionstore_dynamodb_rs"
+        DIR = File.expand_path("../../../#{NAME}", __dir__)
+
+        module_function
+
+        def load!
+          minor = RUBY_VERSION[/\A\d+\.\d+/]
+          if File.exist?(File.join(DIR, minor, "#{NAME}.#{RbConfig::CONFIG['DLEXT']}"))
+            require "#{NAME}/#{minor}/#{NAME}"
+          elsif !(precompiled = precompiled_for).empty?
+            raise LoadError, "aws-sessionstore-dynamodb-rs: this precompiled gem carries the native extension " \
+                             "for Ruby #{precompiled.join(', ')}, not Ruby #{minor}. Install the source gem " \
+                             "instead (gem install aws-sessionstore-dynamodb-rs --platform ruby; it builds " \
+                             "with Rust's cargo)."
+          else
+            require_built
+          end
+        end
+
+        # Ruby minors with a precompiled extension next to this file.
+        def precompiled_for
+          Dir.glob(File.join(DIR, "*", "#{NAME}.#{RbConfig::CONFIG['DLEXT']}")).map { |f| File.basename(File.dirname(f)) }
+        end
+
+        def require_built
+          require "#{NAME}/#{NAME}"
+        rescue LoadError => e
+          raise LoadError, "aws-sessionstore-dynamodb-rs: the native extension is not built (#{e.message}). " \
+                           "In a checkout run `rake compile`; an installed gem builds it on `gem install`."
+        end
+      end
+    end
+  end
 end
+
+Aws::SessionStore::DynamoDB::NativeLoader.load!
 
 module Aws
   module SessionStore

@@ -77,6 +77,11 @@ module Aws
           release_locks(env) if @config.enable_locking
         end
 
+        # Set to "true" in the Rack env when the request's session is new (no
+        # cookie, an invalid one, or its item is gone), as the official
+        # middleware does; apps read it.
+        NEW_SESSION_KEY = "dynamo_db.new_session"
+
         # @return [Array(String, Hash)] the session id and the session.
         def find_session(req, sid)
           return [generate_sid, {}] if req.session.options[:skip]
@@ -92,6 +97,7 @@ module Aws
             # is there again once it answers (write_session won't touch it).
             return [sid, {}] if unavailable(req.env).include?(sid)
           end
+          req.env[NEW_SESSION_KEY] = "true"
           [generate_sid, {}]
         end
 

@@ -5,17 +5,26 @@
 CRATE = "aws_sessionstore_dynamodb_rs"
 NATIVE_SO = "lib/#{CRATE}/#{CRATE}.#{RbConfig::CONFIG['DLEXT']}"
 
-desc "Build the native extension in place (PROFILE=dev|release, default dev)"
+# What cargo names the library on this OS (libX.so, libX.dylib, X.dll).
+def cargo_library(dir)
+  candidates = %W[lib#{CRATE}.so lib#{CRATE}.dylib #{CRATE}.dll].map { |name| File.join(dir, name) }
+  candidates.max_by { |path| File.exist?(path) ? File.mtime(path) : Time.at(0) }
+end
+
+desc "Build the native extension in place (PROFILE=dev|release, default dev; dev adds the test-hooks feature)"
 task :compile do
   profile = ENV.fetch("PROFILE", "dev")
-  sh "cargo", "build", "--lib", "--profile", profile, "-p", CRATE
+  features = ENV.fetch("CARGO_FEATURES", profile == "dev" ? "test-hooks" : "")
+  args = ["cargo", "build", "--lib", "--profile", profile, "-p", CRATE]
+  args += ["--features", features] unless features.empty?
+  sh(*args)
   out_dir = profile == "dev" ? "debug" : profile
   target = ENV.fetch("CARGO_TARGET_DIR", "target")
   mkdir_p File.dirname(NATIVE_SO)
   # Copy to a temp name then rename, so a running process keeps its mapping.
   # (a per-process name: two builds at once must not share it)
   tmp = "#{NATIVE_SO}.#{Process.pid}.tmp"
-  cp "#{target}/#{out_dir}/lib#{CRATE}.so", tmp
+  cp cargo_library("#{target}/#{out_dir}"), tmp
   mv tmp, NATIVE_SO
 end
 

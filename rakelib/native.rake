@@ -21,8 +21,7 @@ namespace :native do
     sh "cargo", "build", "--lib", "--profile", profile, "-p", CRATE
     target = ENV.fetch("CARGO_TARGET_DIR", "target")
     dlext = RbConfig::CONFIG["DLEXT"]
-    built = File.join(target, profile == "dev" ? "debug" : profile,
-                      "lib#{CRATE}.#{RbConfig::CONFIG['host_os'].include?('darwin') ? 'dylib' : 'so'}")
+    built = cargo_library(File.join(target, profile == "dev" ? "debug" : profile))
     minor = RUBY_VERSION[/\A\d+\.\d+/]
     spec = Gem::Specification.load("aws-sessionstore-dynamodb-rs.gemspec")
     stage = File.expand_path("tmp/native-gem-#{Process.pid}")

@@ -2,6 +2,8 @@
 
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
+require "open3"
+require "rbconfig"
 require "timeout"
 require_relative "support/slow_server"
 
@@ -79,6 +81,23 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
     it "turns a Rust panic into InternalError, never fatal" do
       expect { native.__panic__("boom") }.to raise_error(errors::InternalError, /boom/)
       expect(native.__panic__("")).to be_nil
+    end
+
+    it "resolves its exception classes when it loads: a missing one fails the require, naming it" do
+      lib = File.expand_path("../lib", __dir__)
+      script = <<~RUBY
+        require "aws/session_store/dynamo_db/errors"
+        Aws::SessionStore::DynamoDB::Errors.send(:remove_const, :LockLostError)
+        begin
+          require "aws/session_store/dynamo_db/native"
+          puts "loaded"
+        rescue NameError => e
+          puts "NameError: \#{e.message}"
+        end
+      RUBY
+      out, status = Open3.capture2e(RbConfig.ruby, "-I", lib, "-e", script)
+      expect(status).to be_success, out
+      expect(out).to match(/\ANameError: .*LockLostError/)
     end
 
     it "rejects options of the wrong type with ConfigurationError" do

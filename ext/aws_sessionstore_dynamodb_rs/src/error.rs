@@ -10,7 +10,10 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::endpoint::error::ResolveEndpointError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ErrorMetadata;
-use magnus::{prelude::*, Error, ExceptionClass, RClass, RModule, Ruby};
+use std::sync::OnceLock;
+
+use magnus::value::Opaque;
+use magnus::{prelude::*, Error, ExceptionClass, RModule, Ruby};
 
 /// DynamoDB's limit on one item, names and values included.
 pub const ITEM_SIZE_LIMIT: usize = 400 * 1024;
@@ -121,7 +124,7 @@ impl StoreError {
             StoreError::Internal(_) => "InternalError",
         };
         let message = self.to_string();
-        let class = match errors_class(ruby, class_name) {
+        let class = match error_class(ruby, class_name) {
             Some(class) => class,
             None => return Error::new(ruby.exception_runtime_error(), message),
         };
@@ -141,13 +144,53 @@ impl StoreError {
     }
 }
 
-fn errors_class(ruby: &Ruby, name: &str) -> Option<ExceptionClass> {
-    let aws: RModule = ruby.class_object().const_get("Aws").ok()?;
-    let store: RModule = aws.const_get("SessionStore").ok()?;
-    let dynamo: RModule = store.const_get("DynamoDB").ok()?;
-    let errors: RModule = dynamo.const_get("Errors").ok()?;
-    let class: RClass = errors.const_get(name).ok()?;
-    ExceptionClass::from_value(class.as_value())
+/// Every class `into_ruby` raises, by name in
+/// `Aws::SessionStore::DynamoDB::Errors` (defined in `errors.rb`).
+const CLASS_NAMES: [&str; 12] = [
+    "ResourceNotFoundError",
+    "ConditionalCheckFailedError",
+    "ThrottlingError",
+    "ValidationError",
+    "ServiceError",
+    "TimeoutError",
+    "NetworkError",
+    "SessionTooLargeError",
+    "LockWaitTimeoutError",
+    "LockLostError",
+    "ConfigurationError",
+    "InternalError",
+];
+
+/// The classes, resolved once when the extension loads.
+static CLASSES: OnceLock<Vec<(&'static str, Opaque<ExceptionClass>)>> = OnceLock::new();
+
+/// Resolves every exception class once; a missing one fails the load
+/// (`require` raises NameError) instead of the first error in production.
+pub fn init(ruby: &Ruby) -> Result<(), Error> {
+    let errors: RModule = ruby
+        .class_object()
+        .const_get::<_, RModule>("Aws")?
+        .const_get::<_, RModule>("SessionStore")?
+        .const_get::<_, RModule>("DynamoDB")?
+        .const_get("Errors")?;
+    let mut classes = Vec::with_capacity(CLASS_NAMES.len());
+    for name in CLASS_NAMES {
+        let class: ExceptionClass = errors.const_get(name)?;
+        // Kept alive even if someone removed the constant.
+        ruby.gc_register_mark_object(class);
+        classes.push((name, Opaque::from(class)));
+    }
+    // A second load of the extension (another `require` path) keeps the first.
+    let _ = CLASSES.set(classes);
+    Ok(())
+}
+
+fn error_class(ruby: &Ruby, name: &str) -> Option<ExceptionClass> {
+    CLASSES
+        .get()?
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, class)| ruby.get_inner(*class))
 }
 
 fn raw_status(raw: &HttpResponse) -> u16 {

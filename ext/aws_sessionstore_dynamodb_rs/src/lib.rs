@@ -19,12 +19,15 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     let dynamo = store.define_module("DynamoDB")?;
     let native: RModule = dynamo.define_module("Native")?;
     native.const_set("VERSION", env!("CARGO_PKG_VERSION"))?;
+    error::init(ruby)?;
     client::init(ruby, native)?;
     sid::init(ruby, native)?;
+    #[cfg(feature = "test-hooks")]
     native.define_module_function("__panic__", magnus::function!(panic_for_spec, 1))?;
     Ok(())
 }
 
+#[cfg(feature = "test-hooks")]
 /// Panics inside the GVL-free helper, so a spec can prove a panic becomes
 /// `Errors::InternalError` and never Ruby's uncatchable `fatal`. Private.
 fn panic_for_spec(ruby: &Ruby, message: String) -> Result<(), Error> {

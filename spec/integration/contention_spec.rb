@@ -15,7 +15,7 @@
 
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
-require_relative "support/store_requests"
+require_relative "../support/store_requests"
 
 RSpec.describe "Renew and destroy racing with writes (no locking)" do
   include_context "with a session table"

@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 require 'stringio'
-require_relative '../lib/aws/session_store/dynamo_db/errors'
+require 'aws/session_store/dynamo_db/errors'
 
 RSpec.describe Aws::SessionStore::DynamoDB::Errors do
   let(:errors) { Aws::SessionStore::DynamoDB::Errors }

@@ -15,8 +15,8 @@
 
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
-require_relative "support/counting_proxy"
-require_relative "support/store_requests"
+require_relative "../support/counting_proxy"
+require_relative "../support/store_requests"
 
 RSpec.describe "Fault injection between the store and DynamoDB" do
   include_context "with a session table"

@@ -10,7 +10,7 @@ require "aws-sessionstore-dynamodb-rs"
 require "net/http"
 require "socket"
 require "tmpdir"
-require_relative "support/store_requests"
+require_relative "../support/store_requests"
 
 RSpec.describe "Preforking servers" do
   include_context "with a session table"
@@ -114,7 +114,7 @@ RSpec.describe "Preforking servers" do
       File.write(File.join(dir, "puma.rb"), puma_config)
       boot_file = File.join(dir, "boot")
       env = {
-        "RUBYLIB" => [File.expand_path("../lib", __dir__), ENV["RUBYLIB"]].compact.join(File::PATH_SEPARATOR),
+        "RUBYLIB" => [File.expand_path("../../lib", __dir__), ENV["RUBYLIB"]].compact.join(File::PATH_SEPARATOR),
         "SPEC_ENDPOINT" => DynamoDBLocalHelper.endpoint, "SPEC_TABLE" => table_name,
         "SPEC_SECRET" => StoreSpecHelpers::SECRET, "SPEC_BOOT_FILE" => boot_file
       }

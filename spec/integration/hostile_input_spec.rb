@@ -13,8 +13,8 @@ require "aws-sessionstore-dynamodb-rs"
 require "openssl"
 require "securerandom"
 require "base64"
-require_relative "support/counting_proxy"
-require_relative "support/store_requests"
+require_relative "../support/counting_proxy"
+require_relative "../support/store_requests"
 
 RSpec.describe "Hostile input" do
   include_context "with a session table"

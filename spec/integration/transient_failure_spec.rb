@@ -2,7 +2,7 @@
 
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
-require_relative "support/counting_proxy"
+require_relative "../support/counting_proxy"
 
 # When DynamoDB can't be asked (throttled past the retries, timed out,
 # unreachable), the request goes on with an empty stand-in session, but

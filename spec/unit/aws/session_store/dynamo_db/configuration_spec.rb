@@ -3,7 +3,7 @@
 require 'fileutils'
 require 'pathname'
 require 'tmpdir'
-require_relative '../lib/aws/session_store/dynamo_db/configuration'
+require 'aws/session_store/dynamo_db/configuration'
 
 RSpec.describe Aws::SessionStore::DynamoDB::Configuration do
   let(:errors) { Aws::SessionStore::DynamoDB::Errors }

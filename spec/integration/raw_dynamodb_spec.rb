@@ -3,7 +3,7 @@
 # Checks the spec-side raw DynamoDB client against DynamoDB Local, so that
 # interop specs built on it can be trusted. Needs DYNAMODB_ENDPOINT (script/test).
 
-require_relative 'support/dynamodb_local'
+require_relative '../support/dynamodb_local'
 
 RSpec.describe RawDynamoDB do
   include_context 'with a session table'

@@ -5,8 +5,8 @@
 
 require "spec_helper"
 require "socket"
-require_relative "support/counting_proxy"
-require_relative "support/slow_server"
+require_relative "../support/counting_proxy"
+require_relative "../support/slow_server"
 
 RSpec.describe CountingProxy do
   include_context "with a session table"

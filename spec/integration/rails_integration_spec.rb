@@ -26,7 +26,7 @@ require "yaml"
 
 # Subprocess helpers and the files of the app.
 module RailsAppHelpers
-  LIB = File.expand_path("../lib", __dir__)
+  LIB = File.expand_path("../../lib", __dir__)
   COOKIE = "_rails_spec_session"
   # Seconds one subprocess may take before it is killed.
   STEP_TIMEOUT = 90

@@ -4,7 +4,7 @@ require "spec_helper"
 require "rbconfig"
 require "tmpdir"
 require "uri"
-require_relative "support/tls_proxy"
+require_relative "../support/tls_proxy"
 
 # The session hot path over https, as against AWS: TLS with certificate
 # verification, keep-alive, in a fresh process whose trust store is a
@@ -33,7 +33,7 @@ RSpec.describe "TLS endpoints" do
       )
       #{code}
     RUBY
-    out = IO.popen(env, [RbConfig.ruby, "-I", File.expand_path("../lib", __dir__), "-e", script],
+    out = IO.popen(env, [RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__), "-e", script],
                    err: %i[child out], &:read)
     [out, $?]
   end

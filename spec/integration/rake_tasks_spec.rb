@@ -7,7 +7,7 @@ require "tmpdir"
 # The rake tasks as a plain Rack app loads them, run as `rake` subprocesses
 # configured through ENV.
 RSpec.describe "aws/session_store/dynamo_db/rake_tasks" do
-  let(:lib) { File.expand_path("../lib", __dir__) }
+  let(:lib) { File.expand_path("../../lib", __dir__) }
   let(:raw_dynamodb) { DynamoDBLocalHelper.raw_client }
   let(:table_name) { DynamoDBLocalHelper.unique_table_name("rake-spec") }
   let(:env) do

@@ -6,7 +6,7 @@ require "rbconfig"
 
 # exe/aws-sessionstore-dynamodb as a subprocess against DynamoDB Local.
 RSpec.describe "exe/aws-sessionstore-dynamodb" do
-  let(:exe) { File.expand_path("../exe/aws-sessionstore-dynamodb", __dir__) }
+  let(:exe) { File.expand_path("../../exe/aws-sessionstore-dynamodb", __dir__) }
   let(:raw_dynamodb) { DynamoDBLocalHelper.raw_client }
   let(:table_name) { DynamoDBLocalHelper.unique_table_name("cli-spec") }
   let(:env) do

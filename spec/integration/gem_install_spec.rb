@@ -4,14 +4,14 @@ require "spec_helper"
 require "open3"
 require "tmpdir"
 require "rbconfig"
-require_relative "support/gem_fixtures"
+require_relative "../support/gem_fixtures"
 
 # The offline build: `gem build` + `gem install --local` compile the
 # extension through extconf.rb (no rb_sys gem), and a fresh Ruby loads the
 # installed gem. The install reuses the checkout's cargo target dir with the
 # dev profile so it takes seconds; the release path is the same Makefile.
 RSpec.describe "gem build and gem install --local" do
-  let(:repo) { File.expand_path("..", __dir__) }
+  let(:repo) { File.expand_path("../..", __dir__) }
 
   it "installs offline, compiling the extension, and loads it in a fresh ruby" do
     Dir.mktmpdir("gem-install") do |dir|

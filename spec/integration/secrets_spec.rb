@@ -18,8 +18,8 @@ require "tempfile"
 require "tmpdir"
 require "openssl"
 require "securerandom"
-require_relative "support/counting_proxy"
-require_relative "support/store_requests"
+require_relative "../support/counting_proxy"
+require_relative "../support/store_requests"
 
 RSpec.describe "Secrets and session data stay out of logs, errors and inspect output" do
   include StoreRequestHelpers

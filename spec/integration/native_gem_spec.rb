@@ -4,14 +4,14 @@ require "spec_helper"
 require "open3"
 require "tmpdir"
 require "rbconfig"
-require_relative "support/gem_fixtures"
+require_relative "../support/gem_fixtures"
 
 # The precompiled platform gem (`rake native:gem`): built here from the
 # checkout's dev build (PROFILE=dev: the same layout as the release gem, in
 # seconds), installed with `gem install --local` into an empty GEM_HOME with
 # no cargo on PATH, then loaded by a fresh Ruby that talks to DynamoDB Local.
 RSpec.describe "rake native:gem (the precompiled x86_64-linux gem)" do
-  let(:repo) { File.expand_path("..", __dir__) }
+  let(:repo) { File.expand_path("../..", __dir__) }
   let(:minor) { RUBY_VERSION[/\A\d+\.\d+/] }
 
   it "carries the extension under its Ruby minor, installs without Rust, and loads by Ruby version" do

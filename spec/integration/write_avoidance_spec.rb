@@ -7,7 +7,7 @@
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "rack/test"
-require_relative "support/counting_proxy"
+require_relative "../support/counting_proxy"
 
 RSpec.describe "DynamoDB requests per Rack request" do
   include_context "with a session table"

@@ -8,8 +8,8 @@
 
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
-require_relative "support/counting_proxy"
-require_relative "support/store_requests"
+require_relative "../support/counting_proxy"
+require_relative "../support/store_requests"
 
 RSpec.describe "Real-world items and traffic" do
   include_context "with a session table"

@@ -32,7 +32,7 @@ require "securerandom"
 require "tmpdir"
 
 module ReadmeBlocks
-  ROOT = File.expand_path("..", __dir__)
+  ROOT = File.expand_path("../..", __dir__)
   README = File.join(ROOT, "README.md")
   LIB = File.join(ROOT, "lib")
   TIMEOUT = 120 # seconds per block

@@ -16,8 +16,8 @@ require "socket"
 require "time"
 require "timeout"
 require "tmpdir"
-require_relative "support/counting_proxy"
-require_relative "support/store_requests"
+require_relative "../support/counting_proxy"
+require_relative "../support/store_requests"
 
 RSpec.describe "The SDK client" do
   include_context "with a session table"
@@ -25,7 +25,7 @@ RSpec.describe "The SDK client" do
 
   let(:native) { Aws::SessionStore::DynamoDB::Native }
   let(:errors) { Aws::SessionStore::DynamoDB::Errors }
-  let(:lib) { File.expand_path("../lib", __dir__) }
+  let(:lib) { File.expand_path("../../lib", __dir__) }
 
   # A loopback port nothing listens on.
   def dead_endpoint

@@ -17,14 +17,14 @@ require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "open3"
 require "fileutils"
-require_relative "support/counting_proxy"
-require_relative "support/store_requests"
+require_relative "../support/counting_proxy"
+require_relative "../support/store_requests"
 
 RSpec.describe "DynamoDB Local killed and restarted on a new port" do
   include StoreRequestHelpers
 
-  let(:state_dir) { File.expand_path("../tmp/dynamodb-local-outage", __dir__) }
-  let(:script_dir) { File.expand_path("../script/dynamodb-local", __dir__) }
+  let(:state_dir) { File.expand_path("../../tmp/dynamodb-local-outage", __dir__) }
+  let(:script_dir) { File.expand_path("../../script/dynamodb-local", __dir__) }
   let(:table_name) { DynamoDBLocalHelper.unique_table_name("outage") }
   let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
 

@@ -5,7 +5,7 @@ require "aws-sessionstore-dynamodb-rs"
 require "open3"
 require "rbconfig"
 require "timeout"
-require_relative "support/slow_server"
+require_relative "../support/slow_server"
 
 RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
   let(:native) { Aws::SessionStore::DynamoDB::Native }
@@ -84,7 +84,7 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
     end
 
     it "resolves its exception classes when it loads: a missing one fails the require, naming it" do
-      lib = File.expand_path("../lib", __dir__)
+      lib = File.expand_path("../../lib", __dir__)
       script = <<~RUBY
         require "aws/session_store/dynamo_db/errors"
         Aws::SessionStore::DynamoDB::Errors.send(:remove_const, :LockLostError)
@@ -118,7 +118,7 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
 
     it "raises TypeError for a non-String, and loading the store does not load OpenSSL" do
       expect { Aws::SessionStore::DynamoDB::Native.sid_digest(nil, "x") }.to raise_error(TypeError)
-      loaded = IO.popen([RbConfig.ruby, "-I", File.expand_path("../lib", __dir__), "-e",
+      loaded = IO.popen([RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__), "-e",
                          'require "aws-sessionstore-dynamodb-rs"; print defined?(OpenSSL).inspect'], &:read)
       expect(loaded).to eq("nil")
     end

@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 require 'json'
-require_relative '../lib/aws/session_store/dynamo_db/serializer'
+require 'aws/session_store/dynamo_db/serializer'
 
 RSpec.describe Aws::SessionStore::DynamoDB::Serializer do
   let(:corrupt) { Aws::SessionStore::DynamoDB::Errors::CorruptSessionError }

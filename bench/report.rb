@@ -61,7 +61,7 @@ module BenchReport
       "AWS_EC2_METADATA_DISABLED" => "true", "AWS_ACCESS_KEY_ID" => "dummy",
       "AWS_SECRET_ACCESS_KEY" => "dummy", "AWS_REGION" => "us-east-1",
       "DYNAMODB_LOCAL_STATE" => STATE, "BENCH_LOG_DIR" => OUT,
-      "PATH" => "#{File.join(Dir.home, '.cargo', 'bin')}:#{ENV.fetch('PATH', '')}"
+      "PATH" => "#{File.join(Dir.home, ".cargo", "bin")}:#{ENV.fetch("PATH", "")}"
     }
   end
 
@@ -121,7 +121,7 @@ module BenchReport
   # Like run, but a non-zero exit is a SectionError. @return [String] stdout.
   def run!(argv, name:, timeout:, env: {}, chdir: TREE)
     out, status, tail = run(argv, name: name, timeout: timeout, env: env, chdir: chdir)
-    raise SectionError.new("#{argv.first(3).join(' ')} … exited with #{status.exitstatus || status}", out, tail) \
+    raise SectionError.new("#{argv.first(3).join(" ")} … exited with #{status.exitstatus || status}", out, tail) \
       unless status.success?
 
     out
@@ -222,7 +222,7 @@ module BenchReport
     return "not built" unless so
 
     mb = (File.size(so) / 1_048_576.0).round(1)
-    "#{debug_build?(so) ? 'DEV (debug) build — run `rake compile:release`' : 'release build'}, #{mb} MiB"
+    "#{debug_build?(so) ? "DEV (debug) build — run `rake compile:release`" : "release build"}, #{mb} MiB"
   end
 
   # A dev-profile build carries DWARF sections: look for .debug_info among
@@ -254,14 +254,14 @@ module BenchReport
       | | |
       |---|---|
       | date | #{Time.now.utc.iso8601} |
-      | nproc | #{command_line(['nproc'])} (shared: other work on this machine adds noise) |
-      | load average at start | #{File.read('/proc/loadavg').split.first(3).join(' ')} |
+      | nproc | #{command_line(["nproc"])} (shared: other work on this machine adds noise) |
+      | load average at start | #{File.read("/proc/loadavg").split.first(3).join(" ")} |
       | ruby | #{RUBY_DESCRIPTION} |
       | rustc | #{command_line(%w[rustc -V])} |
       | native extension | #{extension_profile} |
       | commit | #{git}#{dirty} |
       | DynamoDB | DynamoDB Local 3.1.0 (in memory, loopback), started for this run |
-      | other | #{command_line(%w[puma -V])}; #{command_line(%w[wrk -v]).lines.first.to_s.strip}; #{command_line(%w[redis-server --version]).split(' sha=').first} |
+      | other | #{command_line(%w[puma -V])}; #{command_line(%w[wrk -v]).lines.first.to_s.strip}; #{command_line(%w[redis-server --version]).split(" sha=").first} |
     MD
   end
 
@@ -278,7 +278,7 @@ module BenchReport
     elapsed = monotonic - started
     progress(format("%s: %.0f s", title, elapsed))
     body = body.dup.force_encoding(Encoding::UTF_8).scrub
-    report << "## #{title}\n\n#{body}\n\n_(section took #{format('%.0f', elapsed)} s)_\n\n"
+    report << "## #{title}\n\n#{body}\n\n_(section took #{format("%.0f", elapsed)} s)_\n\n"
   end
 
   def failure(error, out, tail)
@@ -310,7 +310,7 @@ module BenchReport
     rows = results.map do |r|
       name = r["runtime"] == "multi" ? "multi-thread runtime (2 workers)" : "current-thread runtime (**the floor**)"
       values = %w[wall_p50_us wall_p99_us wall_mean_us cpu_p50_us cpu_p99_us cpu_mean_us].map { |k| r[k].round }
-      "| #{name} | #{values.join(' | ')} |"
+      "| #{name} | #{values.join(" | ")} |"
     end
     text = <<~MD
       The same GetItem (consistent read) + conditional UpdateItem (`updated_at`, `data`) a request of the
@@ -318,7 +318,7 @@ module BenchReport
       client settings, `block_on` per pair from the calling thread), #{pairs} pairs after a warm-up, against
       the same DynamoDB Local: `cargo run --release --example floor -- <endpoint> <table> <n> [current|multi]`.
       Process CPU is getrusage(RUSAGE_SELF), every thread included. (Building the example took
-      #{format('%.0f', build_seconds)} s of this section: cargo rebuilds it, optimised, whenever the crate changed.)
+      #{format("%.0f", build_seconds)} s of this section: cargo rebuilds it, optimised, whenever the crate changed.)
 
       | runtime | wall p50 µs | wall p99 µs | wall mean µs | CPU p50 µs | CPU p99 µs | CPU mean µs |
       |---|---:|---:|---:|---:|---:|---:|
@@ -366,7 +366,7 @@ module BenchReport
           (GetItem + UpdateItem; with locking a conditional lock UpdateItem + the saving UpdateItem); the
           "unchanged session" row only reads it (write avoidance: no write within the touch interval).
           "CPU vs Rust floor" is the store's mean CPU per request over the floor's mean CPU per
-          GetItem + UpdateItem pair #{floor_cpu ? "(#{floor_cpu.round} µs)" : '(floor missing)'}: what the Ruby side
+          GetItem + UpdateItem pair #{floor_cpu ? "(#{floor_cpu.round} µs)" : "(floor missing)"}: what the Ruby side
           (Rack, the middleware, serialization) and the extension's own DynamoDB client add to, or save
           on, the bare SDK calls. † The unchanged session's request makes one call (GetItem), not a pair.
         MD
@@ -398,7 +398,7 @@ module BenchReport
         "#{out.strip}#{suffix}"
       end
     rescue StandardError => e
-      report << "## Set-up failed\n\n#{failure(e, e.respond_to?(:out) ? e.out : '', e.respond_to?(:tail) ? e.tail : '')}\n"
+      report << "## Set-up failed\n\n#{failure(e, e.respond_to?(:out) ? e.out : "", e.respond_to?(:tail) ? e.tail : "")}\n"
     ensure
       stop_redis(redis_pid)
       stop_dynamodb
@@ -409,7 +409,7 @@ module BenchReport
                      "included)%s.\n", monotonic - started,
                      compile ? "; before it, script/bench-setup and `rake compile:release` took #{compile} s" : "")
     File.write(File.join(OUT, "report.md"), report)
-    progress("report written to #{File.join(OUT, 'report.md')}")
+    progress("report written to #{File.join(OUT, "report.md")}")
     puts report
   end
 end

@@ -107,18 +107,18 @@ Aws::SessionStore::DynamoDB::Table.delete_table(native.merge(table_name: table))
 cookie_cpu = rows.find { |r| r[0] == "Rack::Session::Cookie" }[5]
 redis_cpu = rows.find { |r| r[0].start_with?("Rack::Session::Redis (") }&.dig(5)
 redis_threaded_cpu = rows.find { |r| r[0].start_with?("Rack::Session::Redis,") }&.dig(5)
-puts "#{requests} requests each, #{RUBY_DESCRIPTION}, #{Etc.respond_to?(:nprocessors) ? Etc.nprocessors : '?'} cores"
+puts "#{requests} requests each, #{RUBY_DESCRIPTION}, #{Etc.respond_to?(:nprocessors) ? Etc.nprocessors : "?"} cores"
 puts
 floor_head = floor_cpu_us ? " CPU vs Rust floor |" : ""
 redis_head = redis_cpu ? " CPU vs redis-rack |" : ""
 puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs | CPU vs Cookie |#{redis_head}#{floor_head}"
-puts "|---|---:|---:|---:|---:|---:|---:|#{redis_cpu ? '---:|' : ''}#{floor_cpu_us ? '---:|' : ''}"
+puts "|---|---:|---:|---:|---:|---:|---:|#{redis_cpu ? "---:|" : ""}#{floor_cpu_us ? "---:|" : ""}"
 rows.each do |n, w50, w99, c50, c99, cmean|
   us = ->(s) { (s * 1e6).round }
   floor = if floor_cpu_us
             # † the unchanged session's request makes one DynamoDB call, the floor's pair two
             mark = n.include?("unchanged") ? " †" : ""
-            n.start_with?("DynamoDB store") ? " #{format('%.2f×', cmean * 1e6 / floor_cpu_us)}#{mark} |" : " |"
+            n.start_with?("DynamoDB store") ? " #{format("%.2f×", cmean * 1e6 / floor_cpu_us)}#{mark} |" : " |"
           else
             ""
           end
@@ -126,10 +126,10 @@ rows.each do |n, w50, w99, c50, c99, cmean|
   # second thread).
   redis = if redis_cpu
             base = n.include?("second Ruby thread") ? redis_threaded_cpu : redis_cpu
-            " #{format('%.2f×', cmean / base)} |"
+            " #{format("%.2f×", cmean / base)} |"
           else
             ""
           end
   puts "| #{n} | #{us[w50]} | #{us[w99]} | #{us[c50]} | #{us[c99]} | #{us[cmean]} | " \
-       "#{format('%.2f×', cmean / cookie_cpu)} |#{redis}#{floor}"
+       "#{format("%.2f×", cmean / cookie_cpu)} |#{redis}#{floor}"
 end

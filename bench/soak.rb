@@ -77,7 +77,7 @@ stats = Hash.new(0)
 one = lambda do |i|
   c = i % clients
   path, cookie =
-    if (i % 101).zero? then ["/", "#{'0' * 32}--#{SecureRandom.hex(16)}"]
+    if (i % 101).zero? then ["/", "#{"0" * 32}--#{SecureRandom.hex(16)}"]
     elsif (i % 997).zero? then ["/renew", jar[c]]
     elsif (i % 1009).zero? then ["/drop", jar[c]]
     elsif (i % 7).zero? then ["/read", jar[c]]
@@ -105,13 +105,13 @@ begin
   total = monotonic - started
 
   puts "soak: #{requests} requests (#{warmup} warm-up), #{clients} clients, table #{table}"
-  puts "  statuses: #{stats.reject { |k, _| k == :error_lines }.sort.map { |k, v| "#{k}: #{v}" }.join(', ')}; " \
+  puts "  statuses: #{stats.reject { |k, _| k == :error_lines }.sort.map { |k, v| "#{k}: #{v}" }.join(", ")}; " \
        "rack.errors lines: #{stats[:error_lines]} (forged cookies: #{(requests - 1) / 101 + 1})"
   puts "  VmRSS after warm-up: #{mib(rss_warm)}, at the end: #{mib(rss_end)}, " \
-       "growth #{format('%+.1f', (rss_end - rss_warm) * 100.0 / rss_warm)}%"
-  puts "  throughput: #{format('%.0f', requests / total)} requests/s overall, " \
-       "#{format('%.0f', (requests - warmup) / soak_elapsed)} requests/s after warm-up " \
-       "(#{format('%.1f', total)} s)"
+       "growth #{format("%+.1f", (rss_end - rss_warm) * 100.0 / rss_warm)}%"
+  puts "  throughput: #{format("%.0f", requests / total)} requests/s overall, " \
+       "#{format("%.0f", (requests - warmup) / soak_elapsed)} requests/s after warm-up " \
+       "(#{format("%.1f", total)} s)"
   puts "  items in the table: #{raw.scan_all(table).size}"
 
   statuses = -> { stats.reject { |k, _| k == :error_lines }.sort.map { |k, v| "#{k}: #{v}" }.join(", ") }
@@ -128,7 +128,7 @@ begin
       GC.stress = false
     end
     offset += count
-    puts "#{label}: #{count} requests OK in #{format('%.1f', monotonic - stress_started)} s (statuses so far: #{statuses.call})"
+    puts "#{label}: #{count} requests OK in #{format("%.1f", monotonic - stress_started)} s (statuses so far: #{statuses.call})"
   end
 ensure
   raw.delete_table(table)

@@ -98,7 +98,7 @@ module ThreadScaling
       break
     end
     Process.wait(pid)
-    raise "#{argv.join(' ')} exited #{$?.exitstatus}:\n#{out}" unless $?.success?
+    raise "#{argv.join(" ")} exited #{$?.exitstatus}:\n#{out}" unless $?.success?
 
     pid = nil
     out

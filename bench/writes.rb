@@ -63,7 +63,7 @@ begin
   rows << ["touch_interval 0 (write on every request)", measure(proxy, store.call(touch_interval: 0), requests)]
   rows << ["enable_locking (lock + release on every request)", measure(proxy, store.call(enable_locking: true), requests)]
   errors = proxy.errors
-  raise "counting proxy errors: #{errors.map(&:inspect).join(', ')}" unless errors.empty?
+  raise "counting proxy errors: #{errors.map(&:inspect).join(", ")}" unless errors.empty?
 ensure
   proxy.stop
   Aws::SessionStore::DynamoDB::Table.delete_table(native.merge(endpoint: endpoint, table_name: table))
@@ -78,7 +78,7 @@ puts "| configuration | UpdateItem (writes) | GetItem | other | all |"
 puts "|---|---:|---:|---:|---:|"
 rows.each do |name, ops|
   other = ops.reject { |op, _| %w[UpdateItem GetItem].include?(op) }.values.sum
-  puts "| #{name} | #{fmt[ops['UpdateItem']]} | #{fmt[ops['GetItem']]} | #{fmt[other]} | #{fmt[ops.values.sum]} |"
+  puts "| #{name} | #{fmt[ops["UpdateItem"]]} | #{fmt[ops["GetItem"]]} | #{fmt[other]} | #{fmt[ops.values.sum]} |"
 end
 puts
 puts "The official gem rewrites the whole item (data included) on every request: 100 writes per 100."

@@ -252,7 +252,7 @@ module Demo
         "AWS_DYNAMO_DB_SESSION_ENDPOINT" => @endpoint
       }).start
       say "  puma #{@puma.version} on http://#{HOST}:#{@puma.port}: 2 workers, preload_app!, 4 threads each"
-      say "  master #{@puma.master}, workers #{@puma.workers.join(' and ')} (log: #{@puma.log.delete_prefix("#{Dir.pwd}/")})"
+      say "  master #{@puma.master}, workers #{@puma.workers.join(" and ")} (log: #{@puma.log.delete_prefix("#{Dir.pwd}/")})"
     end
 
     def visit_sequentially
@@ -268,7 +268,7 @@ module Demo
       Demo.check(counts.each_cons(2).all? { |a, b| b == a + 1 } && counts.first == 1,
                  "the counter went 1 to #{VISITS}? it went #{counts.inspect}")
       Demo.check(pids.size >= 2, "only worker #{pids.first} answered: the session never crossed workers")
-      say "  ok: one session counted 1..#{VISITS}, never backwards, across workers #{pids.sort.join(' and ')}"
+      say "  ok: one session counted 1..#{VISITS}, never backwards, across workers #{pids.sort.join(" and ")}"
       visitor
     end
 
@@ -280,16 +280,16 @@ module Demo
       Demo.check(item, "no item for visitor A's cookie #{key.inspect}")
       order = %w[session_id data created_at updated_at expire_at]
       types = item.sort_by { |name, _| order.index(name) || order.size }.map do |name, value|
-        name == "data" ? "data S #{value['S']}" : "#{name} #{value.keys.first}"
+        name == "data" ? "data S #{value["S"]}" : "#{name} #{value.keys.first}"
       end
-      say "  its item (v4 format): #{types.join(', ')}"
+      say "  its item (v4 format): #{types.join(", ")}"
     end
 
     def visit_in_parallel
       step "Visitor B on /locked (enable_locking: true): #{PARALLEL} parallel increments of one session"
       visitor = Visitor.new(@puma.port)
       first = visitor.get("/locked")
-      say "  GET /locked: count=#{first['count']} (worker #{first['pid']}); then #{PARALLEL} at once, " \
+      say "  GET /locked: count=#{first["count"]} (worker #{first["pid"]}); then #{PARALLEL} at once, " \
           "each holding the session #{WORK} s:"
       answers = visitor.get_parallel("/locked?work=#{WORK}", PARALLEL).sort_by { |a| a["count"] }
       in_columns(answers.map { |a| format("count=%-2d worker %d waited %.2f s", a["count"], a["pid"], a["loaded_in"]) })
@@ -300,7 +300,7 @@ module Demo
       longest = answers.map { |a| a["loaded_in"] }.max
       Demo.check(longest >= (PARALLEL - 1) * WORK * 0.9, "the requests did not wait for each other (#{longest} s)")
       say "  ok: final count #{counts.last} = 1 + #{PARALLEL}, no update lost; " \
-          "one at a time, the last waited #{format('%.2f', longest)} s"
+          "one at a time, the last waited #{format("%.2f", longest)} s"
 
       unlocked = Visitor.new(@puma.port)
       unlocked.get("/")
@@ -330,8 +330,8 @@ module Demo
       Demo.check(result.deleted == ABANDONED && left == live,
                  "expected #{ABANDONED} deleted and #{live} left, got #{result.deleted} deleted and #{left} left")
       again = visitor_a.get("/")
-      say "  ok: the #{live} live sessions stayed; visitor A comes back: count=#{again['count']} (worker #{again['pid']})"
-      Demo.check(again["count"] == VISITS + 1, "visitor A's session did not survive: count=#{again['count']}")
+      say "  ok: the #{live} live sessions stayed; visitor A comes back: count=#{again["count"]} (worker #{again["pid"]})"
+      Demo.check(again["count"] == VISITS + 1, "visitor A's session did not survive: count=#{again["count"]}")
     end
 
     # Sessions last written 3 hours ago, as an app left them: most in the v4
@@ -354,7 +354,7 @@ module Demo
       step "Shutting down"
       if @puma
         left = @puma.stop
-        say "  Puma stopped: master and workers #{Array(@puma.workers).join(' and ')} exited" if left.empty?
+        say "  Puma stopped: master and workers #{Array(@puma.workers).join(" and ")} exited" if left.empty?
         # Without hiding an error already on its way out.
         Demo.check(left.empty?, "Puma processes still alive: #{left.inspect}") unless @failing
       end
@@ -380,7 +380,7 @@ if $PROGRAM_NAME == __FILE__
     warn "demo failed: #{e.message}"
     exit 1
   rescue Interrupt, SignalException => e
-    warn "demo interrupted (#{e.is_a?(Interrupt) ? 'SIGINT' : e.message})"
+    warn "demo interrupted (#{e.is_a?(Interrupt) ? "SIGINT" : e.message})"
     exit 130
   end
 end

@@ -11,7 +11,7 @@
 desc "Performance and cost report (release build, own DynamoDB Local and redis-server; tmp/bench/report.md)"
 task :bench do
   cargo_bin = File.join(Dir.home, ".cargo", "bin")
-  ENV["PATH"] = "#{cargo_bin}:#{ENV.fetch('PATH', '')}" if File.directory?(cargo_bin)
+  ENV["PATH"] = "#{cargo_bin}:#{ENV.fetch("PATH", "")}" if File.directory?(cargo_bin)
   started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
   sh "script/bench-setup"
   # Quiet file operations: stdout carries the report only.

@@ -52,7 +52,7 @@ module SpecStack
   end
 
   def description
-    session = rack3? ? ", rack-session #{Rack::Session::VERSION rescue '?'}" : ""
+    session = rack3? ? ", rack-session #{Rack::Session::VERSION rescue "?"}" : ""
     "Ruby #{RUBY_VERSION}, Rack #{Rack.release}#{session}, Rails #{rails_version}"
   end
 end

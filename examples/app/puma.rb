@@ -7,6 +7,6 @@
 workers 2
 threads 4, 4
 preload_app!
-bind "tcp://127.0.0.1:#{ENV.fetch('PORT', '9292')}"
+bind "tcp://127.0.0.1:#{ENV.fetch("PORT", "9292")}"
 pidfile ENV["PUMA_PIDFILE"] if ENV["PUMA_PIDFILE"]
 environment "production"

@@ -75,7 +75,7 @@ RSpec.describe "Configuration sources, end to end" do
   def erb_config(table, extra_lines = "")
     yaml_file(<<~YAML)
       # <%= "ERB comment, evaluated before YAML" %>
-      table_name: <%= #{table.split('-').inspect}.join("-") %>
+      table_name: <%= #{table.split("-").inspect}.join("-") %>
       endpoint: <%= ENV.fetch("DYNAMODB_ENDPOINT") %>
       region: us-<%= "east" %>-1
       access_key_id: dummy

@@ -23,15 +23,15 @@ RSpec.describe CountingProxy do
   # DynamoDB Local wants a well-formed (not a valid) SigV4 header.
   def auth_headers
     date = Time.now.utc
-    "X-Amz-Date: #{date.strftime('%Y%m%dT%H%M%SZ')}\r\n" \
-      "Authorization: AWS4-HMAC-SHA256 Credential=dummy/#{date.strftime('%Y%m%d')}/us-east-1/dynamodb/aws4_request, " \
-      "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=#{'0' * 64}\r\n"
+    "X-Amz-Date: #{date.strftime("%Y%m%dT%H%M%SZ")}\r\n" \
+      "Authorization: AWS4-HMAC-SHA256 Credential=dummy/#{date.strftime("%Y%m%d")}/us-east-1/dynamodb/aws4_request, " \
+      "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=#{"0" * 64}\r\n"
   end
 
   # A raw HTTP request to the proxy, as a DynamoDB client would send it.
   def http_request(operation, payload)
     body = JSON.generate(payload)
-    "POST / HTTP/1.1\r\nHost: #{proxy.endpoint.delete_prefix('http://')}\r\n#{auth_headers}" \
+    "POST / HTTP/1.1\r\nHost: #{proxy.endpoint.delete_prefix("http://")}\r\n#{auth_headers}" \
       "Content-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.#{operation}\r\n" \
       "Content-Length: #{body.bytesize}\r\n\r\n#{body}"
   end
@@ -83,7 +83,7 @@ RSpec.describe CountingProxy do
     body = JSON.generate("TableName" => table_name, "Key" => key)
     socket.write("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n#{auth_headers}X-Amz-Target: DynamoDB_20120810.GetItem\r\n" \
                  "Content-Type: application/x-amz-json-1.0\r\nTransfer-Encoding: chunked\r\n\r\n" \
-                 "#{format('%x', 5)}\r\n#{body[0, 5]}\r\n#{format('%x', body.bytesize - 5)}\r\n#{body[5..]}\r\n0\r\n\r\n")
+                 "#{format("%x", 5)}\r\n#{body[0, 5]}\r\n#{format("%x", body.bytesize - 5)}\r\n#{body[5..]}\r\n0\r\n\r\n")
     expect(read_response(socket).first).to eq(200)
     expect(proxy.bodies("GetItem")).to all(eq("TableName" => table_name, "Key" => key))
     expect(proxy.count("GetItem")).to eq(2)

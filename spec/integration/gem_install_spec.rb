@@ -39,7 +39,7 @@ RSpec.describe "gem build and gem install --local" do
 
       script = 'require "aws-sessionstore-dynamodb-rs"; ' \
                'puts $LOADED_FEATURES.grep(/aws_sessionstore_dynamodb_rs\.so\z/); ' \
-               'puts Aws::SessionStore::DynamoDB::Native::Client.name'
+               "puts Aws::SessionStore::DynamoDB::Native::Client.name"
       out, status = Open3.capture2e(env, RbConfig.ruby, "-e", script, chdir: dir)
       expect(status).to be_success, out
       loaded, name = out.lines.map(&:chomp)

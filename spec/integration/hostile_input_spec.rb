@@ -32,7 +32,7 @@ RSpec.describe "Hostile input" do
   end
 
   def sign(sid)
-    "#{OpenSSL::HMAC.hexdigest('MD5', secret, sid)}--#{sid}"
+    "#{OpenSSL::HMAC.hexdigest("MD5", secret, sid)}--#{sid}"
   end
 
   # What a cookie must look like, and validate as, when the store hands it out.
@@ -76,9 +76,9 @@ RSpec.describe "Hostile input" do
         truncated_valid_id: -> { v = valid.call; v[0, random.rand(0...v.size)] },
         extended_valid_id: -> { valid.call + ["0", "a", "--", "-", "Z", hex.call(random.rand(1..8))].sample(random: random) },
         wrong_hmac: -> { "#{hex.call(32)}--#{hex.call(32)}" },
-        hmac_of_other_secret: -> { id = hex.call(32); "#{OpenSSL::HMAC.hexdigest('MD5', 'other', id)}--#{id}" },
+        hmac_of_other_secret: -> { id = hex.call(32); "#{OpenSSL::HMAC.hexdigest("MD5", "other", id)}--#{id}" },
         uppercased_hmac: -> { d, id = valid.call.split("--"); "#{d.upcase}--#{id}" },
-        sha256_hmac: -> { id = hex.call(32); "#{OpenSSL::HMAC.hexdigest('SHA256', secret, id)}--#{id}" },
+        sha256_hmac: -> { id = hex.call(32); "#{OpenSSL::HMAC.hexdigest("SHA256", secret, id)}--#{id}" },
         huge: -> { (valid.call + ("A" * 8192))[0, 8192 + random.rand(0..64)] },
         huge_junk: -> { bytes.call(8192) },
         overlong_signed_id: -> { sign("a" * random.rand(129..400)) },
@@ -215,7 +215,7 @@ RSpec.describe "Hostile input" do
     end
 
     it "treats a 32-character digest followed by non-UTF-8 bytes as an invalid id (no exception)" do
-      ["#{'a' * 32}--%FF", "#{'0' * 32}--abc%C3%28", "#{sign('abc')[0, 32]}--%E9t%E9"].each do |value|
+      ["#{"a" * 32}--%FF", "#{"0" * 32}--abc%C3%28", "#{sign("abc")[0, 32]}--%E9t%E9"].each do |value|
         response = store_request(store, "/read", raw_cookie: "rack.session=#{value}")
         expect(response.status).to eq(200)
         expect(fresh_cookie?(response.cookie)).to be(true)
@@ -290,7 +290,7 @@ RSpec.describe "Hostile input" do
 
     context "created_at as BOOL" do
       [{}, { max_age: 3600 }, { max_stale: 3600 }].each do |options|
-        context "with #{options.empty? ? 'no lifetime options' : options}" do
+        context "with #{options.empty? ? "no lifetime options" : options}" do
           let(:extra) { options }
 
           it "gives a fresh session without a 500, and renew gives the new item a timestamp" do

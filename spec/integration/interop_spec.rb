@@ -66,7 +66,7 @@ RSpec.describe "Interop with the official gem's items" do
 
   # The official gem's session id: "<HMAC-MD5 hex>--<32 hex>".
   def official_key(sid = SecureRandom.hex(16))
-    "#{OpenSSL::HMAC.hexdigest('MD5', secret, sid)}--#{sid}"
+    "#{OpenSSL::HMAC.hexdigest("MD5", secret, sid)}--#{sid}"
   end
 
   def now_s
@@ -90,7 +90,7 @@ RSpec.describe "Interop with the official gem's items" do
 
   def put_official(item)
     raw_dynamodb.put_item(table_name, item)
-    set_cookie "rack.session=#{item['session_id']['S']}"
+    set_cookie "rack.session=#{item["session_id"]["S"]}"
     item
   end
 

@@ -65,7 +65,7 @@ RSpec.describe "Preforking servers" do
         threads 1, 4
         preload_app!
         bind "tcp://127.0.0.1:#{port}"
-        rackup #{File.join(dir, 'config.ru').inspect}
+        rackup #{File.join(dir, "config.ru").inspect}
         environment "production"
         worker_timeout 30
       RUBY
@@ -121,7 +121,7 @@ RSpec.describe "Preforking servers" do
       pid = Process.spawn(env, "puma", "-C", File.join(dir, "puma.rb"), chdir: dir, %i[out err] => log)
       workers = []
       begin
-        wait_for("Puma did not boot 2 workers (log: #{File.read(log) rescue ''})", 60) do
+        wait_for("Puma did not boot 2 workers (log: #{File.read(log) rescue ""})", 60) do
           raise "Puma exited: #{File.read(log)}" unless alive?(pid)
 
           File.exist?(log) && File.read(log).scan(/Worker \d+ \(PID: (\d+)\) booted/).size >= 2
@@ -167,7 +167,7 @@ RSpec.describe "Preforking servers" do
       lambda do |env|
         session = env["rack.session"]
         session["n"] = session.fetch("n", 0) + 1
-        [200, { "content-type" => "text/plain" }, ["#{session['n']} #{Process.pid}"]]
+        [200, { "content-type" => "text/plain" }, ["#{session["n"]} #{Process.pid}"]]
       end
     end
     let(:store) { Aws::SessionStore::DynamoDB::RackMiddleware.new(inner_app, store_options(touch_interval: 0)) }

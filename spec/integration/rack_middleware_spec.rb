@@ -91,7 +91,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
     expect(last_response.body).to eq('"true"')
     get "/new_flag"
     expect(last_response.body).to eq("nil")
-    set_cookie "rack.session=#{'0' * 32}--#{'a' * 32}" # a forged id: a new session again
+    set_cookie "rack.session=#{"0" * 32}--#{"a" * 32}" # a forged id: a new session again
     get "/new_flag"
     expect(last_response.body).to eq('"true"')
   end

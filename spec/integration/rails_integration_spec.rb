@@ -283,7 +283,7 @@ RSpec.describe "Rails integration", :rails do
     # A secret in the file beats secret_key_base (v0.5 generated one there).
     FileUtils.mv(File.join(@dir, "config/aws_dynamo_db_session_store.yml"),
                  File.join(@dir, "config/sessionstore/dynamodb.yml"))
-    File.write(File.join(@dir, "config/sessionstore/dynamodb.yml"), "secret_key: legacy-file-secret-#{'f' * 32}\n",
+    File.write(File.join(@dir, "config/sessionstore/dynamodb.yml"), "secret_key: legacy-file-secret-#{"f" * 32}\n",
                mode: "a")
     run_step(:drive_legacy, "script/drive.rb", env: { "SESSION_STORE" => "dynamodb_store", "REQUESTS" => "2" })
     @drive_legacy = parse_json(:drive_legacy)

@@ -156,7 +156,7 @@ module ReadmeBlocks
         dsl = Bundler::Dsl.new
         dsl.eval_gemfile(File.expand_path("Gemfile", __dir__))
         names = dsl.dependencies.map(&:name)
-        spec = Gem::Specification.load(#{File.join(ROOT, 'aws-sessionstore-dynamodb-rs.gemspec').inspect})
+        spec = Gem::Specification.load(#{File.join(ROOT, "aws-sessionstore-dynamodb-rs.gemspec").inspect})
         abort "the Gemfile names \#{names.inspect}, the gemspec builds \#{spec.name}" unless names == [spec.name]
         #{check}
       RUBY

@@ -36,7 +36,7 @@ RSpec.describe "Real-world items and traffic" do
 
   def signed_id
     sid = SecureRandom.hex(16)
-    "#{OpenSSL::HMAC.hexdigest('MD5', StoreSpecHelpers::SECRET, sid)}--#{sid}"
+    "#{OpenSSL::HMAC.hexdigest("MD5", StoreSpecHelpers::SECRET, sid)}--#{sid}"
   end
 
   # An item as the v0.5 gem left it: N timestamps, and a lock it never
@@ -155,7 +155,7 @@ RSpec.describe "Real-world items and traffic" do
 
   describe "deletes" do
     it "never deletes an item for an id whose signature does not check out (reset_session on a forged cookie)" do
-      forged = "#{'0' * 32}--#{SecureRandom.hex(16)}"
+      forged = "#{"0" * 32}--#{SecureRandom.hex(16)}"
       raw_dynamodb.put_item(table_name, "session_id" => { "S" => forged }, "data" => { "S" => '{"n":1}' },
                                         "created_at" => { "S" => Time.now.to_f.to_s },
                                         "updated_at" => { "S" => Time.now.to_f.to_s })

@@ -51,7 +51,7 @@ RSpec.describe "The SDK client" do
       require "aws-sessionstore-dynamodb-rs"
       require "rack/mock"
       store = Aws::SessionStore::DynamoDB
-      opts = #{options.merge(table_name: table_name + '-child', operation_timeout: 3, max_attempts: 2).inspect}
+      opts = #{options.merge(table_name: table_name + "-child", operation_timeout: 3, max_attempts: 2).inspect}
       p store::Table.create_table(opts)
       app = ->(env) { env["rack.session"]["n"] = env["rack.session"].fetch("n", 0) + 1; [200, {}, [env["rack.session"]["n"].to_s]] }
       mw = store::RackMiddleware.new(app, opts.merge(secret_key: "s" * 64))
@@ -182,8 +182,8 @@ RSpec.describe "The SDK client" do
 
         answered = true
         [400, CountingProxy.error_body("InvalidSignatureException",
-                                       "Signature expired: #{Time.now.utc.strftime('%Y%m%dT%H%M%SZ')} is now earlier " \
-                                       "than #{server_time.utc.strftime('%Y%m%dT%H%M%SZ')} (15 min.)"),
+                                       "Signature expired: #{Time.now.utc.strftime("%Y%m%dT%H%M%SZ")} is now earlier " \
+                                       "than #{server_time.utc.strftime("%Y%m%dT%H%M%SZ")} (15 min.)"),
          { "Date" => server_time.httpdate }]
       end
       response = store_request(store, cookie: cookie)

@@ -44,7 +44,7 @@ RSpec.describe "Secrets and session data stay out of logs, errors and inspect ou
 
   def expect_no_canary(text, what)
     leaked = CANARIES.select { |canary| text.to_s.include?(canary) }
-    expect(leaked).to be_empty, "#{what} shows #{leaked.join(', ')}:\n#{text.to_s[0, 2000]}"
+    expect(leaked).to be_empty, "#{what} shows #{leaked.join(", ")}:\n#{text.to_s[0, 2000]}"
   end
 
   def pp_string(object)
@@ -187,7 +187,7 @@ RSpec.describe "Secrets and session data stay out of logs, errors and inspect ou
     end
 
     def sign(sid)
-      "#{OpenSSL::HMAC.hexdigest('MD5', SECRET_KEY_CANARY, sid)}--#{sid}"
+      "#{OpenSSL::HMAC.hexdigest("MD5", SECRET_KEY_CANARY, sid)}--#{sid}"
     end
 
     # Runs a request; keeps rack.errors and any exception that escaped.
@@ -254,7 +254,7 @@ RSpec.describe "Secrets and session data stay out of logs, errors and inspect ou
         attempt(base, "/big", cookie: victim)
         attempt(base, "/bad", cookie: victim)
         attempt(base, cookie: "#{SECRET_KEY_CANARY}--#{SESSION_DATA_CANARY}")
-        attempt(base, cookie: "#{'0' * 32}--#{SecureRandom.hex(16)}")
+        attempt(base, cookie: "#{"0" * 32}--#{SecureRandom.hex(16)}")
 
         # A key schema mismatch: DynamoDB's ValidationException.
         attempt(store_with(table_key: "id"), cookie: victim)

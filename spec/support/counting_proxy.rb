@@ -46,10 +46,10 @@
 # Content-Length (chunked bodies are accepted and re-framed). #stop closes
 # the listener and every socket and joins the threads.
 
-require 'json'
-require 'securerandom'
-require 'socket'
-require 'uri'
+require "json"
+require "securerandom"
+require "socket"
+require "uri"
 
 class CountingProxy
   # Malformed HTTP from either side; the connection is closed.
@@ -65,15 +65,15 @@ class CountingProxy
     end
 
     def version
-      start_line.split(' ', 3).find { |part| part.start_with?('HTTP/') }
+      start_line.split(" ", 3).find { |part| part.start_with?("HTTP/") }
     end
 
     # Whether the sender wants the connection closed after this message.
     def close?
-      tokens = header('Connection').to_s.downcase.split(/\s*,\s*/)
-      return true if tokens.include?('close')
+      tokens = header("Connection").to_s.downcase.split(/\s*,\s*/)
+      return true if tokens.include?("close")
 
-      version == 'HTTP/1.0' && !tokens.include?('keep-alive')
+      version == "HTTP/1.0" && !tokens.include?("keep-alive")
     end
   end
 
@@ -83,21 +83,21 @@ class CountingProxy
   # Headers that describe one connection, not the message: never passed on.
   HOP_BY_HOP = %w[connection keep-alive proxy-connection transfer-encoding te trailer upgrade expect
                   content-length].freeze
-  JSON_CONTENT_TYPE = 'application/x-amz-json-1.0'
+  JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
   REASONS = {
-    200 => 'OK', 400 => 'Bad Request', 403 => 'Forbidden', 404 => 'Not Found', 413 => 'Payload Too Large',
-    429 => 'Too Many Requests', 500 => 'Internal Server Error', 502 => 'Bad Gateway',
-    503 => 'Service Unavailable', 504 => 'Gateway Timeout'
+    200 => "OK", 400 => "Bad Request", 403 => "Forbidden", 404 => "Not Found", 413 => "Payload Too Large",
+    429 => "Too Many Requests", 500 => "Internal Server Error", 502 => "Bad Gateway",
+    503 => "Service Unavailable", 504 => "Gateway Timeout"
   }.freeze
   JOIN_TIMEOUT = 2
 
   # A DynamoDB JSON error body, e.g. error_body('ThrottlingException').
   def self.error_body(code, message = code)
-    JSON.generate('__type' => "com.amazonaws.dynamodb.v20120810##{code}", 'message' => message)
+    JSON.generate("__type" => "com.amazonaws.dynamodb.v20120810##{code}", "message" => message)
   end
 
   # Starts a proxy, yields it, and stops it afterwards.
-  def self.open(upstream = ENV.fetch('DYNAMODB_ENDPOINT'), &block)
+  def self.open(upstream = ENV.fetch("DYNAMODB_ENDPOINT"), &block)
     proxy = new(upstream)
     block.call(proxy)
   ensure
@@ -113,9 +113,9 @@ class CountingProxy
 
   # @param upstream [String] the DynamoDB endpoint, "http://host:port".
   # @yield [operation, body] optional hook, see the class comment.
-  def initialize(upstream = ENV.fetch('DYNAMODB_ENDPOINT'), &hook)
+  def initialize(upstream = ENV.fetch("DYNAMODB_ENDPOINT"), &hook)
     uri = URI(upstream)
-    raise ArgumentError, "CountingProxy forwards to http:// only (got #{upstream.inspect})" unless uri.scheme == 'http'
+    raise ArgumentError, "CountingProxy forwards to http:// only (got #{upstream.inspect})" unless uri.scheme == "http"
 
     @upstream = upstream
     @upstream_host = uri.host
@@ -130,7 +130,7 @@ class CountingProxy
     @sockets = []
     @threads = []
     @stopped = false
-    @server = TCPServer.new('127.0.0.1', 0)
+    @server = TCPServer.new("127.0.0.1", 0)
     @port = @server.addr[1]
     @acceptor = Thread.new { accept_loop }
     @acceptor.report_on_exception = false
@@ -214,7 +214,7 @@ class CountingProxy
   # refused. Recorded requests are kept. @return [self]
   def go_down
     sockets, threads, server, acceptor = @lock.synchronize do
-      raise 'CountingProxy is stopped' if @stopped
+      raise "CountingProxy is stopped" if @stopped
       return self if @down
 
       @down = true
@@ -235,10 +235,10 @@ class CountingProxy
   # Listens again on the same port after #go_down. @return [self]
   def come_back
     @lock.synchronize do
-      raise 'CountingProxy is stopped' if @stopped
+      raise "CountingProxy is stopped" if @stopped
       return self unless @down
 
-      @server = TCPServer.new('127.0.0.1', @port)
+      @server = TCPServer.new("127.0.0.1", @port)
       @down = false
       @acceptor = Thread.new { accept_loop }
       @acceptor.report_on_exception = false
@@ -255,7 +255,7 @@ class CountingProxy
   # use; client connections stay open. @return [self]
   def retarget(upstream)
     uri = URI(upstream)
-    raise ArgumentError, "CountingProxy forwards to http:// only (got #{upstream.inspect})" unless uri.scheme == 'http'
+    raise ArgumentError, "CountingProxy forwards to http:// only (got #{upstream.inspect})" unless uri.scheme == "http"
 
     @lock.synchronize do
       @upstream = upstream
@@ -310,7 +310,7 @@ class CountingProxy
 
   # Answers one request. @return [Boolean] whether to keep the connection.
   def handle(client, request, upstream)
-    operation = request.header('X-Amz-Target').to_s.split('.').last.to_s
+    operation = request.header("X-Amz-Target").to_s.split(".").last.to_s
     body = parse_body(request.body)
     hook = @lock.synchronize do
       @requests << [operation, body].freeze
@@ -320,7 +320,7 @@ class CountingProxy
       hook&.call(operation, body, request)
     rescue StandardError => e
       record_error(e)
-      [500, self.class.error_body('InternalServerError', "CountingProxy hook raised #{e.class}")]
+      [500, self.class.error_body("InternalServerError", "CountingProxy hook raised #{e.class}")]
     end
 
     case action
@@ -333,9 +333,9 @@ class CountingProxy
       stall(action) && relay(client, request, upstream)
     when Array
       status, text, headers = action
-      write_response(client, Integer(status), REASONS.fetch(Integer(status), 'Status'),
-                     { 'Content-Type' => JSON_CONTENT_TYPE,
-                       'x-amzn-RequestId' => SecureRandom.uuid }.merge(headers || {}).to_a,
+      write_response(client, Integer(status), REASONS.fetch(Integer(status), "Status"),
+                     { "Content-Type" => JSON_CONTENT_TYPE,
+                       "x-amzn-RequestId" => SecureRandom.uuid }.merge(headers || {}).to_a,
                      text.to_s.b, close: request.close?)
       true
     else
@@ -347,12 +347,12 @@ class CountingProxy
   def relay(client, request, upstream)
     response = forward(request, upstream)
     if response.nil?
-      write_response(client, 502, REASONS[502], [['Content-Type', JSON_CONTENT_TYPE]],
-                     self.class.error_body('BadGateway', 'CountingProxy could not reach DynamoDB').b,
+      write_response(client, 502, REASONS[502], [["Content-Type", JSON_CONTENT_TYPE]],
+                     self.class.error_body("BadGateway", "CountingProxy could not reach DynamoDB").b,
                      close: request.close?)
       return true
     end
-    _version, status, reason = response.start_line.split(' ', 3)
+    _version, status, reason = response.start_line.split(" ", 3)
     headers = response.headers.reject { |name, _| HOP_BY_HOP.include?(name.downcase) }
     write_response(client, Integer(status, 10), reason.to_s, headers, response.body, close: request.close?)
     true
@@ -376,7 +376,7 @@ class CountingProxy
 
       socket.write(serialize_request(request))
       response = read_message(socket, request: false)
-      raise EOFError, 'upstream closed before answering' if response.nil?
+      raise EOFError, "upstream closed before answering" if response.nil?
 
       close_upstream(upstream) if response.close?
       response
@@ -419,7 +419,7 @@ class CountingProxy
 
   def serialize_request(request)
     headers = request.headers.reject { |name, _| HOP_BY_HOP.include?(name.downcase) }
-    headers += [['Content-Length', request.body.bytesize.to_s], ['Connection', 'keep-alive']]
+    headers += [["Content-Length", request.body.bytesize.to_s], ["Connection", "keep-alive"]]
     head = +"#{request.start_line}\r\n"
     headers.each { |name, value| head << "#{name}: #{value}\r\n" }
     head << "\r\n"
@@ -430,19 +430,19 @@ class CountingProxy
     head = +"HTTP/1.1 #{status} #{reason}\r\n"
     headers.each { |name, value| head << "#{name}: #{value}\r\n" }
     head << "Content-Length: #{body.bytesize}\r\n"
-    head << "Connection: #{close ? 'close' : 'keep-alive'}\r\n\r\n"
+    head << "Connection: #{close ? "close" : "keep-alive"}\r\n\r\n"
     socket.write(head.b << body)
   end
 
   # Reads one message. @return [Message, nil] nil on a clean EOF before it.
   def read_message(socket, request:)
     start = read_line(socket)
-    start = read_line(socket) while start == '' # tolerate stray CRLFs between messages
+    start = read_line(socket) while start == "" # tolerate stray CRLFs between messages
     return nil if start.nil?
 
     headers = read_headers(socket)
     message = Message.new(start, headers, nil)
-    if request && message.header('Expect').to_s.casecmp?('100-continue')
+    if request && message.header("Expect").to_s.casecmp?("100-continue")
       socket.write("HTTP/1.1 100 Continue\r\n\r\n")
     end
     message.body = read_body(socket, message, request: request)
@@ -453,11 +453,11 @@ class CountingProxy
     headers = []
     loop do
       line = read_line(socket)
-      raise ProtocolError, 'connection closed inside headers' if line.nil?
+      raise ProtocolError, "connection closed inside headers" if line.nil?
       break if line.empty?
-      raise ProtocolError, 'too many headers' if headers.size >= MAX_HEADERS
+      raise ProtocolError, "too many headers" if headers.size >= MAX_HEADERS
 
-      name, value = line.split(':', 2)
+      name, value = line.split(":", 2)
       raise ProtocolError, "malformed header line #{line[0, 40].inspect}" if value.nil? || name.strip.empty?
 
       headers << [name.strip, value.strip]
@@ -466,50 +466,50 @@ class CountingProxy
   end
 
   def read_body(socket, message, request:)
-    if message.header('Transfer-Encoding').to_s.downcase.include?('chunked')
+    if message.header("Transfer-Encoding").to_s.downcase.include?("chunked")
       read_chunked(socket)
-    elsif (length = message.header('Content-Length'))
+    elsif (length = message.header("Content-Length"))
       size = Integer(length, 10, exception: false)
       raise ProtocolError, "bad Content-Length #{length.inspect}" if size.nil? || size.negative?
 
       read_exact(socket, size)
     elsif request || !response_has_body?(message)
-      ''.b
+      "".b
     else
       read_to_eof(socket) # a response framed by closing the connection
     end
   end
 
   def response_has_body?(message)
-    status = message.start_line.split(' ', 3)[1].to_i
+    status = message.start_line.split(" ", 3)[1].to_i
     !(status < 200 || status == 204 || status == 304)
   end
 
   def read_chunked(socket)
-    body = +''.b
+    body = +"".b
     loop do
       line = read_line(socket)
-      raise ProtocolError, 'connection closed inside a chunked body' if line.nil?
+      raise ProtocolError, "connection closed inside a chunked body" if line.nil?
 
-      size = Integer(line.split(';', 2).first.strip, 16, exception: false)
+      size = Integer(line.split(";", 2).first.strip, 16, exception: false)
       raise ProtocolError, "bad chunk size #{line[0, 20].inspect}" if size.nil? || size.negative?
 
       if size.zero?
         read_headers(socket) # trailers, discarded
         return body
       end
-      raise ProtocolError, 'chunked body too large' if body.bytesize + size > MAX_BODY_BYTES
+      raise ProtocolError, "chunked body too large" if body.bytesize + size > MAX_BODY_BYTES
 
       body << read_exact(socket, size)
-      raise ProtocolError, 'chunk not followed by CRLF' unless read_line(socket) == ''
+      raise ProtocolError, "chunk not followed by CRLF" unless read_line(socket) == ""
     end
   end
 
   # Reads exactly size bytes, across as many partial reads as it takes.
   def read_exact(socket, size)
-    raise ProtocolError, 'body too large' if size > MAX_BODY_BYTES
+    raise ProtocolError, "body too large" if size > MAX_BODY_BYTES
 
-    body = +''.b
+    body = +"".b
     while body.bytesize < size
       chunk = socket.readpartial(size - body.bytesize)
       body << chunk
@@ -520,10 +520,10 @@ class CountingProxy
   end
 
   def read_to_eof(socket)
-    body = +''.b
+    body = +"".b
     loop do
       body << socket.readpartial(64 * 1024)
-      raise ProtocolError, 'body too large' if body.bytesize > MAX_BODY_BYTES
+      raise ProtocolError, "body too large" if body.bytesize > MAX_BODY_BYTES
     end
   rescue EOFError
     body
@@ -533,7 +533,7 @@ class CountingProxy
   def read_line(socket)
     line = socket.gets("\n", MAX_LINE_BYTES)
     return nil if line.nil?
-    raise ProtocolError, 'line too long or cut short' unless line.end_with?("\n")
+    raise ProtocolError, "line too long or cut short" unless line.end_with?("\n")
 
     line.chomp("\n").chomp("\r")
   end

@@ -8,9 +8,9 @@
 # DynamoDB Local does not verify signatures, so requests carry a syntactically
 # valid SigV4 Authorization header with dummy credentials and a zero signature.
 
-require 'json'
-require 'net/http'
-require 'uri'
+require "json"
+require "net/http"
+require "uri"
 
 class RawDynamoDB
   # A non-200 answer. #code is the part of __type after '#', e.g.
@@ -26,15 +26,15 @@ class RawDynamoDB
     end
   end
 
-  TARGET_PREFIX = 'DynamoDB_20120810'
-  CONTENT_TYPE = 'application/x-amz-json-1.0'
+  TARGET_PREFIX = "DynamoDB_20120810"
+  CONTENT_TYPE = "application/x-amz-json-1.0"
   BATCH_SIZE = 25 # BatchWriteItem's limit
   MAX_BATCH_ATTEMPTS = 10
 
   attr_reader :endpoint, :region
 
-  def initialize(endpoint = ENV['DYNAMODB_ENDPOINT'], region: 'us-east-1')
-    raise ArgumentError, 'RawDynamoDB needs an endpoint (DYNAMODB_ENDPOINT is not set)' if endpoint.to_s.empty?
+  def initialize(endpoint = ENV["DYNAMODB_ENDPOINT"], region: "us-east-1")
+    raise ArgumentError, "RawDynamoDB needs an endpoint (DYNAMODB_ENDPOINT is not set)" if endpoint.to_s.empty?
 
     @endpoint = endpoint
     @uri = URI(endpoint)
@@ -49,11 +49,11 @@ class RawDynamoDB
     body = JSON.generate(payload)
     response = @lock.synchronize { post(operation, body) }
     parsed = parse(response.body)
-    return parsed if response.code == '200'
+    return parsed if response.code == "200"
 
-    type = parsed['__type'].to_s
-    code = type.empty? ? "HTTP#{response.code}" : type.split('#').last
-    message = parsed['message'] || parsed['Message'] || response.body
+    type = parsed["__type"].to_s
+    code = type.empty? ? "HTTP#{response.code}" : type.split("#").last
+    message = parsed["message"] || parsed["Message"] || response.body
     raise Error.new(code, message, status: response.code.to_i, body: parsed)
   end
 
@@ -62,19 +62,19 @@ class RawDynamoDB
   # get_item(t, 'session_id' => { 'S' => 'x' }) bind the item/key as intended.
 
   def put_item(table, item, extra = {})
-    call('PutItem', { 'TableName' => table, 'Item' => item }.merge(stringify(extra)))
+    call("PutItem", { "TableName" => table, "Item" => item }.merge(stringify(extra)))
   end
 
   # Returns the raw GetItem answer, like the other item helpers:
   # {'Item' => {...}} when found, {} when not. Consistent by default: specs
   # read right after writing.
   def get_item(table, key, extra = {})
-    payload = { 'TableName' => table, 'Key' => key, 'ConsistentRead' => true }
-    call('GetItem', payload.merge(stringify(extra)))
+    payload = { "TableName" => table, "Key" => key, "ConsistentRead" => true }
+    call("GetItem", payload.merge(stringify(extra)))
   end
 
   def delete_item(table, key, extra = {})
-    call('DeleteItem', { 'TableName' => table, 'Key' => key }.merge(stringify(extra)))
+    call("DeleteItem", { "TableName" => table, "Key" => key }.merge(stringify(extra)))
   end
 
   # All items of the table, following LastEvaluatedKey. Extra Scan parameters
@@ -83,11 +83,11 @@ class RawDynamoDB
     items = []
     start_key = nil
     loop do
-      payload = { 'TableName' => table, 'ConsistentRead' => true }.merge(stringify(extra))
-      payload['ExclusiveStartKey'] = start_key if start_key
-      page = call('Scan', payload)
-      items.concat(page.fetch('Items', []))
-      start_key = page['LastEvaluatedKey']
+      payload = { "TableName" => table, "ConsistentRead" => true }.merge(stringify(extra))
+      payload["ExclusiveStartKey"] = start_key if start_key
+      page = call("Scan", payload)
+      items.concat(page.fetch("Items", []))
+      start_key = page["LastEvaluatedKey"]
       break unless start_key
     end
     items
@@ -97,40 +97,40 @@ class RawDynamoDB
   # a short backoff.
   def batch_put(table, items)
     items.each_slice(BATCH_SIZE) do |slice|
-      requests = { table => slice.map { |item| { 'PutRequest' => { 'Item' => item } } } }
+      requests = { table => slice.map { |item| { "PutRequest" => { "Item" => item } } } }
       attempt = 0
       until requests.nil? || requests.empty?
         attempt += 1
-        raise Error.new('UnprocessedItems', "gave up after #{attempt - 1} attempts") if attempt > MAX_BATCH_ATTEMPTS
+        raise Error.new("UnprocessedItems", "gave up after #{attempt - 1} attempts") if attempt > MAX_BATCH_ATTEMPTS
 
         sleep(0.05 * (2**(attempt - 2))) if attempt > 1
-        requests = call('BatchWriteItem', 'RequestItems' => requests)['UnprocessedItems']
+        requests = call("BatchWriteItem", "RequestItems" => requests)["UnprocessedItems"]
       end
     end
     items.size
   end
 
   # A PAY_PER_REQUEST table with a string hash key; waits until it is ACTIVE.
-  def create_table(name, key: 'session_id')
-    call('CreateTable',
-         'TableName' => name,
-         'AttributeDefinitions' => [{ 'AttributeName' => key, 'AttributeType' => 'S' }],
-         'KeySchema' => [{ 'AttributeName' => key, 'KeyType' => 'HASH' }],
-         'BillingMode' => 'PAY_PER_REQUEST')
+  def create_table(name, key: "session_id")
+    call("CreateTable",
+         "TableName" => name,
+         "AttributeDefinitions" => [{ "AttributeName" => key, "AttributeType" => "S" }],
+         "KeySchema" => [{ "AttributeName" => key, "KeyType" => "HASH" }],
+         "BillingMode" => "PAY_PER_REQUEST")
     wait_until_active(name)
   end
 
   # Deletes the table; a missing table is not an error (returns nil).
   def delete_table(name)
-    call('DeleteTable', 'TableName' => name)
+    call("DeleteTable", "TableName" => name)
   rescue Error => e
-    raise unless e.code == 'ResourceNotFoundException'
+    raise unless e.code == "ResourceNotFoundException"
 
     nil
   end
 
   def describe_table(name)
-    call('DescribeTable', 'TableName' => name)['Table']
+    call("DescribeTable", "TableName" => name)["Table"]
   end
 
   # All table names, following LastEvaluatedTableName.
@@ -138,10 +138,10 @@ class RawDynamoDB
     names = []
     start = nil
     loop do
-      payload = start ? { 'ExclusiveStartTableName' => start } : {}
-      page = call('ListTables', payload)
-      names.concat(page.fetch('TableNames', []))
-      start = page['LastEvaluatedTableName']
+      payload = start ? { "ExclusiveStartTableName" => start } : {}
+      page = call("ListTables", payload)
+      names.concat(page.fetch("TableNames", []))
+      start = page["LastEvaluatedTableName"]
       break unless start
     end
     names
@@ -149,7 +149,7 @@ class RawDynamoDB
 
   # The TimeToLiveDescription hash, e.g. {'TimeToLiveStatus' => 'DISABLED'}.
   def describe_time_to_live(name)
-    call('DescribeTimeToLive', 'TableName' => name)['TimeToLiveDescription']
+    call("DescribeTimeToLive", "TableName" => name)["TimeToLiveDescription"]
   end
 
   def close
@@ -180,7 +180,7 @@ class RawDynamoDB
     return @http if @http&.started?
 
     @http = Net::HTTP.new(@uri.host, @uri.port)
-    @http.use_ssl = @uri.scheme == 'https'
+    @http.use_ssl = @uri.scheme == "https"
     @http.open_timeout = 5
     @http.read_timeout = 30
     @http.keep_alive_timeout = 30
@@ -189,17 +189,17 @@ class RawDynamoDB
 
   def build_request(operation, body)
     now = Time.now.utc
-    amz_date = now.strftime('%Y%m%dT%H%M%SZ')
-    scope = "#{now.strftime('%Y%m%d')}/#{@region}/dynamodb/aws4_request"
-    path = @uri.path.to_s.empty? ? '/' : @uri.path
+    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+    scope = "#{now.strftime("%Y%m%d")}/#{@region}/dynamodb/aws4_request"
+    path = @uri.path.to_s.empty? ? "/" : @uri.path
     request = Net::HTTP::Post.new(path)
-    request['Content-Type'] = CONTENT_TYPE
-    request['X-Amz-Target'] = "#{TARGET_PREFIX}.#{operation}"
-    request['X-Amz-Date'] = amz_date
-    request['Authorization'] = 'AWS4-HMAC-SHA256 ' \
+    request["Content-Type"] = CONTENT_TYPE
+    request["X-Amz-Target"] = "#{TARGET_PREFIX}.#{operation}"
+    request["X-Amz-Date"] = amz_date
+    request["Authorization"] = "AWS4-HMAC-SHA256 " \
                                "Credential=dummy/#{scope}, " \
-                               'SignedHeaders=content-type;host;x-amz-date;x-amz-target, ' \
-                               "Signature=#{'0' * 64}"
+                               "SignedHeaders=content-type;host;x-amz-date;x-amz-target, " \
+                               "Signature=#{"0" * 64}"
     request.body = body
     request
   end
@@ -216,8 +216,8 @@ class RawDynamoDB
     deadline = Time.now + timeout
     loop do
       table = describe_table(name)
-      return table if table['TableStatus'] == 'ACTIVE'
-      raise Error.new('Timeout', "table #{name} not ACTIVE after #{timeout}s") if Time.now > deadline
+      return table if table["TableStatus"] == "ACTIVE"
+      raise Error.new("Timeout", "table #{name} not ACTIVE after #{timeout}s") if Time.now > deadline
 
       sleep 0.1
     end

@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
-require_relative 'errors'
-require_relative 'serializer'
+require_relative "errors"
+require_relative "serializer"
 
 module Aws
   module SessionStore
@@ -68,8 +68,8 @@ module Aws
         # readers, {OPTION_NAMES} and the keys of {#to_hash}.
         MEMBERS = {
           # Options of the official gem.
-          table_name: 'sessions',
-          table_key: 'session_id',
+          table_name: "sessions",
+          table_key: "session_id",
           secret_key: nil,
           consistent_read: true,
           read_capacity: 10,
@@ -121,16 +121,16 @@ module Aws
         RUNTIME_ONLY_OPTIONS = %i[error_handler dynamo_db_client].freeze
 
         # Prefix of the environment variables read for each option.
-        ENV_PREFIX = 'AWS_DYNAMO_DB_SESSION_'
+        ENV_PREFIX = "AWS_DYNAMO_DB_SESSION_"
 
         # Prefix of the deprecated environment variables still read.
-        LEGACY_ENV_PREFIX = 'DYNAMO_DB_SESSION_'
+        LEGACY_ENV_PREFIX = "DYNAMO_DB_SESSION_"
 
         # Accepted values of `:billing_mode`.
         BILLING_MODES = %i[provisioned pay_per_request].freeze
 
         # Shown instead of a secret's value by {#inspect}.
-        REDACTED = '[REDACTED]'
+        REDACTED = "[REDACTED]"
 
         # Options whose ENV values stay Strings.
         STRING_OPTIONS = %i[
@@ -436,7 +436,7 @@ module Aws
         #   `"[REDACTED]"`.
         def inspect
           shown = OPTION_NAMES.map { |name| "#{name}=#{inspect_value(name, @options[name])}" }
-          "#<#{self.class.name} #{shown.join(', ')}>"
+          "#<#{self.class.name} #{shown.join(", ")}>"
         end
         alias to_s inspect
 
@@ -503,8 +503,8 @@ module Aws
         def load_yaml(path)
           # Loaded on demand: most apps configure by options or ENV, and
           # these two cost ~50 ms and megabytes at boot.
-          require 'erb'
-          require 'yaml'
+          require "erb"
+          require "yaml"
           text = ERB.new(File.read(path)).result
           YAML.safe_load(text, permitted_classes: [Symbol], aliases: true, filename: path.to_s) || {}
         rescue Errors::Error
@@ -533,17 +533,17 @@ module Aws
           unless client.is_a?(Hash)
             raise Errors::ConfigurationError,
                   ":dynamo_db_client is not supported (got #{client.class}): this gem has no Ruby SDK " \
-                  'and builds its own native DynamoDB client. Use the options ' \
-                  "#{NATIVE_CLIENT_OPTIONS.map(&:inspect).join(', ')} instead, directly or as a Hash " \
-                  'given as :dynamo_db_client.'
+                  "and builds its own native DynamoDB client. Use the options " \
+                  "#{NATIVE_CLIENT_OPTIONS.map(&:inspect).join(", ")} instead, directly or as a Hash " \
+                  "given as :dynamo_db_client."
           end
 
           client = symbolize_keys(client)
           unknown = client.keys - NATIVE_CLIENT_OPTIONS
           unless unknown.empty?
             raise Errors::ConfigurationError,
-                  ":dynamo_db_client Hash has unknown keys #{unknown.map(&:inspect).join(', ')}; " \
-                  "known keys: #{NATIVE_CLIENT_OPTIONS.map(&:inspect).join(', ')}"
+                  ":dynamo_db_client Hash has unknown keys #{unknown.map(&:inspect).join(", ")}; " \
+                  "known keys: #{NATIVE_CLIENT_OPTIONS.map(&:inspect).join(", ")}"
           end
           client.each do |name, value|
             opts[name] = value unless value.nil? || @explicit.include?(name)
@@ -568,17 +568,17 @@ module Aws
 
         def normalize!(opts)
           serializer = opts[:serializer]
-          opts[:serializer] = serializer.delete_prefix(':').to_sym if serializer.is_a?(String)
+          opts[:serializer] = serializer.delete_prefix(":").to_sym if serializer.is_a?(String)
           mode = opts[:billing_mode]
           if mode.is_a?(String) || mode.is_a?(Symbol)
-            opts[:billing_mode] = mode.to_s.delete_prefix(':').downcase.to_sym
+            opts[:billing_mode] = mode.to_s.delete_prefix(":").downcase.to_sym
           end
         end
 
         def validate!(opts)
           unless Serializer::NAMES.include?(opts[:serializer])
             invalid!(:serializer, opts[:serializer],
-                     "one of #{Serializer::NAMES.map(&:inspect).join(', ')}")
+                     "one of #{Serializer::NAMES.map(&:inspect).join(", ")}")
           end
           %i[table_name table_key].each { |name| check_string(name, opts[name], nullable: false) }
           %i[secret_key region access_key_id secret_access_key session_token profile].each do |name|
@@ -587,7 +587,7 @@ module Aws
           check_endpoint(opts[:endpoint])
           check_credentials(opts)
           %i[consistent_read raise_errors enable_locking enable_ttl].each do |name|
-            invalid!(name, opts[name], 'true or false') unless [true, false].include?(opts[name])
+            invalid!(name, opts[name], "true or false") unless [true, false].include?(opts[name])
           end
           %i[read_capacity write_capacity].each do |name|
             check_integer(name, opts[name], min: 1, nullable: false)
@@ -608,7 +608,7 @@ module Aws
             invalid!(name, opts[name], "at most #{limit} (#{unit})") if opts[name] > limit
           end
           unless BILLING_MODES.include?(opts[:billing_mode])
-            invalid!(:billing_mode, opts[:billing_mode], "one of #{BILLING_MODES.map(&:inspect).join(', ')}")
+            invalid!(:billing_mode, opts[:billing_mode], "one of #{BILLING_MODES.map(&:inspect).join(", ")}")
           end
           check_error_handler(opts[:error_handler])
         end
@@ -617,25 +617,25 @@ module Aws
           return if value.nil? && nullable
           return if value.is_a?(String) && !value.empty?
 
-          invalid!(name, value, nullable ? 'nil or a non-empty String' : 'a non-empty String')
+          invalid!(name, value, nullable ? "nil or a non-empty String" : "a non-empty String")
         end
 
         def check_endpoint(value)
           check_string(:endpoint, value, nullable: true)
           return if value.nil? || value.match?(%r{\Ahttps?://[^/?#\s]+}i)
 
-          raise Errors::ConfigurationError, ':endpoint must be an http:// or https:// URL'
+          raise Errors::ConfigurationError, ":endpoint must be an http:// or https:// URL"
         end
 
         def check_credentials(opts)
           if opts[:access_key_id].nil? != opts[:secret_access_key].nil?
             raise Errors::ConfigurationError,
-                  ':access_key_id and :secret_access_key must be given together'
+                  ":access_key_id and :secret_access_key must be given together"
           end
           return if opts[:session_token].nil? || opts[:access_key_id]
 
           raise Errors::ConfigurationError,
-                ':session_token needs :access_key_id and :secret_access_key'
+                ":session_token needs :access_key_id and :secret_access_key"
         end
 
         def check_integer(name, value, min:, nullable:, max: nil)
@@ -643,7 +643,7 @@ module Aws
           return if value.is_a?(Integer) && value >= min && (max.nil? || value <= max)
 
           range = max ? "between #{min} and #{max}" : ">= #{min}"
-          invalid!(name, value, "#{nullable ? 'nil or ' : ''}an Integer #{range}")
+          invalid!(name, value, "#{nullable ? "nil or " : ""}an Integer #{range}")
         end
 
         def check_number(name, value, positive:, nullable:)
@@ -653,8 +653,8 @@ module Aws
             return
           end
 
-          kind = positive ? 'a positive number' : 'a number >= 0'
-          invalid!(name, value, "#{nullable ? 'nil or ' : ''}#{kind}")
+          kind = positive ? "a positive number" : "a number >= 0"
+          invalid!(name, value, "#{nullable ? "nil or " : ""}#{kind}")
         end
 
         def real_number?(value)
@@ -664,13 +664,13 @@ module Aws
         def check_config_file(value)
           return if value.nil? || value.is_a?(String) || value.respond_to?(:to_path)
 
-          invalid!(:config_file, value, 'nil, a String or a Pathname')
+          invalid!(:config_file, value, "nil, a String or a Pathname")
         end
 
         def check_error_handler(value)
           return if value.nil? || value.respond_to?(:handle_error)
 
-          invalid!(:error_handler, value, 'an object responding to #handle_error')
+          invalid!(:error_handler, value, "an object responding to #handle_error")
         end
 
         def invalid!(name, value, expected)

@@ -20,7 +20,7 @@ module Aws
         # Raised when the middleware runs without a `:secret_key`.
         class MissingSecretKeyError < Error
           # @param [String] msg
-          def initialize(msg = 'No secret key provided!')
+          def initialize(msg = "No secret key provided!")
             super
           end
         end
@@ -28,7 +28,7 @@ module Aws
         # Raised when a session id's signature does not match its id.
         class InvalidIDError < Error
           # @param [String] msg
-          def initialize(msg = 'Corrupt Session ID!')
+          def initialize(msg = "Corrupt Session ID!")
             super
           end
         end
@@ -37,7 +37,7 @@ module Aws
         # `lock_max_wait_time` seconds.
         class LockWaitTimeoutError < Error
           # @param [String] msg
-          def initialize(msg = 'Maximum time spent to acquire lock has been exceeded!')
+          def initialize(msg = "Maximum time spent to acquire lock has been exceeded!")
             super
           end
         end
@@ -92,7 +92,7 @@ module Aws
         # The connection to DynamoDB failed (refused, reset, DNS, TLS).
         class NetworkError < Error
           # @param [String] msg
-          def initialize(msg = 'Could not reach DynamoDB')
+          def initialize(msg = "Could not reach DynamoDB")
             super
           end
         end
@@ -101,7 +101,7 @@ module Aws
         # `operation_timeout` (or connecting took longer than `connect_timeout`).
         class TimeoutError < NetworkError
           # @param [String] msg
-          def initialize(msg = 'DynamoDB operation timed out')
+          def initialize(msg = "DynamoDB operation timed out")
             super
           end
         end
@@ -140,7 +140,7 @@ module Aws
         # so the other process's writes are not overwritten.
         class LockLostError < Error
           # @param [String] msg
-          def initialize(msg = 'Session lock was taken over by another process before the session was saved')
+          def initialize(msg = "Session lock was taken over by another process before the session was saved")
             super
           end
         end
@@ -149,7 +149,7 @@ module Aws
         # not a Hash, or missing attributes).
         class CorruptSessionError < Error
           # @param [String] msg
-          def initialize(msg = 'Stored session data could not be decoded')
+          def initialize(msg = "Stored session data could not be decoded")
             super
           end
         end
@@ -157,7 +157,7 @@ module Aws
         # A bug in the native layer, such as a caught Rust panic. Please report it.
         class InternalError < Error
           # @param [String] msg
-          def initialize(msg = 'Internal error in the native extension')
+          def initialize(msg = "Internal error in the native extension")
             super
           end
         end
@@ -171,5 +171,5 @@ module Aws
   end
 end
 
-require_relative 'errors/base_handler'
-require_relative 'errors/default_handler'
+require_relative "errors/base_handler"
+require_relative "errors/default_handler"

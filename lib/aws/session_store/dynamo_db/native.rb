@@ -17,11 +17,11 @@ module Aws
 
         def load!
           minor = RUBY_VERSION[/\A\d+\.\d+/]
-          if File.exist?(File.join(DIR, minor, "#{NAME}.#{RbConfig::CONFIG['DLEXT']}"))
+          if File.exist?(File.join(DIR, minor, "#{NAME}.#{RbConfig::CONFIG["DLEXT"]}"))
             require "#{NAME}/#{minor}/#{NAME}"
           elsif !(precompiled = precompiled_for).empty?
             raise LoadError, "aws-sessionstore-dynamodb-rs: this precompiled gem carries the native extension " \
-                             "for Ruby #{precompiled.join(', ')}, not Ruby #{minor}. Install the source gem " \
+                             "for Ruby #{precompiled.join(", ")}, not Ruby #{minor}. Install the source gem " \
                              "instead (gem install aws-sessionstore-dynamodb-rs --platform ruby; it builds " \
                              "with Rust's cargo)."
           else
@@ -31,7 +31,7 @@ module Aws
 
         # Ruby minors with a precompiled extension next to this file.
         def precompiled_for
-          Dir.glob(File.join(DIR, "*", "#{NAME}.#{RbConfig::CONFIG['DLEXT']}")).map { |f| File.basename(File.dirname(f)) }
+          Dir.glob(File.join(DIR, "*", "#{NAME}.#{RbConfig::CONFIG["DLEXT"]}")).map { |f| File.basename(File.dirname(f)) }
         end
 
         def require_built

@@ -42,7 +42,7 @@ module Aws
         def clear
           return if @width.zero?
 
-          @io.print("\r#{' ' * @width}\r")
+          @io.print("\r#{" " * @width}\r")
           @width = 0
         end
 

@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
-require 'json'
-require_relative 'errors'
+require "json"
+require_relative "errors"
 
 module Aws
   module SessionStore
@@ -25,7 +25,7 @@ module Aws
 
         # Every Marshal stream starts with the format version 4.8, "\x04\x08",
         # which Base64 encodes as "BA". No JSON text starts with "B".
-        MARSHAL_BASE64_PREFIX = 'BA'
+        MARSHAL_BASE64_PREFIX = "BA"
 
         # Options for the JSON calls: the same nesting freedom as `JSON.dump`,
         # and no object creation from `json_class` on parse.
@@ -46,17 +46,17 @@ module Aws
             hash_or_corrupt!(::JSON.parse(string, JSON_PARSE_OPTIONS))
           rescue ::JSON::ParserError, EncodingError
             # No cause: the parser's message quotes the stored data.
-            raise Errors::CorruptSessionError, 'Stored session data is not valid JSON', cause: nil
+            raise Errors::CorruptSessionError, "Stored session data is not valid JSON", cause: nil
           end
 
           def marshal_dump(hash)
-            [::Marshal.dump(hash)].pack('m*')
+            [::Marshal.dump(hash)].pack("m*")
           end
 
           def marshal_load(string)
             check_string!(string)
             value = begin
-              ::Marshal.load(string.unpack1('m*'))
+              ::Marshal.load(string.unpack1("m*"))
             rescue StandardError => e
               raise Errors::CorruptSessionError,
                     "Stored session data is not valid Base64 Marshal data (#{e.class})", cause: nil
@@ -177,7 +177,7 @@ module Aws
           key = name.respond_to?(:to_sym) ? name.to_sym : name
           INSTANCES.fetch(key) do
             raise Errors::ConfigurationError,
-                  ":serializer must be one of #{NAMES.map(&:inspect).join(', ')} " \
+                  ":serializer must be one of #{NAMES.map(&:inspect).join(", ")} " \
                   "(got #{name.class} #{name.inspect[0, 40]})"
           end
         end

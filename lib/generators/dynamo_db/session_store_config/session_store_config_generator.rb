@@ -17,14 +17,14 @@ module DynamoDb
       # config/aws_dynamo_db_session_store/<environment>.yml.
       def copy_config_file
         path = "config/aws_dynamo_db_session_store"
-        path += "/#{options['environment']}" if options["environment"]
+        path += "/#{options["environment"]}" if options["environment"]
         template("aws_dynamo_db_session_store.yml.tt", "#{path}.yml")
       end
 
       private
 
       def environment_label
-        options["environment"] ? "the #{options['environment']} environment" : "every environment"
+        options["environment"] ? "the #{options["environment"]} environment" : "every environment"
       end
     end
   end

@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-require_relative 'base_handler'
+require_relative "base_handler"
 
 module Aws
   module SessionStore
@@ -62,14 +62,14 @@ module Aws
           # @param [Hash, nil] env the Rack environment.
           # @return [void]
           def store_error(error, env = {})
-            stream = env.respond_to?(:[]) ? env['rack.errors'] : nil
+            stream = env.respond_to?(:[]) ? env["rack.errors"] : nil
             stream&.puts(errors_string(error))
           end
 
           # @param [Exception] error
           # @return [String] one line: "<Class>: <message>", newlines folded.
           def errors_string(error)
-            "#{error.class}: #{error.message.to_s.gsub(/\s*[\r\n]+\s*/, ' ')}"
+            "#{error.class}: #{error.message.to_s.gsub(/\s*[\r\n]+\s*/, " ")}"
           end
         end
       end

@@ -559,9 +559,7 @@ module Aws
             raise Errors::ConfigurationError, "options must be a Hash (got #{hash.class})"
           end
 
-          hash.each_pair.each_with_object({}) do |(key, value), out|
-            out[key.respond_to?(:to_sym) ? key.to_sym : key] = value
-          end
+          hash.to_h.transform_keys { |key| key.respond_to?(:to_sym) ? key.to_sym : key }
         end
 
         # --- Normalizing and validating --------------------------------------
@@ -570,9 +568,9 @@ module Aws
           serializer = opts[:serializer]
           opts[:serializer] = serializer.delete_prefix(":").to_sym if serializer.is_a?(String)
           mode = opts[:billing_mode]
-          if mode.is_a?(String) || mode.is_a?(Symbol)
-            opts[:billing_mode] = mode.to_s.delete_prefix(":").downcase.to_sym
-          end
+          return unless mode.is_a?(String) || mode.is_a?(Symbol)
+
+          opts[:billing_mode] = mode.to_s.delete_prefix(":").downcase.to_sym
         end
 
         def validate!(opts)

@@ -56,7 +56,9 @@ module Aws
           def marshal_load(string)
             check_string!(string)
             value = begin
-              ::Marshal.load(string.unpack1("m*"))
+              # Only for :marshal / :json_allow_marshal, chosen by the app for
+              # items its own servers wrote (the `serializer` option).
+              ::Marshal.load(string.unpack1("m*")) # rubocop:disable Security/MarshalLoad
             rescue StandardError => e
               raise Errors::CorruptSessionError,
                     "Stored session data is not valid Base64 Marshal data (#{e.class})", cause: nil

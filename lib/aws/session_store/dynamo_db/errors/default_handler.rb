@@ -30,7 +30,8 @@ module Aws
 
           # @param [Boolean] raise_errors when true, every error is passed up
           #   the Rack stack; when false, only {HARD_ERRORS}.
-          def initialize(raise_errors = false)
+          # The official gem's signature, kept for code that builds one.
+          def initialize(raise_errors = false) # rubocop:disable Style/OptionalBooleanParameter
             super()
             @raise_errors = raise_errors
           end

@@ -53,6 +53,7 @@ module Aws
             unless data.is_a?(String)
               raise Errors::CorruptSessionError, "session item has no data string (data is #{describe(data)})"
             end
+
             # A session whose age can't be read could never expire.
             %w[created_at updated_at].each do |name|
               next if timestamp?(item[name])

@@ -42,7 +42,10 @@ module DelayProxy
     $stdout.flush
     stop = Queue.new
     %w[TERM INT].each { |sig| trap(sig) { stop << sig } }
-    Thread.new { sleep max_seconds; stop << "max-seconds" }
+    Thread.new do
+      sleep max_seconds
+      stop << "max-seconds"
+    end
     if owner
       Thread.new do
         loop do
@@ -131,7 +134,7 @@ module DelayProxy
       raise EOFError, "eof inside headers" if line.nil?
 
       head << line
-      break if line == "\r\n" || line == "\n"
+      break if ["\r\n", "\n"].include?(line)
 
       name, value = line.split(":", 2)
       case name.downcase
@@ -155,7 +158,7 @@ module DelayProxy
         loop do # trailers up to the blank line
           trailer = io.gets("\n", MAX_LINE) or raise EOFError, "eof inside trailers"
           body << trailer
-          break if trailer == "\r\n" || trailer == "\n"
+          break if ["\r\n", "\n"].include?(trailer)
         end
         return body
       end

@@ -86,9 +86,7 @@ def ruby_gc(raw, table, cutoff)
     page = raw.call("Scan", payload)
     page.fetch("Items", []).each_slice(25) do |keys|
       requests = { table => keys.map { |key| { "DeleteRequest" => { "Key" => key } } } }
-      until requests.nil? || requests.empty?
-        requests = raw.call("BatchWriteItem", "RequestItems" => requests)["UnprocessedItems"]
-      end
+      requests = raw.call("BatchWriteItem", "RequestItems" => requests)["UnprocessedItems"] until requests.nil? || requests.empty?
       deleted += keys.size
     end
     start_key = page["LastEvaluatedKey"]
@@ -117,15 +115,15 @@ begin
   raw.create_table(table)
   via = endpoint
   if delay_ms
-    $stderr.puts "server's own delete rate (native GC, no delay)..."
+    warn "server's own delete rate (native GC, no delay)..."
     rows << native_row("aws-sessionstore-dynamodb-rs, no delay (the server's delete rate)", endpoint, endpoint,
                        table, items, segments)
     via, proxy_pid = start_delay_proxy(endpoint, delay_ms)
   end
-  $stderr.puts "gem GC of #{items} items#{" behind #{delay_ms} ms" if delay_ms}..."
+  warn "gem GC of #{items} items#{" behind #{delay_ms} ms" if delay_ms}..."
   rows << native_row("aws-sessionstore-dynamodb-rs (#{segments} segments)", endpoint, via, table, items, segments)
 
-  $stderr.puts "re-seeding #{items} items; plain Ruby GC..."
+  warn "re-seeding #{items} items; plain Ruby GC..."
   seed(endpoint, table, items)
   hwm_before = vm_hwm_kib
   t = monotonic

@@ -138,7 +138,7 @@ module LockContentionBench
       return false unless header&.start_with?("\x7FELF".b) && header.getbyte(4) == 2 # 64-bit
 
       shoff = header[0x28, 8].unpack1("Q<")
-      shentsize, shnum, shstrndx = header[0x3A, 6].unpack("S<S<S<")
+      shentsize, _shnum, shstrndx = header[0x3A, 6].unpack("S<S<S<")
       f.seek(shoff + shstrndx * shentsize)
       names_offset, names_size = f.read(shentsize)[0x18, 16].unpack("Q<Q<")
       f.seek(names_offset)

@@ -150,8 +150,8 @@ module BenchReport
   # --- services -----------------------------------------------------------
 
   def start_dynamodb
-    out = run!(["script/dynamodb-local/start", "--owner", Process.pid.to_s], name: "dynamodb-local-start",
-                                                                           timeout: 180, chdir: ROOT)
+    out = run!(["script/dynamodb-local/start", "--owner", Process.pid.to_s],
+               name: "dynamodb-local-start", timeout: 180, chdir: ROOT)
     endpoint = out[%r{DYNAMODB_ENDPOINT=(http://\S+)}, 1] or raise "no endpoint from script/dynamodb-local/start"
     pid = Integer(File.read(File.join(STATE, "pid")).strip)
     [endpoint, pid]
@@ -295,8 +295,8 @@ module BenchReport
     raw.create_table(table)
     begin
       built = monotonic
-      run!(%w[cargo build --quiet --release --example floor -p] + [CRATE], name: "floor-build", timeout: 1800,
-                                                                          chdir: ROOT)
+      run!(%w[cargo build --quiet --release --example floor -p] + [CRATE],
+           name: "floor-build", timeout: 1800, chdir: ROOT)
       build_seconds = monotonic - built
       target = ENV.fetch("CARGO_TARGET_DIR", File.join(ROOT, "target"))
       binary = File.join(target, "release", "examples", "floor")
@@ -387,13 +387,13 @@ module BenchReport
       end
 
       section(report, "Lock acquire latency (bench/lock_contention.rb)") do
-        run!([RbConfig.ruby, "bench/lock_contention.rb"], name: "lock_contention", timeout: 900,
-                                                          env: env.merge("BENCH_THREADS" => "1,8,64"))
+        run!([RbConfig.ruby, "bench/lock_contention.rb"],
+             name: "lock_contention", timeout: 900, env: env.merge("BENCH_THREADS" => "1,8,64"))
       end
 
       section(report, "Garbage collection throughput (bench/gc.rb, #{gc_items} items, DynamoDB 20 ms away)") do
-        out = run!([RbConfig.ruby, "bench/gc.rb", "--items", gc_items.to_s, "--delay-ms", "20"], name: "gc",
-                   timeout: 2400, env: env)
+        out = run!([RbConfig.ruby, "bench/gc.rb", "--items", gc_items.to_s, "--delay-ms", "20"],
+                   name: "gc", timeout: 2400, env: env)
         suffix = gc_items == 100_000 ? "" : "\n\nThe full figure: `BENCH_GC_ITEMS=100000 rake bench`."
         "#{out.strip}#{suffix}"
       end

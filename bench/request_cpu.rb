@@ -73,17 +73,18 @@ def run(name, app, requests)
   end
   walls.sort!
   cpus.sort!
-  row = [name, walls, cpus].then do |n, ws, cs|
+  [name, walls, cpus].then do |n, ws, cs|
     [n, percentile(ws, 0.5), percentile(ws, 0.99), percentile(cs, 0.5), percentile(cs, 0.99), cs.sum / cs.size]
   end
-  row
 end
 
-store = ->(app, **o) { Aws::SessionStore::DynamoDB::RackMiddleware.new(app, native.merge(table_name: table, secret_key: secret, **o)) }
+store = lambda do |app, **o|
+  Aws::SessionStore::DynamoDB::RackMiddleware.new(app, native.merge(table_name: table, secret_key: secret, **o))
+end
 rows = []
-rows << run("DynamoDB store (no locking, session changes)", store.(COUNTER, touch_interval: 0), requests)
-rows << run("DynamoDB store (locking, session changes)", store.(COUNTER, enable_locking: true, lock_retry_delay: 5), requests)
-rows << run("DynamoDB store (unchanged session, write avoidance)", store.(READER), requests)
+rows << run("DynamoDB store (no locking, session changes)", store.call(COUNTER, touch_interval: 0), requests)
+rows << run("DynamoDB store (locking, session changes)", store.call(COUNTER, enable_locking: true, lock_retry_delay: 5), requests)
+rows << run("DynamoDB store (unchanged session, write avoidance)", store.call(READER), requests)
 rows << run("Rack::Session::Cookie", Rack::Session::Cookie.new(COUNTER, secret: secret), requests)
 rows << run("Rack::Session::Pool", Rack::Session::Pool.new(COUNTER), requests)
 if redis_url
@@ -95,8 +96,8 @@ end
 # thread exists; a Puma process always has several. The same two stores
 # again with a second (sleeping) Ruby thread alive:
 sleeper = Thread.new { sleep }
-rows << run("DynamoDB store (session changes), a second Ruby thread alive", store.(COUNTER, touch_interval: 0), requests)
-rows << run("DynamoDB store (unchanged session), a second Ruby thread alive", store.(READER), requests)
+rows << run("DynamoDB store (session changes), a second Ruby thread alive", store.call(COUNTER, touch_interval: 0), requests)
+rows << run("DynamoDB store (unchanged session), a second Ruby thread alive", store.call(READER), requests)
 if redis_url
   rows << run("Rack::Session::Redis, a second Ruby thread alive",
               Rack::Session::Redis.new(COUNTER, redis_server: redis_url), requests)

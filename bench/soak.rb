@@ -81,7 +81,8 @@ one = lambda do |i|
     elsif (i % 997).zero? then ["/renew", jar[c]]
     elsif (i % 1009).zero? then ["/drop", jar[c]]
     elsif (i % 7).zero? then ["/read", jar[c]]
-    else ["/", jar[c]]
+    else
+      ["/", jar[c]]
     end
   response = mock.get(path, cookie ? { "HTTP_COOKIE" => "rack.session=#{cookie}" } : {})
   stats[response.status] += 1

@@ -191,7 +191,8 @@ module Demo
     WORK = 0.2 # seconds each parallel request holds the session
     ABANDONED = 40
 
-    def initialize(out: $stdout, endpoint: ENV.fetch("DYNAMODB_ENDPOINT") { abort "DYNAMODB_ENDPOINT is not set: run script/demo" },
+    def initialize(out: $stdout,
+                   endpoint: ENV.fetch("DYNAMODB_ENDPOINT") { abort "DYNAMODB_ENDPOINT is not set: run script/demo" },
                    state_dir: ENV.fetch("DEMO_STATE_DIR") { File.expand_path("../tmp/demo", __dir__) })
       @out = out
       @endpoint = endpoint
@@ -245,12 +246,13 @@ module Demo
 
     def start_puma
       step "Puma cluster serving examples/app/config.ru"
-      @puma = Puma.new(@state_dir, {
+      env = {
         "SESSION_SECRET" => SecureRandom.hex(64),
         # The store reads its table and endpoint from the environment.
         "AWS_DYNAMO_DB_SESSION_TABLE_NAME" => @table,
         "AWS_DYNAMO_DB_SESSION_ENDPOINT" => @endpoint
-      }).start
+      }
+      @puma = Puma.new(@state_dir, env).start
       say "  puma #{@puma.version} on http://#{HOST}:#{@puma.port}: 2 workers, preload_app!, 4 threads each"
       say "  master #{@puma.master}, workers #{@puma.workers.join(" and ")} (log: #{@puma.log.delete_prefix("#{Dir.pwd}/")})"
     end
@@ -379,7 +381,7 @@ if $PROGRAM_NAME == __FILE__
   rescue Demo::Failure => e
     warn "demo failed: #{e.message}"
     exit 1
-  rescue Interrupt, SignalException => e
+  rescue SignalException => e # Interrupt (SIGINT) is a SignalException
     warn "demo interrupted (#{e.is_a?(Interrupt) ? "SIGINT" : e.message})"
     exit 130
   end

@@ -3,7 +3,7 @@
 # Development build: cargo's dev profile, incremental, copied in place so
 # `ruby -Ilib` finds it. `rake compile PROFILE=release` for an optimised one.
 CRATE = "aws_sessionstore_dynamodb_rs"
-NATIVE_SO = "lib/#{CRATE}/#{CRATE}.#{RbConfig::CONFIG["DLEXT"]}"
+NATIVE_SO = "lib/#{CRATE}/#{CRATE}.#{RbConfig::CONFIG["DLEXT"]}".freeze
 
 # What cargo names the library on this OS (libX.so, libX.dylib, X.dll).
 def cargo_library(dir)

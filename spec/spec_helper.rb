@@ -12,7 +12,7 @@ require_relative "support/dynamodb_local"
 
 # Options every store spec shares: the local server and dummy credentials.
 module StoreSpecHelpers
-  SECRET = "spec-secret-key-" + ("k" * 48)
+  SECRET = "spec-secret-key-#{"k" * 48}".freeze
 
   def native_options
     {
@@ -33,6 +33,20 @@ module StoreSpecHelpers
   def all_items
     raw_dynamodb.scan_all(table_name)
   end
+
+  # Native::Client#get_item on the "session_id" key, consistent.
+  def native_get(client, table, key)
+    client.get_item(Aws::SessionStore::DynamoDB::Native::ItemRequest.new(table: table, key_name: "session_id",
+                                                                         key: key, consistent: true))
+  end
+
+  # Native::Client#save_session of a new item with `data`.
+  def native_save_new(client, table, key, data)
+    client.save_session(Aws::SessionStore::DynamoDB::Native::SaveRequest.new(
+                          table: table, key_name: "session_id", key: key, data: data, created_at: "1.0",
+                          new_session: true
+                        ))
+  end
 end
 
 # Which stack this run tests: Debian's Rack 2.2 / Rails 6.1, or Rack 3 /
@@ -52,8 +66,14 @@ module SpecStack
   end
 
   def description
-    session = rack3? ? ", rack-session #{Rack::Session::VERSION rescue "?"}" : ""
+    session = rack3? ? ", rack-session #{rack_session_version}" : ""
     "Ruby #{RUBY_VERSION}, Rack #{Rack.release}#{session}, Rails #{rails_version}"
+  end
+
+  def rack_session_version
+    Rack::Session::VERSION
+  rescue StandardError
+    "?"
   end
 end
 

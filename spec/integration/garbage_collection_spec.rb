@@ -8,7 +8,7 @@ require "aws-sessionstore-dynamodb-rs"
 # by the examples (seeded once; examples that delete put the deleted items
 # back). DynamoDB Local deletes ~700 items/s, so the garbage is kept small.
 RSpec.describe Aws::SessionStore::DynamoDB::GarbageCollection do
-  GC_SPEC_MAX_AGE = 5 * 86_400   # seconds
+  GC_SPEC_MAX_AGE = 5 * 86_400 # seconds
   GC_SPEC_MAX_STALE = 86_400
 
   # How many items of each kind the big table holds (10,000 in all).

@@ -73,12 +73,24 @@ RSpec.describe "Hostile input" do
       bytes = ->(n) { random.bytes(n) }
       {
         random_bytes: -> { bytes.call(random.rand(0..200)) },
-        truncated_valid_id: -> { v = valid.call; v[0, random.rand(0...v.size)] },
+        truncated_valid_id: lambda {
+          v = valid.call
+          v[0, random.rand(0...v.size)]
+        },
         extended_valid_id: -> { valid.call + ["0", "a", "--", "-", "Z", hex.call(random.rand(1..8))].sample(random: random) },
         wrong_hmac: -> { "#{hex.call(32)}--#{hex.call(32)}" },
-        hmac_of_other_secret: -> { id = hex.call(32); "#{OpenSSL::HMAC.hexdigest("MD5", "other", id)}--#{id}" },
-        uppercased_hmac: -> { d, id = valid.call.split("--"); "#{d.upcase}--#{id}" },
-        sha256_hmac: -> { id = hex.call(32); "#{OpenSSL::HMAC.hexdigest("SHA256", secret, id)}--#{id}" },
+        hmac_of_other_secret: lambda {
+          id = hex.call(32)
+          "#{OpenSSL::HMAC.hexdigest("MD5", "other", id)}--#{id}"
+        },
+        uppercased_hmac: lambda {
+          d, id = valid.call.split("--")
+          "#{d.upcase}--#{id}"
+        },
+        sha256_hmac: lambda {
+          id = hex.call(32)
+          "#{OpenSSL::HMAC.hexdigest("SHA256", secret, id)}--#{id}"
+        },
         huge: -> { (valid.call + ("A" * 8192))[0, 8192 + random.rand(0..64)] },
         huge_junk: -> { bytes.call(8192) },
         overlong_signed_id: -> { sign("a" * random.rand(129..400)) },
@@ -100,14 +112,21 @@ RSpec.describe "Hostile input" do
           v = valid.call
           ["\0", "\0" * random.rand(1..64), "#{v}\0", "\0#{v}", v.dup.insert(random.rand(0..v.size), "\0")].sample(random: random)
         },
-        whitespace: -> { v = valid.call; [" #{v}", "#{v} ", "#{v}\t", "\r\n#{v}", "#{v[0, 10]} #{v[10..]}"].sample(random: random) },
-        unicode: -> { ["é" * 32 + "--" + hex.call(32), "🍪--🍪", "\u0000\uFFFF", "Ａ" * 40].sample(random: random) },
+        whitespace: lambda {
+          v = valid.call
+          [" #{v}", "#{v} ", "#{v}\t", "\r\n#{v}", "#{v[0, 10]} #{v[10..]}"].sample(random: random)
+        },
+        unicode: -> { ["#{"é" * 32}--#{hex.call(32)}", "🍪--🍪", "\u0000\uFFFF", "Ａ" * 40].sample(random: random) },
         empty: -> { "" },
         # Validly signed ids of sessions that don't exist: the only ones looked
         # up (one in eight; the others have their last character changed).
         signed_unknown: lambda {
           v = random.rand(2).zero? ? valid.call : sign(hex.call(random.rand(1..64)).tr("abc", "XYZ"))
-          random.rand(8).zero? ? v : v[0..-2] + (v[-1] == "0" ? "1" : "0")
+          if random.rand(8).zero?
+            v
+          else
+            v[0..-2] + (v[-1] == "0" ? "1" : "0")
+          end
         },
         raw_header: lambda {
           v = valid.call

@@ -53,7 +53,7 @@ RSpec.describe "Interop with the official gem's items" do
   let(:store) { Aws::SessionStore::DynamoDB::RackMiddleware.new(inner_app, store_options(extra)) }
   let(:app) do
     s = store
-    lambda { |env| Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
+    ->(env) { Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
   end
 
   def cookie_value

@@ -64,8 +64,9 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with enable_locking
   def plant(value, attributes)
     names = attributes.keys.each_with_index.to_h { |name, i| ["#a#{i}", name] }
     values = attributes.values.each_with_index.to_h { |v, i| [":v#{i}", v] }
+    assignments = names.keys.zip(values.keys).map { |n, v| "#{n} = #{v}" }.join(", ")
     raw_dynamodb.call("UpdateItem", "TableName" => table_name, "Key" => key_of(value),
-                                    "UpdateExpression" => "SET " + names.keys.zip(values.keys).map { |n, v| "#{n} = #{v}" }.join(", "),
+                                    "UpdateExpression" => "SET #{assignments}",
                                     "ExpressionAttributeNames" => names, "ExpressionAttributeValues" => values)
   end
 
@@ -422,8 +423,8 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with enable_locking
                   end
                 end
               end.flat_map(&:value)
-              File.write(File.join(dir, "intervals.#{i}"), lines.join("\n") + "\n")
-              File.write(File.join(dir, "values.#{i}"), values.join("\n") + "\n")
+              File.write(File.join(dir, "intervals.#{i}"), "#{lines.join("\n")}\n")
+              File.write(File.join(dir, "values.#{i}"), "#{values.join("\n")}\n")
               status = 0
             rescue Exception => e # rubocop:disable Lint/RescueException
               File.write(File.join(dir, "error.#{i}"), "#{e.class}: #{e.message}\n#{e.backtrace&.first(8)&.join("\n")}")
@@ -462,10 +463,13 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with enable_locking
         end
         expect(intervals.size).to eq(total)
         expect(intervals.map(&:first).uniq.size).to eq(processes)
-        overlaps = intervals.sort_by { |_, start, _| start }.each_cons(2).select { |(_, _, end_a), (_, start_b, _)| start_b < end_a }
+        sorted = intervals.sort_by { |_, start, _| start }
+        overlaps = sorted.each_cons(2).select { |(_, _, end_a), (_, start_b, _)| start_b < end_a }
         expect(overlaps).to be_empty, "overlapping holds: #{overlaps.first(3)}"
 
-        values = Dir[File.join(dir, "values.*")].flat_map { |f| File.readlines(f, chomp: true).reject(&:empty?).map { |x| Integer(x) } }
+        values = Dir[File.join(dir, "values.*")].flat_map do |f|
+          File.readlines(f, chomp: true).reject(&:empty?).map { |x| Integer(x) }
+        end
         expect(values.sort).to eq((1..total).to_a)
         expect(data_of(raw_item(shared))).to eq("n" => total)
         expect_no_locks

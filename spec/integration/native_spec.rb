@@ -26,15 +26,15 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
 
     it "is released during a call, so a server in Ruby threads can answer it" do
       client = client_for(server.endpoint, operation_timeout: 5.0)
-      expect(client.get_item("t", "session_id", "k", true)).to be_nil
+      expect(native_get(client, "t", "k")).to be_nil
       expect(server.requests).to eq(1)
     end
 
     it "lets 4 threads each wait 200 ms at the same time" do
       client = client_for(server.endpoint, operation_timeout: 5.0)
-      client.get_item("t", "session_id", "warm", true)
+      native_get(client, "t", "warm")
       started = monotonic
-      4.times.map { |i| Thread.new { client.get_item("t", "session_id", "k#{i}", true) } }.each(&:join)
+      4.times.map { |i| Thread.new { native_get(client, "t", "k#{i}") } }.each(&:join)
       elapsed = monotonic - started
       expect(elapsed).to be < 0.6
       expect(server.requests).to eq(5)
@@ -44,7 +44,7 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
       slow = SlowServer.new(delay: 5)
       client = client_for(slow.endpoint, operation_timeout: 30.0)
       started = monotonic
-      expect { Timeout.timeout(0.3) { client.get_item("t", "session_id", "k", true) } }.to raise_error(Timeout::Error)
+      expect { Timeout.timeout(0.3) { native_get(client, "t", "k") } }.to raise_error(Timeout::Error)
       expect(monotonic - started).to be < 1.5
     ensure
       slow&.stop
@@ -56,7 +56,7 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
       slow = SlowServer.new(delay: 3)
       client = client_for(slow.endpoint, operation_timeout: 0.3)
       started = monotonic
-      expect { client.get_item("t", "session_id", "k", true) }.to raise_error(errors::TimeoutError)
+      expect { native_get(client, "t", "k") }.to raise_error(errors::TimeoutError)
       expect(monotonic - started).to be < 2
     ensure
       slow&.stop
@@ -65,12 +65,12 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
     it "raises NetworkError when nothing listens" do
       port = TCPServer.open("127.0.0.1", 0) { |s| s.addr[1] }
       client = client_for("http://127.0.0.1:#{port}")
-      expect { client.get_item("t", "session_id", "k", true) }.to raise_error(errors::NetworkError)
+      expect { native_get(client, "t", "k") }.to raise_error(errors::NetworkError)
     end
 
     it "raises ResourceNotFoundError with DynamoDB's code and request id for a missing table" do
       client = client_for(DynamoDBLocalHelper.endpoint)
-      expect { client.get_item("missing-#{SecureRandom.hex(4)}", "session_id", "k", true) }
+      expect { native_get(client, "missing-#{SecureRandom.hex(4)}", "k") }
         .to raise_error(errors::ResourceNotFoundError) { |e|
           expect(e.code).to eq("ResourceNotFoundException")
           expect(e.request_id).to be_a(String)
@@ -129,15 +129,15 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
 
     it "serves calls in a forked child after the parent used the runtime" do
       client = client_for(DynamoDBLocalHelper.endpoint)
-      expect(client.save_session(table_name, "session_id", "parent", "{}", "1.0", nil, true, nil)).to be(true)
+      expect(native_save_new(client, table_name, "parent", "{}")).to be(true)
       pid = fork do
-        ok = client.get_item(table_name, "session_id", "parent", true)&.fetch("data") == "{}" &&
-             client.save_session(table_name, "session_id", "child", "{}", "1.0", nil, true, nil)
+        ok = native_get(client, table_name, "parent")&.fetch("data") == "{}" &&
+             native_save_new(client, table_name, "child", "{}")
         exit!(ok ? 0 : 1)
       end
       _, status = Process.wait2(pid)
       expect(status.exitstatus).to eq(0)
-      expect(client.get_item(table_name, "session_id", "child", true)).to include("data" => "{}")
+      expect(native_get(client, table_name, "child")).to include("data" => "{}")
     end
   end
 

@@ -80,8 +80,15 @@ RSpec.describe "Preforking servers" do
       end
     end
 
-    def set_cookie(response)
+    def session_cookie_of(response)
       response["Set-Cookie"].to_s[/\Arack\.session=([^;]*)/, 1]
+    end
+
+    # The file's text, or "" when it can't be read (not written yet).
+    def read_or_empty(path)
+      File.read(path)
+    rescue StandardError
+      ""
     end
 
     def alive?(pid)
@@ -121,7 +128,7 @@ RSpec.describe "Preforking servers" do
       pid = Process.spawn(env, "puma", "-C", File.join(dir, "puma.rb"), chdir: dir, %i[out err] => log)
       workers = []
       begin
-        wait_for("Puma did not boot 2 workers (log: #{File.read(log) rescue ""})", 60) do
+        wait_for("Puma did not boot 2 workers (log: #{read_or_empty(log)})", 60) do
           raise "Puma exited: #{File.read(log)}" unless alive?(pid)
 
           File.exist?(log) && File.read(log).scan(/Worker \d+ \(PID: (\d+)\) booted/).size >= 2
@@ -137,7 +144,7 @@ RSpec.describe "Preforking servers" do
         40.times do
           response = http_get("/", cookie: cookie)
           expect(response.code).to eq("200")
-          cookie ||= set_cookie(response)
+          cookie ||= session_cookie_of(response)
           counts << response.body.to_i
           pids << response["x-pid"].to_i
         end
@@ -152,8 +159,8 @@ RSpec.describe "Preforking servers" do
         status = shut_down(pid, workers)
       end
       # Puma re-raises the TERM after its graceful shutdown (raise_exception_on_sigterm).
-      expect(status.success? || status.termsig == Signal.list["TERM"]).to be(true),
-                                                                       "Puma exited with #{status.inspect}: #{File.read(log)}"
+      clean_exit = status.success? || status.termsig == Signal.list["TERM"]
+      expect(clean_exit).to be(true), "Puma exited with #{status.inspect}: #{File.read(log)}"
       expect(File.read(log)).to include("Gracefully shutting down workers")
       expect(workers.reject { |w| alive?(w) }).to eq(workers)
       expect(File.read(log)).not_to match(/Error|exception/i)
@@ -187,10 +194,8 @@ RSpec.describe "Preforking servers" do
         exit!(0) # no at_exit hooks: RSpec's belong to the parent
       end
       writer.close
-      output = nil
       reader_thread = Thread.new { reader.read }
       deadline = monotonic + timeout
-      status = nil
       until (status = Process.wait2(pid, Process::WNOHANG)&.last)
         if monotonic > deadline
           Process.kill(:KILL, pid)

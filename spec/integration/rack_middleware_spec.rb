@@ -22,7 +22,8 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
       when "/drop" then env["rack.session.options"][:drop] = true
       when "/read" then session["n"]
       when "/big" then session["blob"] = "x" * 500_000
-      when "/options" then return [200, { "content-type" => "text/plain" }, [env["rack.session.options"].to_hash.keys.sort.join(",")]]
+      when "/options"
+        return [200, { "content-type" => "text/plain" }, [env["rack.session.options"].to_hash.keys.sort.join(",")]]
       when "/new_flag"
         session["n"] = session.fetch("n", 0) + 1
         return [200, { "content-type" => "text/plain" }, [env["dynamo_db.new_session"].inspect]]
@@ -35,7 +36,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
   let(:store) { described_class.new(inner_app, store_options(extra)) }
   let(:app) do
     s = store
-    lambda { |env| Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
+    ->(env) { Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
   end
 
   def cookie_value
@@ -148,7 +149,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
     get "/"
     victim = cookie_value
     _digest, sid = victim.split("--")
-    forged = ["0" * 32 + "--" + sid, "garbage", "--", "#{"a" * 32}--", "#{victim}--x", "\xff\xfe".b, "a" * 5000]
+    forged = ["#{"0" * 32}--#{sid}", "garbage", "--", "#{"a" * 32}--", "#{victim}--x", "\xff\xfe".b, "a" * 5000]
     forged.each do |value|
       clear_cookies
       set_cookie "rack.session=#{Rack::Utils.escape(value)}"

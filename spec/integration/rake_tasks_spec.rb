@@ -41,7 +41,8 @@ RSpec.describe "aws/session_store/dynamo_db/rake_tasks" do
   after { raw_dynamodb.delete_table(table_name) }
 
   def rake(*args, extra_env: {})
-    Open3.capture3(env.merge(extra_env), "rake", "-I", lib, "-f", @rakefile, *args, chdir: @dir) # chdir: no rakelib/ of the checkout
+    # chdir: no rakelib/ of the checkout
+    Open3.capture3(env.merge(extra_env), "rake", "-I", lib, "-f", @rakefile, *args, chdir: @dir)
   end
 
   it "lists the four tasks with descriptions" do

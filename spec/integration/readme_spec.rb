@@ -259,7 +259,8 @@ RSpec.describe "README.md" do
     else
       it "#{block} runs" do
         output, status = ReadmeBlocks.run(block)
-        expect(status).to be_success, "exit #{status.exitstatus} for the block at #{block}:\n#{block.code}\n--- output:\n#{output}"
+        message = "exit #{status.exitstatus} for the block at #{block}:\n#{block.code}\n--- output:\n#{output}"
+        expect(status).to be_success, message
       end
     end
   end

@@ -139,8 +139,9 @@ RSpec.describe "Real-world items and traffic" do
       put_v05_item(key, locked_at: nil)
       values = []
       proxy.on_request do |op, body|
-        values << body.dig("ExpressionAttributeValues", ":l", "S") if op == "UpdateItem" &&
-                                                                     body["UpdateExpression"] == "SET #l = :l"
+        if op == "UpdateItem" && body["UpdateExpression"] == "SET #l = :l"
+          values << body.dig("ExpressionAttributeValues", ":l", "S")
+        end
         nil
       end
       2.times { store_request(store(**locking), cookie: key) }

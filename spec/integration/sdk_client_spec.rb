@@ -51,7 +51,7 @@ RSpec.describe "The SDK client" do
       require "aws-sessionstore-dynamodb-rs"
       require "rack/mock"
       store = Aws::SessionStore::DynamoDB
-      opts = #{options.merge(table_name: table_name + "-child", operation_timeout: 3, max_attempts: 2).inspect}
+      opts = #{options.merge(table_name: "#{table_name}-child", operation_timeout: 3, max_attempts: 2).inspect}
       p store::Table.create_table(opts)
       app = ->(env) { env["rack.session"]["n"] = env["rack.session"].fetch("n", 0) + 1; [200, {}, [env["rack.session"]["n"].to_s]] }
       mw = store::RackMiddleware.new(app, opts.merge(secret_key: "s" * 64))
@@ -131,7 +131,8 @@ RSpec.describe "The SDK client" do
         code = <<~RUBY
           require "aws-sessionstore-dynamodb-rs"
           client = Aws::SessionStore::DynamoDB::Native::Client.new(endpoint: #{DynamoDBLocalHelper.endpoint.inspect}, profile: "counted")
-          8.times.map { |t| Thread.new { 5.times { |i| client.get_item(#{table_name.inspect}, "session_id", "k\#{t}-\#{i}", true) } } }.each(&:join)
+          request = ->(key) { Aws::SessionStore::DynamoDB::Native::ItemRequest.new(table: #{table_name.inspect}, key_name: "session_id", key: key, consistent: true) }
+          8.times.map { |t| Thread.new { 5.times { |i| client.get_item(request.call("k\#{t}-\#{i}")) } } }.each(&:join)
           puts "ok"
         RUBY
         env = { "AWS_CONFIG_FILE" => config, "AWS_ACCESS_KEY_ID" => nil, "AWS_SECRET_ACCESS_KEY" => nil,
@@ -235,7 +236,7 @@ RSpec.describe "The SDK client" do
                                                        max_attempts: 10))
       proxy.on_request { |op, _| [400, CountingProxy.error_body("ThrottlingException")] if op == "GetItem" }
       started = monotonic
-      expect { client.get_item(table_name, "session_id", "k", true) }
+      expect { native_get(client, table_name, "k") }
         .to raise_error(errors::TimeoutError, /operation timeout/)
       expect(monotonic - started).to be_between(1.9, 2.6)
       expect(proxy.count("GetItem")).to be_between(2, 10)
@@ -254,13 +255,13 @@ RSpec.describe "The SDK client" do
         1.5
       end
       started = monotonic
-      expect { Timeout.timeout(0.3) { client.get_item(table_name, "session_id", "a", true) } }
+      expect { Timeout.timeout(0.3) { native_get(client, table_name, "a") } }
         .to raise_error(Timeout::Error)
       expect(monotonic - started).to be < 1.0
-      expect(client.get_item(table_name, "session_id", "b", true)["data"]).to eq("data-b")
+      expect(native_get(client, table_name, "b")["data"]).to eq("data-b")
       sleep 1.5 # the stalled answer arrives on the abandoned connection meanwhile
-      expect(client.get_item(table_name, "session_id", "b", true)["data"]).to eq("data-b")
-      expect(client.get_item(table_name, "session_id", "a", true)["data"]).to eq("data-a")
+      expect(native_get(client, table_name, "b")["data"]).to eq("data-b")
+      expect(native_get(client, table_name, "a")["data"]).to eq("data-a")
     end
   end
 
@@ -272,7 +273,7 @@ RSpec.describe "The SDK client" do
       client = native::Client.new(native_options.merge(endpoint: "https://127.0.0.1:#{server.addr[1]}",
                                                        operation_timeout: 1.0, connect_timeout: 30.0))
       started = monotonic
-      expect { client.get_item(table_name, "session_id", "k", true) }.to raise_error(errors::TimeoutError)
+      expect { native_get(client, table_name, "k") }.to raise_error(errors::TimeoutError)
       expect(monotonic - started).to be_between(0.9, 1.6)
       expect(held).not_to be_empty
     ensure

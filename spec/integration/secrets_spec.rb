@@ -24,10 +24,10 @@ require_relative "../support/store_requests"
 RSpec.describe "Secrets and session data stay out of logs, errors and inspect output" do
   include StoreRequestHelpers
 
-  SECRET_KEY_CANARY = "HMAC-SECRET-CANARY-#{SecureRandom.hex(8)}"
-  AWS_SECRET_CANARY = "AWS-SECRET-ACCESS-KEY-CANARY-#{SecureRandom.hex(8)}"
-  SESSION_TOKEN_CANARY = "AWS-SESSION-TOKEN-CANARY-#{SecureRandom.hex(8)}"
-  SESSION_DATA_CANARY = "SESSION-DATA-CANARY-#{SecureRandom.hex(8)}"
+  SECRET_KEY_CANARY = "HMAC-SECRET-CANARY-#{SecureRandom.hex(8)}".freeze
+  AWS_SECRET_CANARY = "AWS-SECRET-ACCESS-KEY-CANARY-#{SecureRandom.hex(8)}".freeze
+  SESSION_TOKEN_CANARY = "AWS-SESSION-TOKEN-CANARY-#{SecureRandom.hex(8)}".freeze
+  SESSION_DATA_CANARY = "SESSION-DATA-CANARY-#{SecureRandom.hex(8)}".freeze
   CANARIES = [SECRET_KEY_CANARY, AWS_SECRET_CANARY, SESSION_TOKEN_CANARY, SESSION_DATA_CANARY].freeze
 
   let(:mod) { Aws::SessionStore::DynamoDB }
@@ -82,7 +82,7 @@ RSpec.describe "Secrets and session data stay out of logs, errors and inspect ou
                                             "session_token=[REDACTED]")
           expect_no_canary(config.inspect, "Configuration#inspect")
           expect_no_canary(config.to_s, "Configuration#to_s")
-          expect_no_canary("#{config}", "Configuration interpolated")
+          expect_no_canary("config: #{config}", "Configuration interpolated")
           expect_no_canary(pp_string(config), "pp(Configuration)")
           expect_no_canary([config].inspect, "inspect of an Array holding a Configuration")
         end
@@ -266,7 +266,7 @@ RSpec.describe "Secrets and session data stay out of logs, errors and inspect ou
                                           "created_at" => { "S" => Time.now.to_f.to_s },
                                           "locked_at" => { "S" => Time.now.to_f.to_s })
         attempt(store_with(enable_locking: true, lock_expiry_time: 60_000, lock_retry_delay: 50, lock_max_wait_time: 0.3),
-            cookie: locked)
+                cookie: locked)
 
         warn "marker written to stderr by the spec"
       end

@@ -38,7 +38,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
   end
   let(:app) do
     s = store
-    lambda { |env| Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
+    ->(env) { Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
   end
 
   after do
@@ -64,7 +64,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
 
   # The attributes an UpdateItem sets, by real name, with their values:
   # {"data" => {"S" => "..."}, "updated_at" => {"S" => "..."}}.
-  def set_attributes(update)
+  def assigned_attributes(update)
     names = update.fetch("ExpressionAttributeNames", {})
     values = update.fetch("ExpressionAttributeValues", {})
     clause = update.fetch("UpdateExpression")[/\bSET\s+(.*?)(?=\s+\b(?:REMOVE|ADD|DELETE)\b|\z)/mi, 1].to_s
@@ -92,7 +92,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
     update = requests.first.last
     expect(update["TableName"]).to eq(table_name)
     expect(update["Key"]).to eq("session_id" => { "S" => cookie_value })
-    attrs = set_attributes(update)
+    attrs = assigned_attributes(update)
     expect(attrs.keys).to contain_exactly("data", "created_at", "updated_at", "expire_at")
     expect(attrs["data"]).to eq("S" => JSON.dump("n" => 1))
     expect(attrs["created_at"].keys).to eq(["S"])
@@ -108,7 +108,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
 
     update = of(requests, "UpdateItem").first
     expect(touches_data?(update, stored)).to be(false)
-    expect(set_attributes(update).keys).to contain_exactly("updated_at", "expire_at")
+    expect(assigned_attributes(update).keys).to contain_exactly("updated_at", "expire_at")
     expect(update.fetch("ExpressionAttributeValues").values).not_to include("S" => stored)
     expect(raw_item(cookie_value)["data"]).to eq("S" => stored)
   end
@@ -119,7 +119,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
     expect(requests.map(&:first)).to eq(%w[GetItem UpdateItem])
     update = of(requests, "UpdateItem").first
     expect(touches_data?(update)).to be(true)
-    attrs = set_attributes(update)
+    attrs = assigned_attributes(update)
     expect(attrs.keys).to contain_exactly("data", "updated_at", "expire_at")
     expect(attrs["data"]).to eq("S" => JSON.dump("n" => 2))
     expect(update["ConditionExpression"]).to match(/attribute_exists/)
@@ -160,7 +160,7 @@ RSpec.describe "DynamoDB requests per Rack request" do
       requests = dynamodb_requests_of("/read")
       update = of(requests, "UpdateItem").first
       expect(touches_data?(update)).to be(false)
-      attrs = set_attributes(update)
+      attrs = assigned_attributes(update)
       expect(attrs.keys).to contain_exactly("updated_at", "expire_at")
       expect(attrs["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 3600)
     end

@@ -419,7 +419,7 @@ class CountingProxy
 
   def serialize_request(request)
     headers = request.headers.reject { |name, _| HOP_BY_HOP.include?(name.downcase) }
-    headers += [["Content-Length", request.body.bytesize.to_s], ["Connection", "keep-alive"]]
+    headers += [["Content-Length", request.body.bytesize.to_s], %w[Connection keep-alive]]
     head = +"#{request.start_line}\r\n"
     headers.each { |name, value| head << "#{name}: #{value}\r\n" }
     head << "\r\n"

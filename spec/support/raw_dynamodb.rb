@@ -165,7 +165,7 @@ class RawDynamoDB
     retried = false
     begin
       connection.request(build_request(operation, body))
-    rescue EOFError, Errno::ECONNRESET, Errno::EPIPE, Net::ReadTimeout, IOError
+    rescue IOError, Errno::ECONNRESET, Errno::EPIPE, Net::ReadTimeout # IOError covers EOFError
       # A kept-alive connection the server already closed: reconnect once.
       @http&.finish if @http&.started?
       @http = nil

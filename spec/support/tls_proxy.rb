@@ -8,7 +8,7 @@ require "socket"
 # The store then speaks https exactly as it does to AWS, with certificate
 # verification against the CA file it is given (SSL_CERT_FILE).
 class TlsProxy
-  attr_reader :port, :connections
+  attr_reader :port, :connections, :ca_file
 
   def initialize(upstream_port, dir)
     @upstream_port = upstream_port
@@ -29,8 +29,6 @@ class TlsProxy
     @threads = []
     @acceptor = Thread.new { accept_loop }
   end
-
-  attr_reader :ca_file
 
   def endpoint
     "https://localhost:#{port}"
@@ -89,7 +87,7 @@ class TlsProxy
         to = from.equal?(client) ? upstream : client
         data = from.read_nonblock(65_536, exception: false)
         next if data == :wait_readable
-        return if data.nil?
+        return nil if data.nil? # the peer closed: stop pumping (ensure closes both)
 
         to.write(data)
         # TLS records already decrypted but not yet read don't wake select.

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sessionstore_dynamodb_rs::error::StoreError;
 use aws_sessionstore_dynamodb_rs::ops::connect;
-use aws_sessionstore_dynamodb_rs::options::ClientOptions;
+use aws_sessionstore_dynamodb_rs::ops::connect::ClientOptions;
 use aws_smithy_runtime_api::box_error::BoxError;
 
 /// Records the request URI, then fails the attempt so nothing is sent.

@@ -17,7 +17,21 @@ use aws_types::service_config::ServiceConfigKey;
 use aws_types::SdkConfig;
 
 use crate::error::StoreError;
-use crate::options::ClientOptions;
+
+/// What configures the client: Ruby validates it (`Configuration`), the
+/// bindings convert it (`ruby_api::options`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientOptions {
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub profile: Option<String>,
+    pub connect_timeout: Option<Duration>,
+    pub operation_timeout: Option<Duration>,
+    pub max_attempts: Option<u32>,
+}
 
 /// DynamoDB Local and other explicit endpoints ignore the region, but the
 /// request signer needs one.

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::item::Item;
+use crate::ops::item::Item;
 use crate::ops::session::{self, refused_item, ItemKey};
 use crate::ops::time::{now_f64, parse_seconds};
 

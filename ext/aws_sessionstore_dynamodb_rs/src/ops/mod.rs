@@ -4,6 +4,7 @@
 
 pub mod connect;
 pub mod gc;
+pub mod item;
 pub mod lock;
 pub mod session;
 pub mod table;

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
-use crate::item::Item;
+use crate::ops::item::Item;
 use crate::ops::time::now_string;
 
 /// Where an item lives: table, hash key attribute name and its value.

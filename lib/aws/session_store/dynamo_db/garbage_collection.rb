@@ -56,11 +56,13 @@ module Aws
           dry_run = options.delete(:dry_run) ? true : false
           logger = options.delete(:logger)
           config = Configuration.new(options)
-          stats = Native.client(config.native_client_options).collect_garbage(
-            config.table_name, config.table_key, config.max_age&.to_f, stale_limit(config),
-            Integer(config.gc_segments || DEFAULT_SEGMENTS), config.gc_operation_delay.to_f,
-            config.gc_max_deletes_per_second&.to_f, dry_run, progress
+          request = Native::GcRequest.new(
+            table: config.table_name, key_name: config.table_key, max_age: config.max_age&.to_f,
+            max_stale: stale_limit(config), segments: Integer(config.gc_segments || DEFAULT_SEGMENTS),
+            operation_delay: config.gc_operation_delay.to_f,
+            max_deletes_per_second: config.gc_max_deletes_per_second&.to_f, dry_run: dry_run
           )
+          stats = Native.client(config.native_client_options).collect_garbage(request, progress)
           result = Result.new(**stats.slice(*Result.members), skipped: nil)
           log(logger, result)
           result

@@ -58,6 +58,28 @@ module Aws
         CLIENTS_LOCK = Mutex.new
         private_constant :CLIENTS, :CLIENTS_LOCK
 
+        # One Struct per request shape: the Rust side reads each member by
+        # name (ext/aws_sessionstore_dynamodb_rs/src/ruby_api/client.rs), so
+        # no call passes a list of positional arguments to swap.
+
+        # get_item, delete_item. `consistent` is ignored by delete_item.
+        ItemRequest = Struct.new(:table, :key_name, :key, :consistent, keyword_init: true)
+        # save_session: `data` nil when unchanged; `new_session` selects the
+        # condition (item must not / must exist); `lock` is ours, or nil.
+        SaveRequest = Struct.new(:table, :key_name, :key, :data, :created_at, :expire_at, :new_session, :lock,
+                                 keyword_init: true)
+        # lock_session, in the official options' units.
+        LockRequest = Struct.new(:table, :key_name, :key, :consistent, :expiry_ms, :retry_delay_ms, :max_wait_ms,
+                                 keyword_init: true)
+        # release_lock: the lock value to remove.
+        LockedItem = Struct.new(:table, :key_name, :key, :lock, keyword_init: true)
+        # create_table: billing_mode "provisioned" or "pay_per_request".
+        TableRequest = Struct.new(:table, :key_name, :billing_mode, :read_capacity, :write_capacity, :enable_ttl,
+                                  keyword_init: true)
+        # collect_garbage: limits in seconds (Floats), nil for none.
+        GcRequest = Struct.new(:table, :key_name, :max_age, :max_stale, :segments, :operation_delay,
+                               :max_deletes_per_second, :dry_run, keyword_init: true)
+
         # One native client per distinct set of client options, shared by
         # every middleware, task and thread of the process: connections are
         # kept alive, and the SDK client is built once (it is rebuilt

@@ -18,8 +18,11 @@ module Aws
         def create_table(options = {})
           config = Configuration.new(options)
           result = client(config).create_table(
-            config.table_name, config.table_key, config.billing_mode.to_s,
-            config.read_capacity, config.write_capacity, config.enable_ttl
+            Native::TableRequest.new(
+              table: config.table_name, key_name: config.table_key, billing_mode: config.billing_mode.to_s,
+              read_capacity: config.read_capacity, write_capacity: config.write_capacity,
+              enable_ttl: config.enable_ttl
+            )
           )
           warn "Table #{config.table_name} already exists, skipping creation." if result == :exists
           result

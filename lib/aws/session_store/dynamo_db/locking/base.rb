@@ -26,23 +26,33 @@ module Aws
           # @return [Boolean] false when the item vanished meanwhile (a
           #   destroyed session never comes back) or the new id was taken.
           def save(sid, data, loaded, created_at:, expire_at:)
+            request = Native::SaveRequest.new(**item(sid), expire_at: expire_at)
             if loaded
-              changed = data == loaded.data ? nil : data
-              @client.save_session(@table, @key, sid, changed, nil, expire_at, false, loaded.lock)
+              request.data = data unless data == loaded.data
+              request.new_session = false
+              request.lock = loaded.lock
             else
-              @client.save_session(@table, @key, sid, data, created_at, expire_at, true, nil)
+              request.data = data
+              request.created_at = created_at
+              request.new_session = true
             end
+            @client.save_session(request)
           end
 
           # Deletes the item (and with it any lock on it).
           def delete(sid)
-            @client.delete_item(@table, @key, sid)
+            @client.delete_item(Native::ItemRequest.new(**item(sid)))
           end
 
           # Releases a lock without saving; the app raised. No-op here.
           def release(_sid, _loaded); end
 
           private
+
+          # Where the session `sid` lives: the members every request has.
+          def item(sid)
+            { table: @table, key_name: @key, key: sid }
+          end
 
           # The item's state, or nil when it has no readable data (the item
           # is missing, or only a lock stub the official gem left behind).

@@ -8,7 +8,7 @@ module Aws
         class Null < Base
           # @return [Loaded, nil]
           def get_session_data(sid)
-            loaded_from(@client.get_item(@table, @key, sid, @config.consistent_read))
+            loaded_from(@client.get_item(Native::ItemRequest.new(**item(sid), consistent: @config.consistent_read)))
           end
         end
       end

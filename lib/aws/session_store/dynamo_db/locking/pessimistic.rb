@@ -12,30 +12,33 @@ module Aws
           #   item is created).
           # @raise [Errors::LockWaitTimeoutError] after `lock_max_wait_time`.
           def get_session_data(sid)
-            item, lock = @client.lock_session(
-              @table, @key, sid, @config.consistent_read,
-              Integer(@config.lock_expiry_time), Integer(@config.lock_retry_delay),
-              (@config.lock_max_wait_time * 1000).to_i
+            request = Native::LockRequest.new(
+              **item(sid),
+              consistent: @config.consistent_read,
+              expiry_ms: Integer(@config.lock_expiry_time),
+              retry_delay_ms: Integer(@config.lock_retry_delay),
+              max_wait_ms: (@config.lock_max_wait_time * 1000).to_i
             )
-            return nil unless item
+            found, lock = @client.lock_session(request)
+            return nil unless found
 
-            if stub?(item)
+            if stub?(found)
               # We hold its lock now; remove the stub so it can't trap the id.
               delete(sid)
               return nil
             end
 
             begin
-              loaded_from(item, lock)
+              loaded_from(found, lock)
             rescue Errors::CorruptSessionError
-              @client.release_lock(@table, @key, sid, lock)
+              @client.release_lock(Native::LockedItem.new(**item(sid), lock: lock))
               raise
             end
           end
 
           # Removes our lock without saving.
           def release(sid, loaded)
-            @client.release_lock(@table, @key, sid, loaded.lock) if loaded&.lock
+            @client.release_lock(Native::LockedItem.new(**item(sid), lock: loaded.lock)) if loaded&.lock
           end
         end
       end

@@ -8,18 +8,20 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use magnus::{block::Proc, function, method, prelude::*, Error, RHash, RModule, Ruby, Value};
+use magnus::{
+    block::Proc, function, method, prelude::*, r_struct::RStruct, Error, RHash, RModule, Ruby,
+    TryConvert, Value,
+};
 
 use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
 use crate::helpers::runtime;
-use crate::item;
-use crate::ops::connect;
+use crate::ops::connect::{self, ClientOptions};
 use crate::ops::gc::{self, GcProgress, GcSpec};
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
-use crate::options::ClientOptions;
+use crate::ruby_api::{item, options};
 
 struct PidClient {
     pid: u32,
@@ -39,7 +41,7 @@ pub struct Client {
 impl Client {
     fn new(ruby: &Ruby, options: RHash) -> Result<Self, Error> {
         Ok(Client {
-            options: ClientOptions::from_hash(ruby, options)?,
+            options: options::from_hash(ruby, options)?,
             cached: Mutex::new(None),
         })
     }
@@ -80,26 +82,20 @@ impl Client {
         })
     }
 
-    /// Runs `work` with this process's client on the item
-    /// `table`/`key_name`/`key`, the GVL released.
+    /// Runs `work` with this process's client on the item `request`
+    /// names (its `table`, `key_name` and `key` members), the GVL released.
     fn on_item<T, F>(
         &self,
         ruby: &Ruby,
-        table: String,
-        key_name: String,
-        key: String,
+        request: RStruct,
         work: impl FnOnce(aws_sdk_dynamodb::Client, ItemKey) -> F,
     ) -> Result<T, Error>
     where
         F: std::future::Future<Output = Result<T, StoreError>> + Send,
         T: Send,
     {
+        let key = item_key(request)?;
         let client = self.sdk(ruby)?;
-        let key = ItemKey {
-            table,
-            key_name,
-            key,
-        };
         nogvl(ruby, work(client, key))
     }
 
@@ -109,52 +105,31 @@ impl Client {
         rb_self.sdk(ruby).map(|_| true)
     }
 
-    /// `get_item(table, key_name, key, consistent)` → Hash of attributes, or nil.
-    fn get_item(
-        ruby: &Ruby,
-        rb_self: &Self,
-        table: String,
-        key_name: String,
-        key: String,
-        consistent: bool,
-    ) -> Result<Option<RHash>, Error> {
-        let found = rb_self.on_item(ruby, table, key_name, key, |client, key| async move {
+    /// `get_item(Native::ItemRequest)` → Hash of attributes, or nil.
+    fn get_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Option<RHash>, Error> {
+        let consistent: bool = member(request, "consistent")?;
+        let found = rb_self.on_item(ruby, request, |client, key| async move {
             session::get(&client, &key, consistent).await
         })?;
         found.map(|item| item::to_ruby(ruby, item)).transpose()
     }
 
-    /// `save_session(table, key_name, key, data, created_at, expire_at, new, lock)`
-    /// → true when written, false when the condition refused it (a new id
-    /// that exists, or an existing session that was deleted meanwhile).
-    #[allow(clippy::too_many_arguments)]
-    fn save_session(
-        ruby: &Ruby,
-        rb_self: &Self,
-        table: String,
-        key_name: String,
-        key: String,
-        data: Option<String>,
-        created_at: Option<String>,
-        expire_at: Option<i64>,
-        new: bool,
-        lock: Option<String>,
-    ) -> Result<bool, Error> {
+    /// `save_session(Native::SaveRequest)` → true when written, false when
+    /// the condition refused it (a new id that exists, or an existing
+    /// session that was deleted meanwhile).
+    fn save_session(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<bool, Error> {
+        let new_session: bool = member(request, "new_session")?;
         let save = Save {
-            key: ItemKey {
-                table,
-                key_name,
-                key,
-            },
-            data,
-            created_at,
-            expire_at,
-            condition: if new {
+            key: item_key(request)?,
+            data: member(request, "data")?,
+            created_at: member(request, "created_at")?,
+            expire_at: member(request, "expire_at")?,
+            condition: if new_session {
                 Condition::New
             } else {
                 Condition::Existing
             },
-            lock,
+            lock: member(request, "lock")?,
         };
         let client = rb_self.sdk(ruby)?;
         match nogvl(ruby, async move { session::save(&client, save).await })? {
@@ -164,27 +139,22 @@ impl Client {
         }
     }
 
-    /// `lock_session(table, key_name, key, consistent, expiry_ms,
-    /// retry_delay_ms, max_wait_ms)` → `[item, lock]`, or nil when there is
-    /// no such item. Raises `LockWaitTimeoutError` after `max_wait_ms`.
-    #[allow(clippy::too_many_arguments)]
+    /// `lock_session(Native::LockRequest)` → `[item, lock]`, or nil when
+    /// there is no such item. Raises `LockWaitTimeoutError` after
+    /// `max_wait_ms`.
     fn lock_session(
         ruby: &Ruby,
         rb_self: &Self,
-        table: String,
-        key_name: String,
-        key: String,
-        consistent: bool,
-        expiry_ms: u64,
-        retry_delay_ms: u64,
-        max_wait_ms: u64,
+        request: RStruct,
     ) -> Result<Option<(RHash, String)>, Error> {
+        let consistent: bool = member(request, "consistent")?;
+        let ms = |name| member::<u64>(request, name).map(Duration::from_millis);
         let timing = LockTiming {
-            expiry: Duration::from_millis(expiry_ms),
-            retry_delay: Duration::from_millis(retry_delay_ms),
-            max_wait: Duration::from_millis(max_wait_ms),
+            expiry: ms("expiry_ms")?,
+            retry_delay: ms("retry_delay_ms")?,
+            max_wait: ms("max_wait_ms")?,
         };
-        match rb_self.on_item(ruby, table, key_name, key, |client, key| async move {
+        match rb_self.on_item(ruby, request, |client, key| async move {
             lock::acquire(&client, &key, consistent, timing).await
         })? {
             Locked::Acquired { item, lock } => Ok(Some((item::to_ruby(ruby, item)?, lock))),
@@ -192,49 +162,30 @@ impl Client {
         }
     }
 
-    /// `release_lock(table, key_name, key, lock)` → true if it was still ours.
-    fn release_lock(
-        ruby: &Ruby,
-        rb_self: &Self,
-        table: String,
-        key_name: String,
-        key: String,
-        lock: String,
-    ) -> Result<bool, Error> {
-        rb_self.on_item(ruby, table, key_name, key, |client, key| async move {
+    /// `release_lock(Native::LockedItem)` → true if it was still ours.
+    fn release_lock(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<bool, Error> {
+        let lock: String = member(request, "lock")?;
+        rb_self.on_item(ruby, request, |client, key| async move {
             lock::release(&client, &key, lock).await
         })
     }
 
-    /// `delete_item(table, key_name, key)`.
-    fn delete_item(
-        ruby: &Ruby,
-        rb_self: &Self,
-        table: String,
-        key_name: String,
-        key: String,
-    ) -> Result<(), Error> {
-        rb_self.on_item(ruby, table, key_name, key, |client, key| async move {
+    /// `delete_item(Native::ItemRequest)`.
+    fn delete_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<(), Error> {
+        rb_self.on_item(ruby, request, |client, key| async move {
             session::delete(&client, &key).await
         })
     }
 
-    /// `create_table(table, key_name, billing_mode, read, write, ttl)` →
-    /// `:created` or `:exists`.
-    #[allow(clippy::too_many_arguments)]
-    fn create_table(
-        ruby: &Ruby,
-        rb_self: &Self,
-        table: String,
-        key_name: String,
-        billing_mode: String,
-        read: i64,
-        write: i64,
-        enable_ttl: bool,
-    ) -> Result<Value, Error> {
+    /// `create_table(Native::TableRequest)` → `:created` or `:exists`.
+    fn create_table(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
+        let billing_mode: String = member(request, "billing_mode")?;
         let billing = match billing_mode.as_str() {
             "pay_per_request" => Billing::PayPerRequest,
-            "provisioned" => Billing::Provisioned { read, write },
+            "provisioned" => Billing::Provisioned {
+                read: member(request, "read_capacity")?,
+                write: member(request, "write_capacity")?,
+            },
             other => {
                 return Err(StoreError::Configuration(format!(
                     "option :billing_mode must be :provisioned or :pay_per_request, not {other:?}"
@@ -242,13 +193,13 @@ impl Client {
                 .into_ruby(ruby))
             }
         };
-        let client = rb_self.sdk(ruby)?;
         let spec = CreateTable {
-            table,
-            key_name,
+            table: member(request, "table")?,
+            key_name: member(request, "key_name")?,
             billing,
-            enable_ttl,
+            enable_ttl: member(request, "enable_ttl")?,
         };
+        let client = rb_self.sdk(ruby)?;
         let created = nogvl(ruby, async move { table::create(&client, spec).await })?;
         Ok(ruby
             .to_symbol(match created {
@@ -270,47 +221,40 @@ impl Client {
             .as_value())
     }
 
-    /// `collect_garbage(table, key_name, max_age, max_stale, segments,
-    /// operation_delay, max_deletes_per_second, dry_run, progress)` → Hash
-    /// of `scanned`, `matched`, `deleted`, `elapsed`, `consumed_capacity`.
+    /// `collect_garbage(Native::GcRequest, progress)` → Hash of `scanned`,
+    /// `matched`, `deleted`, `elapsed`, `consumed_capacity`, `dry_run`.
     ///
     /// The scan runs as a task on the runtime; this thread waits for it in
     /// slices with the GVL released and calls `progress` (if given) with
     /// the counters after each slice; `progress` returning `false` stops the
     /// run between batches. An interrupt (Ctrl-C, SIGTERM, Thread#raise)
-    /// also stops it between batches: the batch in flight completes, the
+    /// also stops it between batches: the batches in flight complete, the
     /// final counters go to `progress`, then the exception propagates. A
     /// second interrupt abandons the run at once.
-    #[allow(clippy::too_many_arguments)]
     fn collect_garbage(
         ruby: &Ruby,
         rb_self: &Self,
-        table: String,
-        key_name: String,
-        max_age: Option<f64>,
-        max_stale: Option<f64>,
-        segments: u32,
-        operation_delay: f64,
-        max_deletes_per_second: Option<f64>,
-        dry_run: bool,
+        request: RStruct,
         progress: Option<Proc>,
     ) -> Result<RHash, Error> {
-        let client = rb_self.sdk(ruby)?;
+        let operation_delay: f64 = member(request, "operation_delay")?;
+        let dry_run: bool = member(request, "dry_run")?;
         let spec = GcSpec {
-            table,
-            key_name,
-            max_age,
-            max_stale,
-            segments,
+            table: member(request, "table")?,
+            key_name: member(request, "key_name")?,
+            max_age: member(request, "max_age")?,
+            max_stale: member(request, "max_stale")?,
+            segments: member(request, "segments")?,
             operation_delay: Duration::try_from_secs_f64(operation_delay).map_err(|_| {
                 StoreError::Configuration(
                     "option :gc_operation_delay must be a non-negative number of seconds".into(),
                 )
                 .into_ruby(ruby)
             })?,
-            max_deletes_per_second,
+            max_deletes_per_second: member(request, "max_deletes_per_second")?,
             dry_run,
         };
+        let client = rb_self.sdk(ruby)?;
         let counters = Arc::new(GcProgress::default());
         let started = std::time::Instant::now();
         let runtime = runtime::current().map_err(|e| e.into_ruby(ruby))?;
@@ -378,6 +322,22 @@ impl Client {
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
+/// One member of a request Struct (`lib/aws/session_store/dynamo_db/native.rb`),
+/// converted: a missing member raises NameError, a wrong type TypeError;
+/// never a panic.
+fn member<T: TryConvert>(request: RStruct, name: &str) -> Result<T, Error> {
+    request.getmember(name)
+}
+
+/// The item a request names: its `table`, `key_name` and `key` members.
+fn item_key(request: RStruct) -> Result<ItemKey, Error> {
+    Ok(ItemKey {
+        table: member(request, "table")?,
+        key_name: member(request, "key_name")?,
+        key: member(request, "key")?,
+    })
+}
+
 fn gc_stats(
     ruby: &Ruby,
     counters: &GcProgress,
@@ -407,14 +367,14 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     let class = native.define_class("Client", ruby.class_object())?;
     class.define_singleton_method("new", function!(Client::new, 1))?;
     class.define_method("connect", method!(Client::connect, 0))?;
-    class.define_method("get_item", method!(Client::get_item, 4))?;
-    class.define_method("save_session", method!(Client::save_session, 8))?;
-    class.define_method("delete_item", method!(Client::delete_item, 3))?;
-    class.define_method("lock_session", method!(Client::lock_session, 7))?;
-    class.define_method("release_lock", method!(Client::release_lock, 4))?;
-    class.define_method("create_table", method!(Client::create_table, 6))?;
+    class.define_method("get_item", method!(Client::get_item, 1))?;
+    class.define_method("save_session", method!(Client::save_session, 1))?;
+    class.define_method("delete_item", method!(Client::delete_item, 1))?;
+    class.define_method("lock_session", method!(Client::lock_session, 1))?;
+    class.define_method("release_lock", method!(Client::release_lock, 1))?;
+    class.define_method("create_table", method!(Client::create_table, 1))?;
     class.define_method("delete_table", method!(Client::delete_table, 1))?;
     class.define_method("describe_table", method!(Client::describe_table, 1))?;
-    class.define_method("collect_garbage", method!(Client::collect_garbage, 9))?;
+    class.define_method("collect_garbage", method!(Client::collect_garbage, 2))?;
     Ok(())
 }

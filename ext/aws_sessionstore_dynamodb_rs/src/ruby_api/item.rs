@@ -1,11 +1,9 @@
 //! DynamoDB attribute values to Ruby objects, after the GVL is taken back.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use magnus::{Error, IntoValue, RHash, Ruby, Value};
 
-pub type Item = HashMap<String, AttributeValue>;
+use crate::ops::item::Item;
 
 /// A Hash of attribute name to value: S as String, N as Integer or Float
 /// (or String when it fits neither), BOOL, NULL as nil. Other types (B
@@ -43,21 +41,5 @@ fn number(ruby: &Ruby, n: String) -> Value {
     match n.parse::<f64>() {
         Ok(f) if f.is_finite() => f.into_value_with(ruby),
         _ => n.into_value_with(ruby),
-    }
-}
-
-/// The size DynamoDB charges against its 400 KB item limit: UTF-8 bytes of
-/// every attribute name plus its value (numbers approximated by their text).
-pub fn size(item: &Item) -> usize {
-    item.iter()
-        .map(|(name, value)| name.len() + value_size(value))
-        .sum()
-}
-
-fn value_size(value: &AttributeValue) -> usize {
-    match value {
-        AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
-        AttributeValue::B(b) => b.as_ref().len(),
-        _ => 1,
     }
 }

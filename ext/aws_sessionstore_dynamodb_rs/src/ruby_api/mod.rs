@@ -1,0 +1,27 @@
+//! What Ruby sees: `Aws::SessionStore::DynamoDB::Native` and what is in it.
+
+use magnus::{prelude::*, Error, RModule, Ruby};
+
+mod client;
+mod errors;
+mod item;
+mod options;
+mod sid;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
+
+pub fn init(ruby: &Ruby) -> Result<(), Error> {
+    let native: RModule = ruby
+        .define_module("Aws")?
+        .define_module("SessionStore")?
+        .define_module("DynamoDB")?
+        .define_module("Native")?;
+    native.const_set("VERSION", env!("CARGO_PKG_VERSION"))?;
+    // First: a missing exception class fails the load.
+    errors::init(ruby)?;
+    client::init(ruby, native)?;
+    sid::init(ruby, native)?;
+    #[cfg(feature = "test-hooks")]
+    test_hooks::init(ruby, native)?;
+    Ok(())
+}

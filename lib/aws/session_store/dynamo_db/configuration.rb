@@ -2,6 +2,7 @@
 
 require_relative "errors"
 require_relative "serializer"
+require_relative "options"
 
 module Aws
   module SessionStore
@@ -64,61 +65,30 @@ module Aws
       #   )
       #   config.table_name # => "my_sessions"
       class Configuration
-        # Every known option and its default. One table gives the defaults, the
-        # readers, {OPTION_NAMES} and the keys of {#to_hash}.
-        MEMBERS = {
-          # Options of the official gem.
-          table_name: "sessions",
-          table_key: "session_id",
-          secret_key: nil,
-          consistent_read: true,
-          read_capacity: 10,
-          write_capacity: 5,
-          raise_errors: false,
-          error_handler: nil,
-          max_age: nil,
-          max_stale: nil,
-          enable_locking: false,
-          lock_expiry_time: 500,
-          lock_retry_delay: 500,
-          lock_max_wait_time: 1,
-          serializer: :json,
-          config_file: nil,
-          dynamo_db_client: nil,
-          # Options of this gem: the native client.
-          region: nil,
-          endpoint: nil,
-          access_key_id: nil,
-          secret_access_key: nil,
-          session_token: nil,
-          profile: nil,
-          connect_timeout: 1,
-          operation_timeout: 5,
-          max_attempts: 10,
-          # Options of this gem: the table and garbage collection.
-          billing_mode: :provisioned,
-          enable_ttl: true,
-          touch_interval: nil,
-          gc_segments: nil,
-          gc_operation_delay: 0,
-          gc_max_deletes_per_second: nil
-        }.freeze
+        # Every known option and its default, from {OPTIONS} (options.rb): the
+        # one table that gives the defaults, the readers, {OPTION_NAMES}, the
+        # keys of {#to_hash}, ENV/YAML parsing and validation.
+        MEMBERS = OPTIONS.to_h { |option| [option.name, option.default] }.freeze
 
         # The names of all known options.
         OPTION_NAMES = MEMBERS.keys.freeze
 
+        OPTIONS_BY_NAME = OPTIONS.to_h { |option| [option.name, option] }.freeze
+        private_constant :OPTIONS_BY_NAME
+
         # The options that configure the native DynamoDB client; see
         # {#native_client_options}.
-        NATIVE_CLIENT_OPTIONS = %i[
-          region endpoint access_key_id secret_access_key session_token profile
-          connect_timeout operation_timeout max_attempts
-        ].freeze
+        NATIVE_CLIENT_OPTIONS = OPTIONS.select(&:native).map(&:name).freeze
 
         # Options whose values are never shown by {#inspect} or in error messages.
-        SECRET_OPTIONS = %i[secret_key secret_access_key session_token].freeze
+        SECRET_OPTIONS = OPTIONS.select { |option| option.type == :secret }.map(&:name).freeze
+
+        # Options whose ENV values stay Strings.
+        TEXT_OPTIONS = OPTIONS.select(&:text?).map(&:name).freeze
+        private_constant :TEXT_OPTIONS
 
         # Options only accepted at runtime, never from ENV or YAML.
-        RUNTIME_ONLY_OPTIONS = %i[error_handler dynamo_db_client].freeze
+        RUNTIME_ONLY_OPTIONS = OPTIONS.reject(&:env).map(&:name).freeze
 
         # Prefix of the environment variables read for each option.
         ENV_PREFIX = "AWS_DYNAMO_DB_SESSION_"
@@ -127,22 +97,10 @@ module Aws
         LEGACY_ENV_PREFIX = "DYNAMO_DB_SESSION_"
 
         # Accepted values of `:billing_mode`.
-        BILLING_MODES = %i[provisioned pay_per_request].freeze
+        BILLING_MODES = OPTIONS.find { |option| option.name == :billing_mode }.choices
 
         # Shown instead of a secret's value by {#inspect}.
         REDACTED = "[REDACTED]"
-
-        # Options whose ENV values stay Strings.
-        STRING_OPTIONS = %i[
-          table_name table_key secret_key config_file region endpoint
-          access_key_id secret_access_key session_token profile
-          serializer billing_mode
-        ].freeze
-        private_constant :STRING_OPTIONS
-
-        # Largest TotalSegments DynamoDB accepts for a parallel scan.
-        MAX_GC_SEGMENTS = 1_000_000
-        private_constant :MAX_GC_SEGMENTS
 
         @legacy_env_warned = {}
         @legacy_env_lock = Mutex.new
@@ -174,127 +132,9 @@ module Aws
           end
         end
 
-        # @return [String] Name of the session table. Default `"sessions"`.
-        attr_reader :table_name
-
-        # @return [String] Name of the table's hash key (type S). Default
-        #   `"session_id"`.
-        attr_reader :table_key
-
-        # @return [String, nil] Secret for the HMAC that signs session ids.
-        #   Required by the middleware, not by table tasks or GC.
-        attr_reader :secret_key
-
-        # @return [Boolean] Whether reads are strongly consistent. Default true.
-        attr_reader :consistent_read
-
-        # @return [Integer] Provisioned read capacity units used by
-        #   `Table.create_table` (billing mode `:provisioned`). Default 10.
-        attr_reader :read_capacity
-
-        # @return [Integer] Provisioned write capacity units used by
-        #   `Table.create_table` (billing mode `:provisioned`). Default 5.
-        attr_reader :write_capacity
-
-        # @return [Boolean] Whether the default error handler re-raises every
-        #   error (true) or only the hard ones (false, the default).
-        attr_reader :raise_errors
-
-        # @return [#handle_error] The error handler; by default
-        #   `Errors::DefaultHandler.new(raise_errors)`. Runtime option only.
-        attr_reader :error_handler
-
-        # @return [Numeric, nil] Maximum age of a session in seconds, counted
-        #   from its creation. nil: no limit.
-        attr_reader :max_age
-
-        # @return [Numeric, nil] Maximum time in seconds since a session was
-        #   last written. nil: the cookie's `expire_after`, else
-        #   {DEFAULT_MAX_STALE} (see {#effective_max_stale}).
-        attr_reader :max_stale
-
-        # @return [Boolean] Whether sessions are locked (pessimistically) while
-        #   a request uses them. Default false.
-        attr_reader :enable_locking
-
-        # @return [Numeric] Milliseconds after which another process may take
-        #   over a held lock. Default 500.
-        attr_reader :lock_expiry_time
-
-        # @return [Numeric] Milliseconds to wait between attempts to take a
-        #   lock. Default 500.
-        attr_reader :lock_retry_delay
-
-        # @return [Numeric] Seconds (not milliseconds) to keep trying to take a
-        #   lock before raising `LockWaitTimeoutError`. Default 1.
-        attr_reader :lock_max_wait_time
-
-        # @return [Symbol] Format of the `data` attribute: `:json` (default),
-        #   `:json_allow_marshal` or `:marshal`. See {Serializer}.
-        attr_reader :serializer
-
-        # @return [String, Pathname, nil] Path of the YAML file that was read,
-        #   if any.
-        attr_reader :config_file
-
-        # @return [Hash, nil] The Hash of native client options given as
-        #   `:dynamo_db_client`, if any. Client objects are refused.
-        attr_reader :dynamo_db_client
-
-        # @return [String, nil] AWS region. nil: `AWS_REGION`,
-        #   `AWS_DEFAULT_REGION`, then the profile, resolved by the native client.
-        attr_reader :region
-
-        # @return [String, nil] Endpoint URL, e.g. `"http://127.0.0.1:8000"` for
-        #   DynamoDB Local. nil: the region's DynamoDB endpoint.
-        attr_reader :endpoint
-
-        # @return [String, nil] Access key id. nil: the default credential chain.
-        attr_reader :access_key_id
-
-        # @return [String, nil] Secret access key; needs `:access_key_id`.
-        attr_reader :secret_access_key
-
-        # @return [String, nil] Session token of temporary credentials.
-        attr_reader :session_token
-
-        # @return [String, nil] Name of the shared config/credentials profile.
-        attr_reader :profile
-
-        # @return [Numeric] Seconds allowed to open a connection. Default 1.
-        attr_reader :connect_timeout
-
-        # @return [Numeric] Seconds allowed for a whole DynamoDB call,
-        #   retries included. Default 5.
-        attr_reader :operation_timeout
-
-        # @return [Integer] Attempts per DynamoDB call, the first included.
-        #   Default 10.
-        attr_reader :max_attempts
-
-        # @return [Symbol] Billing mode used by `Table.create_table`:
-        #   `:provisioned` (default) or `:pay_per_request`.
-        attr_reader :billing_mode
-
-        # @return [Boolean] Whether `Table.create_table` turns on DynamoDB TTL
-        #   on the `expire_at` attribute. Default true.
-        attr_reader :enable_ttl
-
-        # @return [Integer, nil] Seconds between writes of an unchanged
-        #   session's timestamps. nil (default): derived from the other options.
-        attr_reader :touch_interval
-
-        # @return [Integer, nil] Parallel scan segments used by garbage
-        #   collection. nil (default): derived from the table.
-        attr_reader :gc_segments
-
-        # @return [Numeric] Seconds to wait between garbage collection
-        #   operations (scan pages, delete batches). Default 0.
-        attr_reader :gc_operation_delay
-
-        # @return [Numeric, nil] Upper bound on items deleted per second by
-        #   garbage collection. nil (default): unlimited.
-        attr_reader :gc_max_deletes_per_second
+        # One reader per option, documented in {OPTIONS} (options.rb) and the
+        # README's options table.
+        attr_reader(*OPTION_NAMES)
 
         # Merges and validates the options.
         #
@@ -304,42 +144,7 @@ module Aws
         #
         # @param [Hash] options runtime options; any of {OPTION_NAMES}, plus
         #   options of other components, which are kept and ignored.
-        # @option options [String] :table_name ("sessions") Session table name.
-        # @option options [String] :table_key ("session_id") Hash key of the table.
-        # @option options [String] :secret_key (nil) HMAC secret for session ids.
-        # @option options [Boolean] :consistent_read (true) Strongly consistent reads.
-        # @option options [Integer] :read_capacity (10) Read capacity for create_table.
-        # @option options [Integer] :write_capacity (5) Write capacity for create_table.
-        # @option options [Boolean] :raise_errors (false) DefaultHandler re-raises all.
-        # @option options [#handle_error] :error_handler (DefaultHandler) Error handler.
-        # @option options [Numeric] :max_age (nil) Seconds since creation.
-        # @option options [Numeric] :max_stale (nil) Seconds since last write;
-        #   nil: `expire_after`, else 30 days ({DEFAULT_MAX_STALE}).
-        # @option options [Boolean] :enable_locking (false) Pessimistic locking.
-        # @option options [Numeric] :lock_expiry_time (500) Milliseconds.
-        # @option options [Numeric] :lock_retry_delay (500) Milliseconds.
-        # @option options [Numeric] :lock_max_wait_time (1) Seconds.
-        # @option options [Symbol] :serializer (:json) `:json`,
-        #   `:json_allow_marshal` or `:marshal`.
-        # @option options [String] :config_file (nil) YAML file to read.
-        # @option options [Hash] :dynamo_db_client (nil) Native client options
-        #   (a client object is refused).
-        # @option options [String] :region (nil) AWS region.
-        # @option options [String] :endpoint (nil) Endpoint URL.
-        # @option options [String] :access_key_id (nil) Static credentials.
-        # @option options [String] :secret_access_key (nil) Static credentials.
-        # @option options [String] :session_token (nil) Static credentials.
-        # @option options [String] :profile (nil) Shared config profile.
-        # @option options [Numeric] :connect_timeout (1) Seconds.
-        # @option options [Numeric] :operation_timeout (5) Seconds, retries included.
-        # @option options [Integer] :max_attempts (10) Attempts per call, within
-        #   operation_timeout (the SDK's standard retry mode; backoff capped at 2 s).
-        # @option options [Symbol] :billing_mode (:provisioned) Or `:pay_per_request`.
-        # @option options [Boolean] :enable_ttl (true) TTL on `expire_at`.
-        # @option options [Integer] :touch_interval (nil) Seconds; nil derives it.
-        # @option options [Integer] :gc_segments (nil) Parallel scan segments.
-        # @option options [Numeric] :gc_operation_delay (0) Seconds.
-        # @option options [Numeric] :gc_max_deletes_per_second (nil) Rate limit.
+        #   Each option, its default and unit: {OPTIONS} (options.rb).
         # @option options [Boolean] :require_secret (false) Raise
         #   MissingSecretKeyError when no secret key is configured. Not stored.
         # @raise [Errors::ConfigurationError] for an invalid value, a missing
@@ -379,15 +184,6 @@ module Aws
         def serializer_object
           Serializer.for(@serializer)
         end
-
-        # Upper bounds of the lock options, in their (official) units: a
-        # request never holds a worker for more than five minutes waiting,
-        # and a crashed holder's lock never outlives ten minutes.
-        LOCK_LIMITS = {
-          lock_expiry_time: [600_000, "milliseconds"],
-          lock_retry_delay: [60_000, "milliseconds"],
-          lock_max_wait_time: [300, "seconds"]
-        }.freeze
 
         # Longest derived touch interval, seconds.
         MAX_DERIVED_TOUCH_INTERVAL = 3600
@@ -459,7 +255,7 @@ module Aws
         def env_options
           (OPTION_NAMES - RUNTIME_ONLY_OPTIONS).each_with_object({}) do |name, opts|
             value = env_value(name)
-            opts[name] = STRING_OPTIONS.include?(name) ? value : parse_env_value(value) unless value.nil?
+            opts[name] = TEXT_OPTIONS.include?(name) ? value : parse_env_value(value) unless value.nil?
           end
         end
 
@@ -573,53 +369,20 @@ module Aws
           opts[:billing_mode] = mode.to_s.delete_prefix(":").downcase.to_sym
         end
 
+        # Each option by its declared type ({Option#problem}), then the rules
+        # between options.
         def validate!(opts)
-          unless Serializer::NAMES.include?(opts[:serializer])
-            invalid!(:serializer, opts[:serializer],
-                     "one of #{Serializer::NAMES.map(&:inspect).join(", ")}")
-          end
-          %i[table_name table_key].each { |name| check_string(name, opts[name], nullable: false) }
-          %i[secret_key region access_key_id secret_access_key session_token profile].each do |name|
-            check_string(name, opts[name], nullable: true)
+          OPTIONS.each do |option|
+            next if option.type == :path # checked before the file was read
+
+            problem = option.problem(opts[option.name])
+            invalid!(option.name, opts[option.name], problem) if problem
           end
           check_endpoint(opts[:endpoint])
           check_credentials(opts)
-          %i[consistent_read raise_errors enable_locking enable_ttl].each do |name|
-            invalid!(name, opts[name], "true or false") unless [true, false].include?(opts[name])
-          end
-          %i[read_capacity write_capacity].each do |name|
-            check_integer(name, opts[name], min: 1, nullable: false)
-          end
-          check_integer(:max_attempts, opts[:max_attempts], min: 1, nullable: false)
-          check_integer(:touch_interval, opts[:touch_interval], min: 0, nullable: true)
-          check_integer(:gc_segments, opts[:gc_segments], min: 1, max: MAX_GC_SEGMENTS, nullable: true)
-          %i[max_age max_stale gc_max_deletes_per_second].each do |name|
-            check_number(name, opts[name], positive: true, nullable: true)
-          end
-          %i[connect_timeout operation_timeout].each do |name|
-            check_number(name, opts[name], positive: true, nullable: false)
-          end
-          %i[lock_expiry_time lock_retry_delay lock_max_wait_time gc_operation_delay].each do |name|
-            check_number(name, opts[name], positive: false, nullable: false)
-          end
-          LOCK_LIMITS.each do |name, (limit, unit)|
-            invalid!(name, opts[name], "at most #{limit} (#{unit})") if opts[name] > limit
-          end
-          unless BILLING_MODES.include?(opts[:billing_mode])
-            invalid!(:billing_mode, opts[:billing_mode], "one of #{BILLING_MODES.map(&:inspect).join(", ")}")
-          end
-          check_error_handler(opts[:error_handler])
-        end
-
-        def check_string(name, value, nullable:)
-          return if value.nil? && nullable
-          return if value.is_a?(String) && !value.empty?
-
-          invalid!(name, value, nullable ? "nil or a non-empty String" : "a non-empty String")
         end
 
         def check_endpoint(value)
-          check_string(:endpoint, value, nullable: true)
           return if value.nil? || value.match?(%r{\Ahttps?://[^/?#\s]+}i)
 
           raise Errors::ConfigurationError, ":endpoint must be an http:// or https:// URL"
@@ -636,39 +399,10 @@ module Aws
                 ":session_token needs :access_key_id and :secret_access_key"
         end
 
-        def check_integer(name, value, min:, nullable:, max: nil)
-          return if value.nil? && nullable
-          return if value.is_a?(Integer) && value >= min && (max.nil? || value <= max)
-
-          range = max ? "between #{min} and #{max}" : ">= #{min}"
-          invalid!(name, value, "#{nullable ? "nil or " : ""}an Integer #{range}")
-        end
-
-        def check_number(name, value, positive:, nullable:)
-          return if value.nil? && nullable
-
-          if real_number?(value) && (positive ? value.positive? : !value.negative?)
-            return
-          end
-
-          kind = positive ? "a positive number" : "a number >= 0"
-          invalid!(name, value, "#{nullable ? "nil or " : ""}#{kind}")
-        end
-
-        def real_number?(value)
-          value.is_a?(Numeric) && value.real? && (!value.respond_to?(:finite?) || value.finite?)
-        end
-
         def check_config_file(value)
           return if value.nil? || value.is_a?(String) || value.respond_to?(:to_path)
 
           invalid!(:config_file, value, "nil, a String or a Pathname")
-        end
-
-        def check_error_handler(value)
-          return if value.nil? || value.respond_to?(:handle_error)
-
-          invalid!(:error_handler, value, "an object responding to #handle_error")
         end
 
         def invalid!(name, value, expected)
@@ -695,7 +429,8 @@ module Aws
             value = @options[name]
             next if value.nil?
 
-            out[name] = %i[connect_timeout operation_timeout].include?(name) ? value.to_f : value
+            # Seconds cross as Floats; counts stay Integers.
+            out[name] = OPTIONS_BY_NAME[name].type == :number ? value.to_f : value
           end.freeze
         end
 

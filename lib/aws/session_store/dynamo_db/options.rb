@@ -1,0 +1,173 @@
+# frozen_string_literal: true
+
+require_relative "serializer"
+
+module Aws
+  module SessionStore
+    # The store's namespace; options.rb declares its options.
+    module DynamoDB
+      # One option of the store, declared once. {Configuration} derives its
+      # defaults, readers, ENV and YAML parsing, validation and the native
+      # client's options from {OPTIONS}; the YAML file the generator writes
+      # and the README's options table come from it too (a spec compares the
+      # README with {.markdown_table}).
+      #
+      # @!attribute name [Symbol]
+      # @!attribute default the value when no source sets one
+      # @!attribute type [Symbol] how values are checked: `:string`,
+      #   `:secret` (a String never shown), `:boolean`, `:integer`, `:number`,
+      #   `:one_of` (Symbols in `choices`), `:endpoint`, `:path`, `:handler`,
+      #   `:client_hash`
+      # @!attribute at_least [Numeric, nil] lower bound (`:integer`)
+      # @!attribute at_most [Numeric, nil] upper bound (`:integer`, `:number`)
+      # @!attribute positive [Boolean] `:number` must be > 0 (else >= 0)
+      # @!attribute choices [Array<Symbol>, nil] for `:one_of`
+      # @!attribute unit [String, nil] what the number means, for people
+      # @!attribute env [Boolean] read from ENV and YAML (false: runtime only)
+      # @!attribute native [Boolean] configures the native DynamoDB client
+      # @!attribute shown_default [String, nil] the README's default cell
+      #   when it says more than the value
+      # @!attribute doc [String] one line for the README and the YAML file
+      # @api private
+      Option = Struct.new(:name, :default, :type, :at_least, :at_most, :positive, :choices, :unit, :env, :native,
+                          :shown_default, :doc, keyword_init: true) do
+        # nil is accepted exactly when it is the default.
+        def nullable?
+          default.nil?
+        end
+
+        # @return [String, nil] what a valid value looks like, when `value`
+        #   is not one (cross-option rules live in Configuration).
+        def problem(value)
+          return nil if value.nil? && nullable?
+
+          case type
+          when :string, :secret, :endpoint then "a non-empty String" unless value.is_a?(String) && !value.empty?
+          when :boolean then "true or false" unless [true, false].include?(value)
+          when :integer then integer_problem(value)
+          when :number then number_problem(value)
+          when :one_of then "one of #{choices.map(&:inspect).join(", ")}" unless choices.include?(value)
+          when :path then "a String or a Pathname" unless value.is_a?(String) || value.respond_to?(:to_path)
+          when :handler then "an object responding to #handle_error" unless value.respond_to?(:handle_error)
+          end.then { |expected| expected && (nullable? ? "nil or #{expected}" : expected) }
+        end
+
+        # "[unit] doc", for the YAML file the generator writes.
+        def summary
+          unit = self.unit || choices&.join(", ")
+          unit ? "[#{unit.delete("`*")}] #{doc.delete("*")}" : doc.delete("*")
+        end
+
+        # A String from ENV stays a String for these; others are parsed.
+        def text?
+          %i[string secret endpoint path one_of].include?(type)
+        end
+
+        private
+
+        def integer_problem(value)
+          return nil if value.is_a?(Integer) && value >= at_least && (at_most.nil? || value <= at_most)
+
+          "an Integer #{at_most ? "between #{at_least} and #{at_most}" : ">= #{at_least}"}"
+        end
+
+        def number_problem(value)
+          real = value.is_a?(Numeric) && value.real? && (!value.respond_to?(:finite?) || value.finite?)
+          unless real && (positive ? value.positive? : !value.negative?)
+            return positive ? "a positive number" : "a number >= 0"
+          end
+
+          "at most #{at_most} (#{unit})" if at_most && value > at_most
+        end
+      end
+
+      # Every option, in the order of the README and the YAML file.
+      OPTIONS = [
+        # Options of the official gem.
+        Option.new(name: :table_name, default: "sessions", type: :string, env: true,
+                   doc: "session table"),
+        Option.new(name: :table_key, default: "session_id", type: :string, env: true,
+                   doc: "the table's hash key (type S)"),
+        Option.new(name: :secret_key, default: nil, type: :secret, env: true,
+                   shown_default: "— (required by the middleware)",
+                   doc: "HMAC secret signing session ids"),
+        Option.new(name: :consistent_read, default: true, type: :boolean, env: true,
+                   doc: "strongly consistent reads"),
+        Option.new(name: :read_capacity, default: 10, type: :integer, at_least: 1, unit: "RCU", env: true,
+                   doc: "`create_table`, provisioned mode"),
+        Option.new(name: :write_capacity, default: 5, type: :integer, at_least: 1, unit: "WCU", env: true,
+                   doc: "`create_table`, provisioned mode"),
+        Option.new(name: :raise_errors, default: false, type: :boolean, env: true,
+                   doc: "the default handler re-raises every error"),
+        Option.new(name: :error_handler, default: nil, type: :handler, unit: "object with `#handle_error`",
+                   env: false, shown_default: "`Errors::DefaultHandler`", doc: "see Errors"),
+        Option.new(name: :max_age, default: nil, type: :number, positive: true, unit: "seconds", env: true,
+                   doc: "a session older than this (since `created_at`) is gone, and garbage"),
+        Option.new(name: :max_stale, default: nil, type: :number, positive: true, unit: "seconds", env: true,
+                   doc: "a session not written for this long is gone, and garbage; sets `expire_at`. nil: the " \
+                        "cookie's `expire_after`, else **30 days** (one warning at boot; see `expire_at`)"),
+        Option.new(name: :enable_locking, default: false, type: :boolean, env: true,
+                   doc: "pessimistic locking"),
+        Option.new(name: :lock_expiry_time, default: 500, type: :number, at_most: 600_000, unit: "milliseconds",
+                   env: true, doc: "age after which a held lock may be taken over"),
+        Option.new(name: :lock_retry_delay, default: 500, type: :number, at_most: 60_000, unit: "milliseconds",
+                   env: true, doc: "wait between lock attempts (±20% jitter)"),
+        Option.new(name: :lock_max_wait_time, default: 1, type: :number, at_most: 300, unit: "seconds", env: true,
+                   doc: "then `LockWaitTimeoutError`"),
+        Option.new(name: :serializer, default: :json, type: :one_of, choices: Serializer::NAMES, env: true,
+                   doc: "format of `data` (see Migrating)"),
+        Option.new(name: :config_file, default: nil, type: :path, unit: "path", env: true,
+                   doc: "YAML file of these options"),
+        Option.new(name: :dynamo_db_client, default: nil, type: :client_hash, unit: "Hash of client options",
+                   env: false, doc: "see below; client objects are refused"),
+        # Options of this gem: the native client.
+        Option.new(name: :region, default: nil, type: :string, env: true, native: true,
+                   doc: "nil: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile; with only `endpoint`, `us-east-1`"),
+        Option.new(name: :endpoint, default: nil, type: :endpoint, unit: "`http(s)://` URL", env: true, native: true,
+                   doc: "e.g. DynamoDB Local; nil: the SDK's sources and region rules (see \"Which endpoint\")"),
+        Option.new(name: :access_key_id, default: nil, type: :string, env: true, native: true,
+                   doc: "nil: the default credential chain"),
+        Option.new(name: :secret_access_key, default: nil, type: :secret, env: true, native: true,
+                   doc: "with `access_key_id`"),
+        Option.new(name: :session_token, default: nil, type: :secret, env: true, native: true,
+                   doc: "temporary credentials"),
+        Option.new(name: :profile, default: nil, type: :string, env: true, native: true,
+                   doc: "shared config/credentials profile (SSO and `credential_process` included)"),
+        Option.new(name: :connect_timeout, default: 1, type: :number, positive: true, unit: "seconds", env: true,
+                   native: true, doc: "to open a connection"),
+        Option.new(name: :operation_timeout, default: 5, type: :number, positive: true, unit: "seconds", env: true,
+                   native: true, doc: "one DynamoDB call, retries included"),
+        Option.new(name: :max_attempts, default: 10, type: :integer, at_least: 1, unit: "attempts", env: true, native: true,
+                   doc: "per call, the first included, all within `operation_timeout` (the SDK's standard retry " \
+                        "mode: jittered exponential backoff capped at 2 s, a retry budget shared by the process)"),
+        # Options of this gem: the table and garbage collection.
+        Option.new(name: :billing_mode, default: :provisioned, type: :one_of, choices: %i[provisioned pay_per_request],
+                   env: true, doc: "`create_table`"),
+        Option.new(name: :enable_ttl, default: true, type: :boolean, env: true,
+                   doc: "`create_table` turns DynamoDB TTL on for `expire_at`"),
+        Option.new(name: :touch_interval, default: nil, type: :integer, at_least: 0, unit: "seconds", env: true,
+                   doc: "an unchanged session is rewritten at most this often; nil: 5% of its lifetime " \
+                        "(`max_stale`, else `expire_after`, else 30 days), at most 3600; 0: every request"),
+        Option.new(name: :gc_segments, default: nil, type: :integer, at_least: 1, at_most: 1_000_000, unit: "segments",
+                   env: true, shown_default: "`nil` (4)", doc: "parallel scan segments of garbage collection"),
+        Option.new(name: :gc_operation_delay, default: 0, type: :number, unit: "seconds", env: true,
+                   doc: "pause before each scan page and delete batch"),
+        Option.new(name: :gc_max_deletes_per_second, default: nil, type: :number, positive: true, unit: "items/s",
+                   env: true, doc: "garbage collection rate limit")
+      ].each { |option| option.native ||= false }.map(&:freeze).freeze
+
+      # The README's options table, from {OPTIONS}.
+      # @api private
+      def self.options_markdown_table
+        rows = OPTIONS.map do |o|
+          default = o.shown_default || "`#{o.default.inspect}`"
+          unit = o.type == :one_of ? o.choices.map(&:inspect).map { |v| "`#{v}`" }.join(", ") : o.unit.to_s
+          unit = "**#{o.unit}**, at most #{o.at_most}" if o.at_most && o.type == :number
+          env = o.env ? "`#{Configuration::ENV_PREFIX}#{o.name.to_s.upcase}`" : "— (runtime only)"
+          "| `#{o.name}` | #{default} | #{unit} | #{env} | #{o.doc} |".sub("|  |", "| |")
+        end
+        ["| option | default | unit / values | ENV | meaning |", "|---|---|---|---|---|", *rows].join("\n")
+      end
+    end
+  end
+end

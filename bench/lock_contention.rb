@@ -85,16 +85,19 @@ module LockContentionBench
   def acquire_latencies(client, table, key, threads:, samples:, retry_ms:, hold_ms:)
     per_thread = (samples.to_f / threads).ceil
     latencies = Queue.new
+    native = Aws::SessionStore::DynamoDB::Native
+    lock_request = native::LockRequest.new(table: table, key_name: "session_id", key: key, consistent: true,
+                                           expiry_ms: 60_000, retry_delay_ms: retry_ms, max_wait_ms: 600_000)
     go = Queue.new
     workers = Array.new(threads) do
       Thread.new do
         go.pop
         per_thread.times do
           started = monotonic
-          _item, lock = client.lock_session(table, "session_id", key, true, 60_000, retry_ms, 600_000)
+          _item, lock = client.lock_session(lock_request)
           latencies << (monotonic - started)
           sleep(hold_ms / 1000.0) if hold_ms.positive?
-          client.release_lock(table, "session_id", key, lock)
+          client.release_lock(native::LockedItem.new(table: table, key_name: "session_id", key: key, lock: lock))
         end
       end
     end
@@ -130,22 +133,8 @@ module LockContentionBench
     $LOADED_FEATURES.find { |f| f.end_with?("aws_sessionstore_dynamodb_rs.so") } || ""
   end
 
-  # A dev-profile build (`rake compile`) carries DWARF sections: look for
-  # .debug_info among the ELF section names.
   def debug_build?
-    File.open(native_library, "rb") do |f|
-      header = f.read(64)
-      return false unless header&.start_with?("\x7FELF".b) && header.getbyte(4) == 2 # 64-bit
-
-      shoff = header[0x28, 8].unpack1("Q<")
-      shentsize, _shnum, shstrndx = header[0x3A, 6].unpack("S<S<S<")
-      f.seek(shoff + shstrndx * shentsize)
-      names_offset, names_size = f.read(shentsize)[0x18, 16].unpack("Q<Q<")
-      f.seek(names_offset)
-      f.read(names_size).split("\0").include?(".debug_info")
-    end
-  rescue StandardError
-    false
+    Aws::SessionStore::DynamoDB::Native::DEBUG_BUILD
   end
 
   def run

@@ -25,6 +25,7 @@ require "rbconfig"
 require "securerandom"
 require "socket"
 require "time"
+require_relative "support"
 
 module BenchReport
   ROOT = File.expand_path("..", __dir__)
@@ -39,21 +40,12 @@ module BenchReport
   TREE = File.join(OUT, "tree")
   LIB = File.join(TREE, "lib")
 
-  module_function
+  extend BenchSupport
 
-  def monotonic
-    Process.clock_gettime(Process::CLOCK_MONOTONIC)
-  end
+  module_function
 
   def progress(message)
     warn "bench: #{message}"
-  end
-
-  def free_port
-    server = TCPServer.new("127.0.0.1", 0)
-    server.addr[1]
-  ensure
-    server&.close
   end
 
   def base_env
@@ -222,29 +214,11 @@ module BenchReport
     return "not built" unless so
 
     mb = (File.size(so) / 1_048_576.0).round(1)
-    "#{debug_build?(so) ? "DEV (debug) build — run `rake compile:release`" : "release build"}, #{mb} MiB"
+    "#{debug_build?(LIB) ? "DEV (debug) build — run `rake compile:release`" : "release build"}, #{mb} MiB"
   end
 
   # A dev-profile build carries DWARF sections: look for .debug_info among
   # the ELF section names (the release profile strips them).
-  def debug_build?(path)
-    File.open(path, "rb") do |f|
-      header = f.read(64)
-      return false unless header&.start_with?("\x7FELF".b) && header.getbyte(4) == 2 # 64-bit
-
-      shoff = header[0x28, 8].unpack1("Q<")
-      shentsize, shnum, shstrndx = header[0x3A, 6].unpack("S<S<S<")
-      return false if shnum.zero?
-
-      f.seek(shoff + (shstrndx * shentsize))
-      names_offset, names_size = f.read(shentsize)[0x18, 16].unpack("Q<Q<")
-      f.seek(names_offset)
-      f.read(names_size).split("\0").include?(".debug_info")
-    end
-  rescue StandardError
-    false
-  end
-
   def header
     git = command_line(%W[git -C #{ROOT} rev-parse --short HEAD])
     dirty = command_line(%W[git -C #{ROOT} status --porcelain]).empty? ? "" : " (with uncommitted changes)"

@@ -51,7 +51,9 @@ RUBY
 
 GET = <<~RUBY
   begin
-    __client.get_item("bench-require-no-such-table", "session_id", "x", true)
+    __client.get_item(Aws::SessionStore::DynamoDB::Native::ItemRequest.new(
+      table: "bench-require-no-such-table", key_name: "session_id", key: "x", consistent: true
+    ))
   rescue Aws::SessionStore::DynamoDB::Errors::ResourceNotFoundError
     nil
   end

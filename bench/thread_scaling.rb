@@ -26,6 +26,7 @@ require "rbconfig"
 require "securerandom"
 require "socket"
 require "uri"
+require_relative "support"
 
 $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
 
@@ -33,18 +34,9 @@ module ThreadScaling
   ROOT = File.expand_path("..", __dir__)
   CLK_TCK = 100.0 # USER_HZ on Linux
 
+  extend BenchSupport
+
   module_function
-
-  def monotonic
-    Process.clock_gettime(Process::CLOCK_MONOTONIC)
-  end
-
-  def free_port
-    server = TCPServer.new("127.0.0.1", 0)
-    server.addr[1]
-  ensure
-    server&.close
-  end
 
   # [busy, total] jiffies of the whole machine.
   def machine_jiffies

@@ -29,13 +29,7 @@ RSpec.describe "Fault injection between the store and DynamoDB" do
   let(:extra) { { max_attempts: 3 } }
 
   # "/" increments session["n"]; "/read" only reads it.
-  let(:inner_app) do
-    lambda do |env|
-      session = env["rack.session"]
-      session["n"] = session.fetch("n", 0) + 1 unless env["PATH_INFO"] == "/read"
-      [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
-    end
-  end
+  let(:inner_app) { StoreRequestHelpers::COUNTER_APP }
 
   # touch_interval: 0 so that every request with a session writes it.
   let(:store) do

@@ -28,13 +28,7 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
   let(:table_name) { DynamoDBLocalHelper.unique_table_name("outage") }
   let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
 
-  let(:inner_app) do
-    lambda do |env|
-      session = env["rack.session"]
-      session["n"] = session.fetch("n", 0) + 1 unless env["PATH_INFO"] == "/read"
-      [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
-    end
-  end
+  let(:inner_app) { StoreRequestHelpers::COUNTER_APP }
 
   let(:store) do
     Aws::SessionStore::DynamoDB::RackMiddleware.new(

@@ -17,13 +17,7 @@ RSpec.describe "Real-world items and traffic" do
 
   let(:errors_mod) { Aws::SessionStore::DynamoDB::Errors }
   let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
-  let(:counter) do
-    lambda do |env|
-      session = env["rack.session"]
-      session["n"] = session.fetch("n", 0) + 1
-      [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
-    end
-  end
+  let(:counter) { StoreRequestHelpers::COUNTER_APP }
 
   after do
     expect(proxy.errors).to be_empty

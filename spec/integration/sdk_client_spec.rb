@@ -145,13 +145,7 @@ RSpec.describe "The SDK client" do
 
   describe "through a fault-injecting proxy" do
     let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
-    let(:app) do
-      lambda do |env|
-        session = env["rack.session"]
-        session["n"] = session.fetch("n", 0) + 1
-        [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
-      end
-    end
+    let(:app) { StoreRequestHelpers::COUNTER_APP }
 
     after do
       expect(proxy.errors).to be_empty

@@ -15,6 +15,14 @@ module StoreRequestHelpers
   # What Rack writes to rack.errors when write_session returns false.
   RACK_SAVE_WARNING = "Warning! Aws::SessionStore::DynamoDB::RackMiddleware failed to save session. Content dropped.\n"
 
+  # The app most specs put behind the store: "/" increments session["n"],
+  # "/read" only reads it; the body is the count.
+  COUNTER_APP = lambda do |env|
+    session = env["rack.session"]
+    session["n"] = session.fetch("n", 0) + 1 unless env["PATH_INFO"] == "/read"
+    [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
+  end
+
   StoreResponse = Struct.new(:status, :body, :cookie, :errors, :elapsed, :headers, keyword_init: true)
 
   def monotonic

@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::error::StoreError;
@@ -215,22 +216,35 @@ pub async fn collect(
         progress,
         deletes: Arc::new(Semaphore::new(DELETES_IN_FLIGHT)),
     });
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = JoinSet::new();
     for segment in 0..segments {
         let run = run.clone();
         tasks.spawn(async move { scan_segment(run, segment, segments).await });
     }
-    let mut first_error = None;
+    finish(&mut tasks, &run.progress, None).await
+}
+
+/// Waits for every task; the first error (or `earlier`) is the result. A
+/// failed task stops the others between batches.
+async fn finish(
+    tasks: &mut JoinSet<Result<(), StoreError>>,
+    progress: &GcProgress,
+    earlier: Option<StoreError>,
+) -> Result<(), StoreError> {
+    let mut first_error = earlier;
     while let Some(joined) = tasks.join_next().await {
-        let result =
-            joined.unwrap_or_else(|e| Err(StoreError::Internal(format!("GC task failed: {e}"))));
-        if let Err(e) = result {
-            // One failed segment stops the others between batches.
-            run.progress.stop.store(true, Ordering::Relaxed);
+        if let Err(e) = joined_result(joined) {
+            progress.stop.store(true, Ordering::Relaxed);
             first_error.get_or_insert(e);
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+fn joined_result(
+    joined: Result<Result<(), StoreError>, tokio::task::JoinError>,
+) -> Result<(), StoreError> {
+    joined.unwrap_or_else(|e| Err(StoreError::Internal(format!("GC task failed: {e}"))))
 }
 
 /// Scans one segment page by page. Each page's keys go out as delete
@@ -239,26 +253,17 @@ pub async fn collect(
 /// DynamoDB tens of milliseconds away, the rate comes from the number of
 /// requests in flight, not from the CPU.
 async fn scan_segment(run: Arc<Run>, segment: u32, segments: u32) -> Result<(), StoreError> {
-    let mut deletes = tokio::task::JoinSet::new();
+    let mut deletes = JoinSet::new();
     let scanned = scan_pages(&run, segment, segments, &mut deletes).await;
     // Batches already sent complete even when the scan failed or stopped.
-    let mut first_error = scanned.err();
-    while let Some(joined) = deletes.join_next().await {
-        let result =
-            joined.unwrap_or_else(|e| Err(StoreError::Internal(format!("GC task failed: {e}"))));
-        if let Err(e) = result {
-            run.progress.stop.store(true, Ordering::Relaxed);
-            first_error.get_or_insert(e);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
+    finish(&mut deletes, &run.progress, scanned.err()).await
 }
 
 async fn scan_pages(
     run: &Arc<Run>,
     segment: u32,
     segments: u32,
-    deletes: &mut tokio::task::JoinSet<Result<(), StoreError>>,
+    deletes: &mut JoinSet<Result<(), StoreError>>,
 ) -> Result<(), StoreError> {
     let spec = &run.spec;
     let progress = &run.progress;
@@ -307,9 +312,7 @@ async fn scan_pages(
                     .map_err(|e| StoreError::Internal(format!("GC permits: {e}")))?;
                 // Reap finished batches as we go: an error stops the scan.
                 while let Some(joined) = deletes.try_join_next() {
-                    joined.unwrap_or_else(|e| {
-                        Err(StoreError::Internal(format!("GC task failed: {e}")))
-                    })?;
+                    joined_result(joined)?;
                 }
                 let (run, batch) = (run.clone(), batch.to_vec());
                 deletes.spawn(async move {

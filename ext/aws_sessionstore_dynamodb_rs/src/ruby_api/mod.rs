@@ -17,6 +17,8 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
         .define_module("DynamoDB")?
         .define_module("Native")?;
     native.const_set("VERSION", env!("CARGO_PKG_VERSION"))?;
+    // Whether this is an unoptimised (dev profile) build: benches say so.
+    native.const_set("DEBUG_BUILD", cfg!(debug_assertions))?;
     // First: a missing exception class fails the load.
     errors::init(ruby)?;
     client::init(ruby, native)?;

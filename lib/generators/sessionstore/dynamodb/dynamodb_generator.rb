@@ -1,7 +1,6 @@
 # frozen_string_literal: true
 
-require "rails/generators"
-require "rails/generators/migration"
+require_relative "../../dynamo_db/session_store_migration/session_table_migration"
 
 module Sessionstore
   module Generators
@@ -10,7 +9,7 @@ module Sessionstore
     # config/sessionstore/dynamodb.yml, the config file those versions read.
     # New apps: dynamo_db:session_store_migration and dynamo_db:session_store_config.
     class DynamodbGenerator < Rails::Generators::NamedBase
-      include Rails::Generators::Migration
+      include DynamoDb::Generators::SessionTableMigration
 
       # The templates of the dynamo_db generators: one file format for both.
       TEMPLATES = File.expand_path("../../dynamo_db", __dir__)
@@ -22,8 +21,7 @@ module Sessionstore
 
       # Writes db/migrate/<timestamp>_<name>.rb.
       def generate_migration_file
-        migration_template(File.join(TEMPLATES, "session_store_migration/templates/session_store_migration.rb.tt"),
-                           "db/migrate/#{file_name}.rb")
+        write_session_table_migration
       end
 
       # Writes config/sessionstore/dynamodb.yml.
@@ -32,21 +30,7 @@ module Sessionstore
                  "config/sessionstore/dynamodb.yml")
       end
 
-      # See DynamoDb::Generators::SessionStoreMigrationGenerator.
-      def self.next_migration_number(dirname)
-        next_number = current_migration_number(dirname) + 1
-        if defined?(::ActiveRecord::Migration)
-          ::ActiveRecord::Migration.next_migration_number(next_number)
-        else
-          [Time.now.utc.strftime("%Y%m%d%H%M%S"), format("%.14d", next_number)].max
-        end
-      end
-
       private
-
-      def migration_version
-        "#{Rails::VERSION::MAJOR}.#{Rails::VERSION::MINOR}"
-      end
 
       def environment_label
         "every environment (the v0.5 file name; config/aws_dynamo_db_session_store.yml takes precedence)"

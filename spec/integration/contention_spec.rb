@@ -86,6 +86,29 @@ RSpec.describe "Renew and destroy racing with writes (no locking)" do
     !raw_item(cookie).nil?
   end
 
+  # Three threads of four free-running requests (changes and reads) on
+  # `cookie`, racing one request to `path` (drop or renew). Once that
+  # request has answered, the block runs while the writers go on. Returns
+  # every response, the racing request's last.
+  def race_writers(cookie, path)
+    answered = ContentionLatch.new
+    writers = Array.new(3) do |w|
+      Thread.new do
+        Array.new(4) do |i|
+          sleep(rand * 0.005)
+          store_request(store, (w + i).even? ? "/" : "/read", cookie: cookie)
+        end
+      end
+    end
+    racer = Thread.new do
+      sleep(rand * 0.02)
+      store_request(store, path, cookie: cookie).tap { answered.open! }
+    end
+    answered.wait(CONTENTION_JOIN_LIMIT)
+    yield
+    join_all(writers + [racer]).flatten
+  end
+
   def join_all(threads)
     deadline = monotonic + CONTENTION_JOIN_LIMIT
     threads.each do |thread|
@@ -143,26 +166,13 @@ RSpec.describe "Renew and destroy racing with writes (no locking)" do
       refused = 0
       rounds.times do |round|
         cookie = new_session
-        dropped = ContentionLatch.new
-        writers = Array.new(3) do |w|
-          Thread.new do
-            Array.new(4) do |i|
-              sleep(rand * 0.005)
-              store_request(store, (w + i).even? ? "/" : "/read", cookie: cookie)
-            end
+        # From the drop's answer on, the item must stay gone, whatever the writers do.
+        responses = race_writers(cookie, "/drop") do
+          3.times do
+            recreated << [round, cookie] if exists?(cookie)
+            sleep 0.003
           end
         end
-        dropper = Thread.new do
-          sleep(rand * 0.02)
-          store_request(store, "/drop", cookie: cookie).tap { dropped.open! }
-        end
-        dropped.wait(CONTENTION_JOIN_LIMIT)
-        # From here on the item must stay gone, whatever the writers do.
-        3.times do
-          recreated << [round, cookie] if exists?(cookie)
-          sleep 0.003
-        end
-        responses = join_all(writers + [dropper]).flatten
         expect(responses.map(&:status)).to all(eq(200))
         refused += responses.count { |r| failed_save?(r) }
         recreated << [round, cookie] if exists?(cookie)
@@ -201,25 +211,12 @@ RSpec.describe "Renew and destroy racing with writes (no locking)" do
       revived = []
       rounds.times do |round|
         cookie = new_session
-        renewed = ContentionLatch.new
-        writers = Array.new(3) do |w|
-          Thread.new do
-            Array.new(4) do |i|
-              sleep(rand * 0.005)
-              store_request(store, (w + i).even? ? "/" : "/read", cookie: cookie)
-            end
+        responses = race_writers(cookie, "/renew") do
+          3.times do
+            revived << [round, cookie] if exists?(cookie)
+            sleep 0.003
           end
         end
-        renewer = Thread.new do
-          sleep(rand * 0.02)
-          store_request(store, "/renew", cookie: cookie).tap { renewed.open! }
-        end
-        renewed.wait(CONTENTION_JOIN_LIMIT)
-        3.times do
-          revived << [round, cookie] if exists?(cookie)
-          sleep 0.003
-        end
-        responses = join_all(writers + [renewer]).flatten
         expect(responses.map(&:status)).to all(eq(200))
         revived << [round, cookie] if exists?(cookie)
         new_id = responses.last.cookie # the renew's answer

@@ -31,6 +31,8 @@ RSpec.describe "TLS endpoints" do
         endpoint: #{@proxy.endpoint.inspect}, region: "us-east-1",
         access_key_id: "dummy", secret_access_key: "dummy", operation_timeout: 10.0, max_attempts: 1
       )
+      native = Aws::SessionStore::DynamoDB::Native
+      item = { table: #{table_name.inspect}, key_name: "session_id", key: "tls-sid" }
       #{code}
     RUBY
     out = IO.popen(env, [RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__), "-e", script],
@@ -41,9 +43,10 @@ RSpec.describe "TLS endpoints" do
   it "saves and reads sessions over verified TLS, reusing one connection" do
     out, status = child(<<~RUBY, "SSL_CERT_FILE" => @proxy.ca_file)
       5.times do |i|
-        client.save_session(#{table_name.inspect}, "session_id", "tls-sid", "data-\#{i}", "1.0", nil, i.zero?, nil)
+        client.save_session(native::SaveRequest.new(**item, data: "data-\#{i}", created_at: "1.0",
+                                                            new_session: i.zero?))
       end
-      print client.get_item(#{table_name.inspect}, "session_id", "tls-sid", true)["data"]
+      print client.get_item(native::ItemRequest.new(**item, consistent: true))["data"]
     RUBY
     expect(status).to be_success, out
     expect(out).to eq("data-4")
@@ -57,7 +60,7 @@ RSpec.describe "TLS endpoints" do
     other.stop
     out, status = child(<<~RUBY, "SSL_CERT_FILE" => other.ca_file)
       begin
-        client.get_item(#{table_name.inspect}, "session_id", "tls-sid", true)
+        client.get_item(native::ItemRequest.new(**item, consistent: true))
         print "no error"
       rescue Aws::SessionStore::DynamoDB::Errors::NetworkError => e
         print "NetworkError: \#{e.message}"

@@ -92,6 +92,13 @@ if redis_url
   rows << run("Rack::Session::Redis (redis-rack, local redis-server)",
               Rack::Session::Redis.new(COUNTER, redis_server: redis_url), requests)
 end
+# Instrumentation: the same changed-session row with a subscriber listening
+# to every event (stats gathered, consumed capacity asked of DynamoDB); the
+# first row is the same store with nobody listening.
+listener = Aws::SessionStore::DynamoDB::Instrumentation.subscribe { |_event| nil }
+rows << run("DynamoDB store (session changes), instrumentation subscribed", store.call(COUNTER, touch_interval: 0),
+            requests)
+Aws::SessionStore::DynamoDB::Instrumentation.unsubscribe(listener)
 # Ruby 3.1 arms its timer thread on every GVL release while only one Ruby
 # thread exists; a Puma process always has several. The same two stores
 # again with a second (sleeping) Ruby thread alive:

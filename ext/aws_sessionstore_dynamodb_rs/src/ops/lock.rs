@@ -20,6 +20,7 @@ use crate::error::StoreError;
 use crate::ops::item::Item;
 use crate::ops::session::{self, refused_item, ItemKey};
 use crate::ops::time::{now_f64, parse_seconds};
+use crate::send_counted;
 
 pub const LOCK_ATTRIBUTE: &str = "locked_at";
 
@@ -77,8 +78,17 @@ async fn conditional_lock(
             .condition_expression("attribute_exists(#k) AND #l = :old")
             .expression_attribute_values(":old", old.clone()),
     };
-    match request.send().await {
-        Ok(out) => Ok(Attempt::Acquired(out.attributes.unwrap_or_default())),
+    match send_counted!(request, &key.stats) {
+        Ok(out) => {
+            if let Some(stats) = &key.stats {
+                stats.add_capacity(
+                    out.consumed_capacity
+                        .as_ref()
+                        .and_then(|c| c.capacity_units),
+                );
+            }
+            Ok(Attempt::Acquired(out.attributes.unwrap_or_default()))
+        }
         Err(err) => match refused_item(&err) {
             Some(old) => Ok(Attempt::Refused(old)),
             None => Err(StoreError::from_sdk(err)),
@@ -161,17 +171,15 @@ fn lock_expired(value: &AttributeValue, expiry: Duration) -> bool {
 /// Removes our lock without saving (the app raised). A lock that is no
 /// longer ours, or a deleted item, is left alone.
 pub async fn release(client: &Client, key: &ItemKey, lock: String) -> Result<bool, StoreError> {
-    let result = client
+    let request = client
         .update_item()
         .table_name(&key.table)
         .key(&key.key_name, key.key_value())
         .update_expression("REMOVE #l")
         .condition_expression("#l = :l")
         .expression_attribute_names("#l", LOCK_ATTRIBUTE)
-        .expression_attribute_values(":l", AttributeValue::S(lock))
-        .send()
-        .await;
-    match result {
+        .expression_attribute_values(":l", AttributeValue::S(lock));
+    match send_counted!(request, &key.stats) {
         Ok(_) => Ok(true),
         Err(err) if refused_item(&err).is_some() => Ok(false),
         Err(err) => Err(StoreError::from_sdk(err)),

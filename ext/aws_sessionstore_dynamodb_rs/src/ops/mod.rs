@@ -7,5 +7,6 @@ pub mod gc;
 pub mod item;
 pub mod lock;
 pub mod session;
+pub mod stats;
 pub mod table;
 pub mod time;

@@ -6,16 +6,22 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
+use std::sync::Arc;
+
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::ops::item::Item;
+use crate::ops::stats::CallStats;
 use crate::ops::time::now_string;
+use crate::send_counted;
 
-/// Where an item lives: table, hash key attribute name and its value.
+/// Where an item lives: table, hash key attribute name and its value; and
+/// where to count the call's cost, when someone listens.
 #[derive(Debug, Clone)]
 pub struct ItemKey {
     pub table: String,
     pub key_name: String,
     pub key: String,
+    pub stats: Option<Arc<CallStats>>,
 }
 
 impl ItemKey {
@@ -66,14 +72,19 @@ pub async fn get(
     key: &ItemKey,
     consistent: bool,
 ) -> Result<Option<Item>, StoreError> {
-    let out = client
+    let request = client
         .get_item()
         .table_name(&key.table)
         .key(&key.key_name, key.key_value())
-        .consistent_read(consistent)
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
+        .consistent_read(consistent);
+    let out = send_counted!(request, &key.stats).map_err(StoreError::from_sdk)?;
+    if let Some(stats) = &key.stats {
+        stats.add_capacity(
+            out.consumed_capacity
+                .as_ref()
+                .and_then(|c| c.capacity_units),
+        );
+    }
     Ok(out.item)
 }
 
@@ -166,13 +177,20 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         expression.push_str(" REMOVE ");
         expression.push_str(&removes.join(", "));
     }
-    let result = request
+    let request = request
         .update_expression(expression)
-        .condition_expression(condition)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(Saved::Written),
+        .condition_expression(condition);
+    match send_counted!(request, &save.key.stats) {
+        Ok(out) => {
+            if let Some(stats) = &save.key.stats {
+                stats.add_capacity(
+                    out.consumed_capacity
+                        .as_ref()
+                        .and_then(|c| c.capacity_units),
+                );
+            }
+            Ok(Saved::Written)
+        }
         Err(err) => match refused_item(&err) {
             // Our own write, landed by an attempt whose answer was lost:
             // the SDK's retry then finds our lock already released.
@@ -197,13 +215,18 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
 }
 
 pub async fn delete(client: &Client, key: &ItemKey) -> Result<(), StoreError> {
-    client
+    let request = client
         .delete_item()
         .table_name(&key.table)
-        .key(&key.key_name, key.key_value())
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
+        .key(&key.key_name, key.key_value());
+    let out = send_counted!(request, &key.stats).map_err(StoreError::from_sdk)?;
+    if let Some(stats) = &key.stats {
+        stats.add_capacity(
+            out.consumed_capacity
+                .as_ref()
+                .and_then(|c| c.capacity_units),
+        );
+    }
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use magnus::{
-    block::Proc, function, method, prelude::*, r_struct::RStruct, Error, RHash, RModule, Ruby,
-    TryConvert, Value,
+    block::Proc, function, method, prelude::*, r_struct::RStruct, Error, IntoValue, RHash, RModule,
+    Ruby, TryConvert, Value,
 };
 
 use crate::error::StoreError;
@@ -20,6 +20,7 @@ use crate::ops::connect::{self, ClientOptions};
 use crate::ops::gc::{self, GcProgress, GcSpec};
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
+use crate::ops::stats::CallStats;
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
 use crate::ruby_api::{item, options};
 
@@ -89,14 +90,15 @@ impl Client {
         ruby: &Ruby,
         request: RStruct,
         work: impl FnOnce(aws_sdk_dynamodb::Client, ItemKey) -> F,
-    ) -> Result<T, Error>
+    ) -> Result<(T, Option<Arc<CallStats>>), Error>
     where
         F: std::future::Future<Output = Result<T, StoreError>> + Send,
         T: Send,
     {
         let key = item_key(request)?;
+        let stats = key.stats.clone();
         let client = self.sdk(ruby)?;
-        nogvl(ruby, work(client, key))
+        Ok((nogvl(ruby, work(client, key))?, stats))
     }
 
     /// Builds the client now (and resolves credentials/region), so boot
@@ -106,18 +108,19 @@ impl Client {
     }
 
     /// `get_item(Native::ItemRequest)` → Hash of attributes, or nil.
-    fn get_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Option<RHash>, Error> {
+    fn get_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
         let consistent: bool = member(request, "consistent")?;
-        let found = rb_self.on_item(ruby, request, |client, key| async move {
+        let (found, stats) = rb_self.on_item(ruby, request, |client, key| async move {
             session::get(&client, &key, consistent).await
         })?;
-        found.map(|item| item::to_ruby(ruby, item)).transpose()
+        let found = found.map(|item| item::to_ruby(ruby, item)).transpose()?;
+        with_stats(ruby, found.into_value_with(ruby), &stats)
     }
 
     /// `save_session(Native::SaveRequest)` → true when written, false when
     /// the condition refused it (a new id that exists, or an existing
     /// session that was deleted meanwhile).
-    fn save_session(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<bool, Error> {
+    fn save_session(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
         let new_session: bool = member(request, "new_session")?;
         let save = Save {
             key: item_key(request)?,
@@ -131,22 +134,20 @@ impl Client {
             },
             lock: member(request, "lock")?,
         };
+        let stats = save.key.stats.clone();
         let client = rb_self.sdk(ruby)?;
-        match nogvl(ruby, async move { session::save(&client, save).await })? {
-            Saved::Written => Ok(true),
-            Saved::ConditionFailed => Ok(false),
-            Saved::LockLost => Err(StoreError::LockLost.into_ruby(ruby)),
-        }
+        let written = match nogvl(ruby, async move { session::save(&client, save).await })? {
+            Saved::Written => true,
+            Saved::ConditionFailed => false,
+            Saved::LockLost => return Err(StoreError::LockLost.into_ruby(ruby)),
+        };
+        with_stats(ruby, written.into_value_with(ruby), &stats)
     }
 
     /// `lock_session(Native::LockRequest)` → `[item, lock]`, or nil when
     /// there is no such item. Raises `LockWaitTimeoutError` after
     /// `max_wait_ms`.
-    fn lock_session(
-        ruby: &Ruby,
-        rb_self: &Self,
-        request: RStruct,
-    ) -> Result<Option<(RHash, String)>, Error> {
+    fn lock_session(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
         let consistent: bool = member(request, "consistent")?;
         let ms = |name| member::<u64>(request, name).map(Duration::from_millis);
         let timing = LockTiming {
@@ -154,27 +155,33 @@ impl Client {
             retry_delay: ms("retry_delay_ms")?,
             max_wait: ms("max_wait_ms")?,
         };
-        match rb_self.on_item(ruby, request, |client, key| async move {
+        let (locked, stats) = rb_self.on_item(ruby, request, |client, key| async move {
             lock::acquire(&client, &key, consistent, timing).await
-        })? {
-            Locked::Acquired { item, lock } => Ok(Some((item::to_ruby(ruby, item)?, lock))),
-            Locked::Missing => Ok(None),
-        }
+        })?;
+        let value = match locked {
+            Locked::Acquired { item, lock } => {
+                (item::to_ruby(ruby, item)?, lock).into_value_with(ruby)
+            }
+            Locked::Missing => ruby.qnil().as_value(),
+        };
+        with_stats(ruby, value, &stats)
     }
 
     /// `release_lock(Native::LockedItem)` → true if it was still ours.
-    fn release_lock(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<bool, Error> {
+    fn release_lock(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
         let lock: String = member(request, "lock")?;
-        rb_self.on_item(ruby, request, |client, key| async move {
+        let (released, stats) = rb_self.on_item(ruby, request, |client, key| async move {
             lock::release(&client, &key, lock).await
-        })
+        })?;
+        with_stats(ruby, released.into_value_with(ruby), &stats)
     }
 
     /// `delete_item(Native::ItemRequest)`.
-    fn delete_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<(), Error> {
-        rb_self.on_item(ruby, request, |client, key| async move {
+    fn delete_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
+        let ((), stats) = rb_self.on_item(ruby, request, |client, key| async move {
             session::delete(&client, &key).await
-        })
+        })?;
+        with_stats(ruby, ruby.qnil().as_value(), &stats)
     }
 
     /// `create_table(Native::TableRequest)` → `:created` or `:exists`.
@@ -331,11 +338,35 @@ fn member<T: TryConvert>(request: RStruct, name: &str) -> Result<T, Error> {
 
 /// The item a request names: its `table`, `key_name` and `key` members.
 fn item_key(request: RStruct) -> Result<ItemKey, Error> {
+    let instrument: Option<bool> = member(request, "instrument")?;
     Ok(ItemKey {
         table: member(request, "table")?,
         key_name: member(request, "key_name")?,
         key: member(request, "key")?,
+        stats: instrument
+            .unwrap_or(false)
+            .then(|| Arc::new(CallStats::default())),
     })
+}
+
+/// The call's result, or `[result, stats]` when the request asked for
+/// stats (`instrument: true`): DynamoDB calls, HTTP attempts, retries and
+/// consumed capacity units.
+fn with_stats(ruby: &Ruby, value: Value, stats: &Option<Arc<CallStats>>) -> Result<Value, Error> {
+    let Some(stats) = stats else {
+        return Ok(value);
+    };
+    let hash = ruby.hash_new();
+    hash.aset(ruby.to_symbol("calls"), stats.calls.load(Ordering::Relaxed))?;
+    hash.aset(
+        ruby.to_symbol("attempts"),
+        stats.attempts.load(Ordering::Relaxed),
+    )?;
+    hash.aset(ruby.to_symbol("retries"), stats.retries())?;
+    hash.aset(ruby.to_symbol("consumed_capacity"), stats.capacity())?;
+    Ok(ruby
+        .ary_new_from_values(&[value, hash.as_value()])
+        .as_value())
 }
 
 fn gc_stats(

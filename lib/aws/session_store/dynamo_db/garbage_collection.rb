@@ -62,7 +62,12 @@ module Aws
             operation_delay: config.gc_operation_delay.to_f,
             max_deletes_per_second: config.gc_max_deletes_per_second&.to_f, dry_run: dry_run
           )
-          stats = Native.client(config.native_client_options).collect_garbage(request, progress)
+          stats = Instrumentation.instrument(:gc, { table: config.table_name }) do |payload|
+            Native.client(config.native_client_options).collect_garbage(request, progress).tap do |counters|
+              payload&.merge!(counters.slice(:scanned, :matched, :deleted, :consumed_capacity, :dry_run),
+                              outcome: :collected)
+            end
+          end
           result = Result.new(**stats.slice(*Result.members), skipped: nil)
           log(logger, result)
           result

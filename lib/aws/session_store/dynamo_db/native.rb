@@ -62,17 +62,21 @@ module Aws
         # name (ext/aws_sessionstore_dynamodb_rs/src/ruby_api/client.rs), so
         # no call passes a list of positional arguments to swap.
 
+        # Each item call also takes `instrument`: when true, the call
+        # returns `[result, stats]`, stats being `calls`, `attempts`,
+        # `retries` and `consumed_capacity` (asked of DynamoDB only then).
+
         # get_item, delete_item. `consistent` is ignored by delete_item.
-        ItemRequest = Struct.new(:table, :key_name, :key, :consistent, keyword_init: true)
+        ItemRequest = Struct.new(:table, :key_name, :key, :consistent, :instrument, keyword_init: true)
         # save_session: `data` nil when unchanged; `new_session` selects the
         # condition (item must not / must exist); `lock` is ours, or nil.
         SaveRequest = Struct.new(:table, :key_name, :key, :data, :created_at, :expire_at, :new_session, :lock,
-                                 keyword_init: true)
+                                 :instrument, keyword_init: true)
         # lock_session, in the official options' units.
         LockRequest = Struct.new(:table, :key_name, :key, :consistent, :expiry_ms, :retry_delay_ms, :max_wait_ms,
-                                 keyword_init: true)
+                                 :instrument, keyword_init: true)
         # release_lock: the lock value to remove.
-        LockedItem = Struct.new(:table, :key_name, :key, :lock, keyword_init: true)
+        LockedItem = Struct.new(:table, :key_name, :key, :lock, :instrument, keyword_init: true)
         # create_table: billing_mode "provisioned" or "pay_per_request".
         TableRequest = Struct.new(:table, :key_name, :billing_mode, :read_capacity, :write_capacity, :enable_ttl,
                                   keyword_init: true)

@@ -36,18 +36,53 @@ module Aws
               request.created_at = created_at
               request.new_session = true
             end
-            @client.save_session(request)
+            instrumented(:write, request) do |payload|
+              written = call(:save_session, request, payload)
+              payload&.merge!(outcome: written ? :written : :refused, bytes: request.data&.bytesize)
+              written
+            end
           end
 
           # Deletes the item (and with it any lock on it).
           def delete(sid)
-            @client.delete_item(Native::ItemRequest.new(**item(sid)))
+            request = Native::ItemRequest.new(**item(sid))
+            instrumented(:delete, request) do |payload|
+              call(:delete_item, request, payload)
+              payload&.store(:outcome, :deleted)
+              nil
+            end
           end
 
           # Releases a lock without saving; the app raised. No-op here.
           def release(_sid, _loaded); end
 
           private
+
+          # Runs one native call as the event `event` (Instrumentation) when
+          # somebody listens; `request` then asks for the call's stats.
+          def instrumented(event, request, &block)
+            Instrumentation.instrument(event, { table: @table }) do |payload|
+              request.instrument = true if payload
+              block.call(payload)
+            end
+          end
+
+          # The native call's result; with a payload, its stats (calls,
+          # attempts, retries, consumed capacity) go into the payload.
+          def call(method, request, payload)
+            result = @client.public_send(method, request)
+            return result unless payload
+
+            value, stats = result
+            payload.merge!(stats)
+            value
+          end
+
+          # Bytes of an item's `data`, for the event payload.
+          def bytes_of(attributes)
+            data = attributes && attributes["data"]
+            data.is_a?(String) ? data.bytesize : nil
+          end
 
           # Where the session `sid` lives: the members every request has.
           def item(sid)

@@ -8,7 +8,13 @@ module Aws
         class Null < Base
           # @return [Loaded, nil]
           def get_session_data(sid)
-            loaded_from(@client.get_item(Native::ItemRequest.new(**item(sid), consistent: @config.consistent_read)))
+            request = Native::ItemRequest.new(**item(sid), consistent: @config.consistent_read)
+            found = instrumented(:read, request) do |payload|
+              call(:get_item, request, payload).tap do |attributes|
+                payload&.merge!(outcome: attributes ? :found : :missing, bytes: bytes_of(attributes))
+              end
+            end
+            loaded_from(found)
           end
         end
       end

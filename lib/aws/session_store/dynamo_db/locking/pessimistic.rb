@@ -19,7 +19,11 @@ module Aws
               retry_delay_ms: Integer(@config.lock_retry_delay),
               max_wait_ms: (@config.lock_max_wait_time * 1000).to_i
             )
-            found, lock = @client.lock_session(request)
+            found, lock = instrumented(:lock_wait, request) do |payload|
+              call(:lock_session, request, payload).tap do |locked|
+                payload&.merge!(outcome: locked ? :acquired : :missing, bytes: bytes_of(locked&.first))
+              end
+            end
             return nil unless found
 
             if stub?(found)
@@ -31,14 +35,23 @@ module Aws
             begin
               loaded_from(found, lock)
             rescue Errors::CorruptSessionError
-              @client.release_lock(Native::LockedItem.new(**item(sid), lock: lock))
+              release_lock(sid, lock)
               raise
             end
           end
 
           # Removes our lock without saving.
           def release(sid, loaded)
-            @client.release_lock(Native::LockedItem.new(**item(sid), lock: loaded.lock)) if loaded&.lock
+            release_lock(sid, loaded.lock) if loaded&.lock
+          end
+
+          private
+
+          def release_lock(sid, lock)
+            request = Native::LockedItem.new(**item(sid), lock: lock)
+            instrumented(:write, request) do |payload|
+              call(:release_lock, request, payload).tap { payload&.store(:outcome, :released) }
+            end
           end
         end
       end

@@ -1,0 +1,86 @@
+//! What one store call cost, for instrumentation: how many DynamoDB calls
+//! and HTTP attempts it made (the SDK's retries included) and the capacity
+//! DynamoDB reports. Only gathered when someone listens (Ruby asks per
+//! call): then each request asks for `ReturnConsumedCapacity` and carries an
+//! interceptor counting its attempts.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+
+#[derive(Debug, Default)]
+pub struct CallStats {
+    /// DynamoDB operations sent (a lock wait makes several).
+    pub calls: AtomicU32,
+    /// HTTP attempts, retries included.
+    pub attempts: AtomicU32,
+    /// Consumed capacity units × 1000.
+    capacity_milli: AtomicU64,
+}
+
+impl CallStats {
+    pub fn add_capacity(&self, units: Option<f64>) {
+        if let Some(units) = units {
+            self.capacity_milli
+                .fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+        }
+    }
+
+    pub fn capacity(&self) -> f64 {
+        self.capacity_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    /// Retries: attempts beyond the first of each call.
+    pub fn retries(&self) -> u32 {
+        self.attempts
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.calls.load(Ordering::Relaxed))
+    }
+}
+
+/// Counts every attempt of the operation it is attached to.
+#[derive(Debug)]
+pub struct CountAttempts(pub Arc<CallStats>);
+
+impl Intercept for CountAttempts {
+    fn name(&self) -> &'static str {
+        "CountAttempts"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Sends a fluent request; with stats, asks for the consumed capacity and
+/// counts the call and its attempts.
+#[macro_export]
+macro_rules! send_counted {
+    ($request:expr, $stats:expr) => {
+        match $stats {
+            Some(stats) => {
+                stats
+                    .calls
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                $request
+                    .return_consumed_capacity(
+                        aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total,
+                    )
+                    .customize()
+                    .interceptor($crate::ops::stats::CountAttempts(stats.clone()))
+                    .send()
+                    .await
+            }
+            None => $request.send().await,
+        }
+    };
+}

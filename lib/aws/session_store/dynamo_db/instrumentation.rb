@@ -1,0 +1,119 @@
+# frozen_string_literal: true
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      # Events for every DynamoDB call the store makes, so operators see what
+      # it costs and how it behaves in the tools they already use:
+      #
+      # - `read.aws_sessionstore_dynamodb`: a session read (GetItem);
+      # - `write.aws_sessionstore_dynamodb`: a save, or a lock released
+      #   without a save (UpdateItem);
+      # - `delete.aws_sessionstore_dynamodb`: a session deleted (renew,
+      #   drop, `reset_session`);
+      # - `lock_wait.aws_sessionstore_dynamodb`: with locking, the read that
+      #   takes the lock, waits included;
+      # - `gc.aws_sessionstore_dynamodb`: a garbage collection run.
+      #
+      # Payload (never session data or ids): `:table`, `:outcome` (`:found`,
+      # `:missing`, `:acquired`, `:written`, `:refused`, `:released`,
+      # `:deleted`, `:collected`, `:error`), `:bytes` (of `data`, where
+      # there is some), `:calls` and `:attempts` (DynamoDB operations and
+      # HTTP attempts), `:retries`, `:consumed_capacity` (capacity units, as
+      # DynamoDB reports them: asked for only while someone listens), `:error`
+      # (the exception's class name); GC adds its counters.
+      #
+      # With ActiveSupport loaded, events go through
+      # `ActiveSupport::Notifications` (duration and `:exception` are
+      # its own). Either way {.subscribe} takes a block:
+      #
+      #   Aws::SessionStore::DynamoDB::Instrumentation.subscribe(:read, :write) do |event|
+      #     Rails.logger.warn("slow session #{event.name}: #{event.duration.round(1)} ms") if event.duration > 50
+      #   end
+      #
+      # Nobody listening costs one check per call: no stats are gathered and
+      # no capacity is asked for.
+      module Instrumentation
+        NAMESPACE = "aws_sessionstore_dynamodb"
+        EVENTS = %i[read write delete lock_wait gc].freeze
+
+        # What a plain subscriber receives. `duration` is in milliseconds.
+        Event = Struct.new(:name, :duration, :payload)
+
+        @subscribers = [].freeze
+        @lock = Mutex.new
+
+        class << self
+          # Calls the block with an {Event} for every event named (all when
+          # none is). @return [Object] a handle for {.unsubscribe}
+          def subscribe(*events, &block)
+            raise ArgumentError, "subscribe needs a block" unless block
+
+            unknown = events.map(&:to_sym) - EVENTS
+            raise ArgumentError, "unknown events #{unknown.inspect}; known: #{EVENTS.inspect}" unless unknown.empty?
+
+            handle = [events.empty? ? EVENTS : events.map(&:to_sym), block].freeze
+            @lock.synchronize { @subscribers = (@subscribers + [handle]).freeze }
+            handle
+          end
+
+          # @param handle [Object] what {.subscribe} returned
+          def unsubscribe(handle)
+            @lock.synchronize { @subscribers = (@subscribers - [handle]).freeze }
+            nil
+          end
+
+          # Whether anybody listens to `event`.
+          def listening?(event)
+            @subscribers.any? { |events, _| events.include?(event) } || notifications_listening?(event)
+          end
+
+          # Runs the block, as the event `event` when somebody listens. The
+          # block gets the payload Hash to fill, or nil when nobody listens
+          # (then it should gather nothing).
+          # @return the block's value
+          def instrument(event, payload)
+            return yield(nil) unless listening?(event)
+
+            name = "#{event}.#{NAMESPACE}"
+            started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+            begin
+              if notifications_listening?(event)
+                ActiveSupport::Notifications.instrument(name, payload) { yield payload }
+              else
+                yield payload
+              end
+            rescue StandardError => e
+              payload[:outcome] = :error
+              payload[:error] = e.class.name
+              raise
+            ensure
+              publish(event, name, (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1000.0, payload)
+            end
+          end
+
+          # Forgets every plain subscriber.
+          # @api private
+          def reset!
+            @lock.synchronize { @subscribers = [].freeze }
+          end
+
+          private
+
+          def notifications_listening?(event)
+            defined?(::ActiveSupport::Notifications) &&
+              ::ActiveSupport::Notifications.notifier.listening?("#{event}.#{NAMESPACE}")
+          end
+
+          def publish(event, name, duration, payload)
+            subscribers = @subscribers.select { |events, _| events.include?(event) }
+            return if subscribers.empty?
+
+            published = Event.new(name, duration, payload.dup.freeze)
+            subscribers.each { |_, block| block.call(published) }
+          end
+        end
+      end
+    end
+  end
+end

@@ -182,7 +182,7 @@ module Aws
 
         # @return [#dump, #load] the serializer for {#serializer}.
         def serializer_object
-          Serializer.for(@serializer)
+          Serializer.for(@serializer, compress_above: @compress_data_above)
         end
 
         # Longest derived touch interval, seconds.

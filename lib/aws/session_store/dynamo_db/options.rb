@@ -116,6 +116,9 @@ module Aws
                    doc: "then `LockWaitTimeoutError`"),
         Option.new(name: :serializer, default: :json, type: :one_of, choices: Serializer::NAMES, env: true,
                    doc: "format of `data` (see Migrating)"),
+        Option.new(name: :compress_data_above, default: nil, type: :integer, at_least: 1, unit: "bytes", env: true,
+                   doc: "store `data` larger than this zlib-compressed (Base64, behind a prefix): readable by " \
+                        "this gem only, so off by default; nil: never"),
         Option.new(name: :config_file, default: nil, type: :path, unit: "path", env: true,
                    doc: "YAML file of these options"),
         Option.new(name: :dynamo_db_client, default: nil, type: :client_hash, unit: "Hash of client options",

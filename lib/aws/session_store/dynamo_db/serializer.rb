@@ -163,25 +163,90 @@ module Aws
           end
         end
 
+        # Data larger than `threshold` bytes (the `compress_data_above`
+        # option; nil: never) is stored as {PREFIX} + Base64 of its zlib
+        # deflate, which only this gem reads: the official gem sees a corrupt
+        # session. Items so stored are always read back, whatever the option
+        # says now, and inflate to at most {MAX_INFLATED} bytes (a crafted
+        # item can't exhaust memory). zlib: Ruby's standard library.
+        class Compressed
+          PREFIX = "aws-sessionstore-dynamodb-rs:deflate:"
+          # Far above DynamoDB's 400 KB item limit times any sane ratio.
+          MAX_INFLATED = 64 * 1024 * 1024
+
+          # @param inner [#dump, #load] the serializer of the uncompressed data.
+          # @param threshold [Integer, nil] bytes; nil never compresses.
+          def initialize(inner, threshold)
+            @inner = inner
+            @threshold = threshold
+          end
+
+          # @return [Symbol] the inner serializer's name.
+          def name
+            @inner.name
+          end
+
+          # @return [String] the inner serializer's text, compressed when
+          #   larger than the threshold.
+          def dump(hash)
+            text = @inner.dump(hash)
+            return text unless @threshold && text.bytesize > @threshold
+
+            require "zlib"
+            "#{PREFIX}#{[Zlib::Deflate.deflate(text)].pack("m0")}"
+          end
+
+          # @return [Hash] the session, compressed or not.
+          # @raise [Errors::CorruptSessionError] if compressed data can't be
+          #   inflated (or inflates past {MAX_INFLATED}).
+          def load(string)
+            return @inner.load(string) unless string.is_a?(String) && string.start_with?(PREFIX)
+
+            @inner.load(inflate(string.byteslice(PREFIX.bytesize..)))
+          end
+
+          private
+
+          def inflate(base64)
+            require "zlib"
+            inflater = Zlib::Inflate.new
+            out = +""
+            inflater.inflate(base64.unpack1("m0")) do |chunk|
+              out << chunk
+              raise Errors::CorruptSessionError, "Compressed session data inflates past #{MAX_INFLATED} bytes" \
+                if out.bytesize > MAX_INFLATED
+            end
+            inflater.finish
+            out.force_encoding(Encoding::UTF_8)
+          rescue Zlib::Error, ArgumentError
+            raise Errors::CorruptSessionError, "Stored session data is not valid compressed data", cause: nil
+          ensure
+            inflater&.close
+          end
+        end
+
         INSTANCES = {
           json: JSONSerializer.new.freeze,
           json_allow_marshal: JSONAllowMarshalSerializer.new.freeze,
           marshal: MarshalSerializer.new.freeze
         }.freeze
-        private_constant :INSTANCES
+        # Reading compressed items, writing none: shared.
+        UNCOMPRESSED = INSTANCES.transform_values { |inner| Compressed.new(inner, nil).freeze }.freeze
+        private_constant :INSTANCES, :UNCOMPRESSED
 
         # @param [Symbol, String] name one of {NAMES}.
         # @return [JSONSerializer, JSONAllowMarshalSerializer, MarshalSerializer]
         #   a shared, frozen serializer responding to `dump(hash) -> String`
         #   and `load(string) -> Hash`.
         # @raise [Errors::ConfigurationError] for any other name.
-        def self.for(name)
+        def self.for(name, compress_above: nil)
           key = name.respond_to?(:to_sym) ? name.to_sym : name
-          INSTANCES.fetch(key) do
+          inner = INSTANCES.fetch(key) do
             raise Errors::ConfigurationError,
                   ":serializer must be one of #{NAMES.map(&:inspect).join(", ")} " \
                   "(got #{name.class} #{name.inspect[0, 40]})"
           end
+          compress_above ? Compressed.new(inner, compress_above).freeze : UNCOMPRESSED.fetch(key)
         end
       end
     end

@@ -72,7 +72,8 @@ RSpec.describe Aws::SessionStore::DynamoDB::Instrumentation do
     record(:read)
     proxy.reset!
     store_request(store, cookie: cookie)
-    get, update = proxy.bodies("GetItem").first, proxy.bodies("UpdateItem").first
+    get = proxy.bodies("GetItem").first
+    update = proxy.bodies("UpdateItem").first
     expect(get["ReturnConsumedCapacity"]).to eq("TOTAL")
     expect(update).not_to have_key("ReturnConsumedCapacity") # writes: nobody listens
     expect(events.map(&:name)).to eq(["read.aws_sessionstore_dynamodb"])

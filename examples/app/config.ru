@@ -7,9 +7,14 @@
 #   GET /locked   the same with pessimistic locking: concurrent requests on
 #                 one session run one after another, so none is lost
 #   ?work=SECONDS holds the session that long, as a slow action would
+#   GET /page     a page for a browser: the count, the worker that answered,
+#                 a log in form (POST /page/login, a new session id) and a
+#                 log out button (POST /page/logout, the session deleted)
 #
-# Each answer is JSON naming the worker process that served it and how long
-# loading the session took (with locking: the wait for the lock).
+# Each JSON answer names the worker process that served it and how long
+# loading the session took (with locking: the wait for the lock). With
+# DEMO_TLS=1 (Puma on https, examples/app/puma.rb) the page's cookie is
+# Secure; it is HttpOnly and SameSite=Lax either way.
 #
 # The table, endpoint, region and credentials come from the environment
 # (AWS_DYNAMO_DB_SESSION_TABLE_NAME, AWS_DYNAMO_DB_SESSION_ENDPOINT,
@@ -47,6 +52,53 @@ map "/locked" do
       lock_retry_delay: 50,     # ms between attempts
       lock_max_wait_time: 10    # s, then LockWaitTimeoutError
   run counter
+end
+
+page_style = "font-family: sans-serif; max-width: 32em; margin: 2em auto"
+page = lambda do |env|
+  req = Rack::Request.new(env)
+  session = env["rack.session"]
+  case [req.request_method, req.path_info]
+  when ["POST", "/login"]
+    name = req.params["user"].to_s.gsub(/[^a-zA-Z0-9_-]/, "")[0, 32]
+    session["user"] = name unless name.empty?
+    env["rack.session.options"][:renew] = true # a new id on log in
+    next [303, { "location" => "/page", "content-type" => "text/plain" }, ["logged in"]]
+  when ["POST", "/logout"]
+    session.destroy # the item is deleted: the old cookie opens nothing
+    next [303, { "location" => "/page", "content-type" => "text/plain" }, ["logged out"]]
+  end
+  session["count"] = session.fetch("count", 0) + 1
+  user = session["user"]
+  who = if user
+          %(<p>Logged in as <b id="user">#{user}</b></p>
+            <form method="post" action="/page/logout"><button id="logout">Log out</button></form>)
+        else
+          %(<p id="user">Not logged in</p>
+            <form method="post" action="/page/login"><input id="name" name="user">
+            <button id="login">Log in</button></form>)
+        end
+  html = <<~HTML
+    <!doctype html><html><head><meta charset="utf-8"><title>Session demo</title></head>
+    <body style="#{page_style}">
+    <h1>Sessions in DynamoDB</h1>
+    <p>Visits in this session: <b id="count">#{session["count"]}</b></p>
+    <p>Answered by worker <b id="worker">#{Process.pid}</b></p>
+    #{who}
+    </body></html>
+  HTML
+  # A new connection per page: the next one may reach the other worker.
+  [200, { "content-type" => "text/html; charset=utf-8", "connection" => "close" }, [html]]
+end
+
+map "/page" do
+  use Aws::SessionStore::DynamoDB::RackMiddleware,
+      **store,
+      key: "demo.page",
+      httponly: true,
+      same_site: :lax,
+      secure: ENV["DEMO_TLS"] == "1"
+  run page
 end
 
 map "/" do

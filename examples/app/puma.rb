@@ -7,6 +7,12 @@
 workers 2
 threads 4, 4
 preload_app!
-bind "tcp://127.0.0.1:#{ENV.fetch("PORT", "9292")}"
+# DEMO_TLS=1: https with DEMO_TLS_CERT / DEMO_TLS_KEY (PEM files), so the
+# page's cookie can be Secure (the browser spec makes a throwaway pair).
+if ENV["DEMO_TLS"] == "1"
+  ssl_bind "127.0.0.1", ENV.fetch("PORT", "9292"), cert: ENV.fetch("DEMO_TLS_CERT"), key: ENV.fetch("DEMO_TLS_KEY")
+else
+  bind "tcp://127.0.0.1:#{ENV.fetch("PORT", "9292")}"
+end
 pidfile ENV["PUMA_PIDFILE"] if ENV["PUMA_PIDFILE"]
 environment "production"

@@ -3,18 +3,34 @@
 //! with `OpenSSL::HMAC.hexdigest("MD5", secret, id)`. Computed here so that
 //! loading the store does not load OpenSSL, and so a request does not pay
 //! OpenSSL 3's per-call digest lookup.
+//!
+//! `Native.storage_key(secret, cookie)`: with `hashed_keys`, the item's key,
+//! HMAC-SHA256 (hex) of the cookie's value under the secret, so a table dump
+//! holds no value that works as a cookie.
 
 use hmac::digest::InvalidLength;
 use hmac::{Hmac, KeyInit, Mac};
 use magnus::{function, Error, RModule, RString, Ruby};
 use md5::Md5;
+use sha2::Sha256;
 
 use crate::error::StoreError;
 
 type HmacMd5 = Hmac<Md5>;
+type HmacSha256 = Hmac<Sha256>;
 
 pub fn init(_ruby: &Ruby, native: RModule) -> Result<(), Error> {
-    native.define_module_function("sid_digest", function!(sid_digest, 2))
+    native.define_module_function("sid_digest", function!(sid_digest, 2))?;
+    native.define_module_function("storage_key", function!(storage_key, 2))
+}
+
+fn storage_key(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {
+    // SAFETY: as in sid_digest.
+    let (secret, id) = unsafe { (secret.as_slice(), id.as_slice()) };
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret)
+        .map_err(|e| StoreError::Internal(format!("HMAC-SHA256: {e}")).into_ruby(ruby))?;
+    mac.update(id);
+    Ok(hex::encode(mac.finalize().into_bytes()))
 }
 
 fn sid_digest(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {

@@ -119,6 +119,11 @@ module Aws
         Option.new(name: :compress_data_above, default: nil, type: :integer, at_least: 1, unit: "bytes", env: true,
                    doc: "store `data` larger than this zlib-compressed (Base64, behind a prefix): readable by " \
                         "this gem only, so off by default; nil: never"),
+        Option.new(name: :hashed_keys, default: false, type: :boolean, env: true,
+                   doc: "store each session under an HMAC-SHA256 of its cookie (keyed by `secret_key`), so a " \
+                        "table dump holds no live cookie; sessions still under their clear id are read and " \
+                        "moved on their next request. The official gem can't read such items: leave it off " \
+                        "while both serve one table"),
         Option.new(name: :config_file, default: nil, type: :path, unit: "path", env: true,
                    doc: "YAML file of these options"),
         Option.new(name: :dynamo_db_client, default: nil, type: :client_hash, unit: "Hash of client options",

@@ -218,7 +218,7 @@ module Aws
         # interval ago needs no write. A held lock must always be released
         # by the save.
         def fresh_enough?(loaded, data, options)
-          return false unless loaded && loaded.lock.nil? && data == loaded.data
+          return false unless loaded && loaded.lock.nil? && !loaded.migrating? && data == loaded.data
 
           interval = @config.effective_touch_interval(options[:expire_after])
           return false unless interval.positive?

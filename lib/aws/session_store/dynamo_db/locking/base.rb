@@ -7,8 +7,14 @@ module Aws
       # {Pessimistic} (`enable_locking: true`).
       module Locking
         # What one request knows of a session it read: the serialized data
-        # (to skip rewriting it unchanged), the timestamps, and the lock.
-        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, keyword_init: true)
+        # (to skip rewriting it unchanged), the timestamps, the lock, and
+        # with `hashed_keys` whether it was found under the cookie's clear
+        # id (then the save moves it to its hashed key).
+        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :clear_key, keyword_init: true) do
+          def migrating?
+            !clear_key.nil?
+          end
+        end
 
         # Reads, saves and deletes session items through the native client.
         class Base
@@ -19,6 +25,8 @@ module Aws
             @client = client
             @table = config.table_name
             @key = config.table_key
+            @hashed = config.hashed_keys
+            @secret = config.secret_key
           end
 
           # Saves a session. `loaded` is what {#get_session_data} returned for
@@ -26,6 +34,8 @@ module Aws
           # @return [Boolean] false when the item vanished meanwhile (a
           #   destroyed session never comes back) or the new id was taken.
           def save(sid, data, loaded, created_at:, expire_at:)
+            return move_to_hashed_key(sid, data, loaded, expire_at) if loaded&.migrating?
+
             request = Native::SaveRequest.new(**item(sid), expire_at: expire_at)
             if loaded
               request.data = data unless data == loaded.data
@@ -43,9 +53,20 @@ module Aws
             end
           end
 
-          # Deletes the item (and with it any lock on it).
+          # Deletes the item (and with it any lock on it); with `hashed_keys`
+          # also one still under the clear id.
           def delete(sid)
-            request = Native::ItemRequest.new(**item(sid))
+            delete_item(item(sid))
+            delete_item(clear_item(sid)) if @hashed
+          end
+
+          # Releases a lock without saving; the app raised. No-op here.
+          def release(_sid, _loaded); end
+
+          private
+
+          def delete_item(where)
+            request = Native::ItemRequest.new(**where)
             instrumented(:delete, request) do |payload|
               call(:delete_item, request, payload)
               payload&.store(:outcome, :deleted)
@@ -53,10 +74,32 @@ module Aws
             end
           end
 
-          # Releases a lock without saving; the app raised. No-op here.
-          def release(_sid, _loaded); end
+          # A session found under its clear id while `hashed_keys` is on:
+          # written under the hashed key as a new item (its data and
+          # created_at kept), then the clear item is deleted (its lock with
+          # it). Nobody is logged out by switching hashed keys on.
+          def move_to_hashed_key(sid, data, loaded, expire_at)
+            request = Native::SaveRequest.new(**item(sid), data: data, created_at: loaded.created_at.to_s,
+                                                           expire_at: expire_at, new_session: true)
+            written = instrumented(:write, request) do |payload|
+              call(:save_session, request, payload).tap do |ok|
+                payload&.merge!(outcome: ok ? :written : :refused, bytes: data.bytesize)
+              end
+            end
+            delete_item(clear_item(sid)) if written
+            written
+          end
 
-          private
+          # The key an item is stored under: the cookie's value, or with
+          # `hashed_keys` its HMAC-SHA256 under the secret.
+          def storage_key(sid)
+            @hashed ? Native.storage_key(@secret, sid) : sid
+          end
+
+          # The clear id's item (read during the move to hashed keys).
+          def clear_item(sid)
+            { table: @table, key_name: @key, key: sid }
+          end
 
           # Runs one native call as the event `event` (Instrumentation) when
           # somebody listens; `request` then asks for the call's stats.
@@ -86,12 +129,12 @@ module Aws
 
           # Where the session `sid` lives: the members every request has.
           def item(sid)
-            { table: @table, key_name: @key, key: sid }
+            { table: @table, key_name: @key, key: storage_key(sid) }
           end
 
           # The item's state, or nil when it has no readable data (the item
           # is missing, or only a lock stub the official gem left behind).
-          def loaded_from(item, lock = nil)
+          def loaded_from(item, lock = nil, clear_key: nil)
             return nil if item.nil? || stub?(item)
 
             data = item["data"]
@@ -106,7 +149,8 @@ module Aws
               raise Errors::CorruptSessionError, "session item has an unreadable #{name} (#{describe(item[name])})"
             end
 
-            Loaded.new(data: data, created_at: item["created_at"], updated_at: item["updated_at"], lock: lock)
+            Loaded.new(data: data, created_at: item["created_at"], updated_at: item["updated_at"], lock: lock,
+                       clear_key: clear_key)
           end
 
           # Seconds since the epoch, as the official gems wrote them: a

@@ -12,17 +12,12 @@ module Aws
           #   item is created).
           # @raise [Errors::LockWaitTimeoutError] after `lock_max_wait_time`.
           def get_session_data(sid)
-            request = Native::LockRequest.new(
-              **item(sid),
-              consistent: @config.consistent_read,
-              expiry_ms: Integer(@config.lock_expiry_time),
-              retry_delay_ms: Integer(@config.lock_retry_delay),
-              max_wait_ms: (@config.lock_max_wait_time * 1000).to_i
-            )
-            found, lock = instrumented(:lock_wait, request) do |payload|
-              call(:lock_session, request, payload).tap do |locked|
-                payload&.merge!(outcome: locked ? :acquired : :missing, bytes: bytes_of(locked&.first))
-              end
+            where = item(sid)
+            found, lock = acquire(where)
+            if found.nil? && @hashed
+              # hashed_keys was switched on: the session may still be under its clear id.
+              where = clear_item(sid)
+              found, lock = acquire(where)
             end
             return nil unless found
 
@@ -33,22 +28,40 @@ module Aws
             end
 
             begin
-              loaded_from(found, lock)
+              loaded_from(found, lock, clear_key: where == clear_item(sid) && @hashed ? sid : nil)
             rescue Errors::CorruptSessionError
-              release_lock(sid, lock)
+              release_lock(where, lock)
               raise
             end
           end
 
           # Removes our lock without saving.
           def release(sid, loaded)
-            release_lock(sid, loaded.lock) if loaded&.lock
+            return unless loaded&.lock
+
+            release_lock(loaded.migrating? ? clear_item(sid) : item(sid), loaded.lock)
           end
 
           private
 
-          def release_lock(sid, lock)
-            request = Native::LockedItem.new(**item(sid), lock: lock)
+          # [item, lock] once the lock on `where` is ours, or nil (no item).
+          def acquire(where)
+            request = Native::LockRequest.new(
+              **where,
+              consistent: @config.consistent_read,
+              expiry_ms: Integer(@config.lock_expiry_time),
+              retry_delay_ms: Integer(@config.lock_retry_delay),
+              max_wait_ms: (@config.lock_max_wait_time * 1000).to_i
+            )
+            instrumented(:lock_wait, request) do |payload|
+              call(:lock_session, request, payload).tap do |locked|
+                payload&.merge!(outcome: locked ? :acquired : :missing, bytes: bytes_of(locked&.first))
+              end
+            end
+          end
+
+          def release_lock(where, lock)
+            request = Native::LockedItem.new(**where, lock: lock)
             instrumented(:write, request) do |payload|
               call(:release_lock, request, payload).tap { payload&.store(:outcome, :released) }
             end

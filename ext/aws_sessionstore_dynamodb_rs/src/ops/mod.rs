@@ -6,6 +6,7 @@ pub mod connect;
 pub mod gc;
 pub mod item;
 pub mod lock;
+pub mod migrate;
 pub mod session;
 pub mod stats;
 pub mod table;

@@ -4,13 +4,15 @@
 //! data, runs the operation with the GVL released, and builds Ruby objects
 //! after taking it back.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use magnus::{
-    block::Proc, function, method, prelude::*, r_struct::RStruct, Error, IntoValue, RHash, RModule,
-    Ruby, TryConvert, Value,
+    block::Proc, function, method, prelude::*, r_struct::RStruct, Error, IntoValue, RArray, RHash,
+    RModule, Ruby, TryConvert, Value,
 };
 
 use crate::error::StoreError;
@@ -19,6 +21,7 @@ use crate::helpers::runtime;
 use crate::ops::connect::{self, ClientOptions};
 use crate::ops::gc::{self, GcProgress, GcSpec};
 use crate::ops::lock::{self, LockTiming, Locked};
+use crate::ops::migrate;
 use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
 use crate::ops::stats::CallStats;
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
@@ -310,6 +313,54 @@ impl Client {
         Ok(stats)
     }
 
+    /// `scan_page(Native::ScanRequest)` → `[items, next_key]`: whole items
+    /// with S/N values as `[type, text]` (Native::Client#rewrite_item takes
+    /// them back), and the key to pass as `start_key` for the next page, or
+    /// nil after the last.
+    fn scan_page(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
+        let table: String = member(request, "table")?;
+        let limit: i32 = member(request, "limit")?;
+        let start: Option<RHash> = member(request, "start_key")?;
+        let start_key = match start {
+            Some(hash) => Some(string_map(hash)?),
+            None => None,
+        };
+        let client = rb_self.sdk(ruby)?;
+        let (items, next) = nogvl(ruby, async move {
+            migrate::scan_page(&client, &table, start_key, limit).await
+        })?;
+        let list = ruby.ary_new_capa(items.len());
+        for found in items {
+            list.push(item::to_ruby_typed(ruby, found)?)?;
+        }
+        let next = match next {
+            Some(key) => {
+                let hash = ruby.hash_new();
+                for (name, value) in key {
+                    if let AttributeValue::S(text) = value {
+                        hash.aset(name, text)?;
+                    }
+                }
+                hash.as_value()
+            }
+            None => ruby.qnil().as_value(),
+        };
+        Ok(ruby
+            .ary_new_from_values(&[list.as_value(), next])
+            .as_value())
+    }
+
+    /// `rewrite_item(Native::RewriteRequest)` → true when written, false
+    /// when an `expected` value no longer held (the item changed or is gone).
+    fn rewrite_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<bool, Error> {
+        let expected = typed_list(ruby, member(request, "expected")?)?;
+        let set = typed_list(ruby, member(request, "set")?)?;
+        let (written, _) = rb_self.on_item(ruby, request, |client, key| async move {
+            migrate::rewrite(&client, &key, expected, set).await
+        })?;
+        Ok(written)
+    }
+
     /// `describe_table(table)` → Hash with status, item_count, size_bytes,
     /// billing_mode, key_name, ttl_status, ttl_attribute.
     fn describe_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<RHash, Error> {
@@ -334,6 +385,30 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// never a panic.
 fn member<T: TryConvert>(request: RStruct, name: &str) -> Result<T, Error> {
     request.getmember(name)
+}
+
+/// A Hash of attribute name to String as S values (a scan's start key).
+fn string_map(hash: RHash) -> Result<HashMap<String, AttributeValue>, Error> {
+    let mut map = HashMap::new();
+    hash.foreach(|name: String, value: String| {
+        map.insert(name, AttributeValue::S(value));
+        Ok(magnus::r_hash::ForEach::Continue)
+    })?;
+    Ok(map)
+}
+
+/// `[[name, type, text], ...]` (type "S" or "N") as attribute values.
+fn typed_list(ruby: &Ruby, list: RArray) -> Result<Vec<(String, AttributeValue)>, Error> {
+    let mut out = Vec::with_capacity(list.len());
+    for entry in list.into_iter() {
+        let (name, kind, text): (String, String, String) = TryConvert::try_convert(entry)?;
+        let value = item::typed_value(&kind, text).ok_or_else(|| {
+            StoreError::Configuration(format!("attribute {name:?}: type {kind:?} is not S or N"))
+                .into_ruby(ruby)
+        })?;
+        out.push((name, value));
+    }
+    Ok(out)
 }
 
 /// The item a request names: its `table`, `key_name` and `key` members.
@@ -406,6 +481,8 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("create_table", method!(Client::create_table, 1))?;
     class.define_method("delete_table", method!(Client::delete_table, 1))?;
     class.define_method("describe_table", method!(Client::describe_table, 1))?;
+    class.define_method("scan_page", method!(Client::scan_page, 1))?;
+    class.define_method("rewrite_item", method!(Client::rewrite_item, 1))?;
     class.define_method("collect_garbage", method!(Client::collect_garbage, 2))?;
     Ok(())
 }

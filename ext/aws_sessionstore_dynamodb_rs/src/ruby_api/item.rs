@@ -43,3 +43,41 @@ fn number(ruby: &Ruby, n: String) -> Value {
         _ => n.into_value_with(ruby),
     }
 }
+
+/// An item with every S and N value as `[type, text]`, exactly as stored
+/// (what `migrate` compares and rewrites); other types as `[type, nil]`.
+pub fn to_ruby_typed(ruby: &Ruby, item: Item) -> Result<RHash, Error> {
+    let hash = ruby.hash_new();
+    for (name, value) in item {
+        let typed = match value {
+            AttributeValue::S(s) => ("S", Some(s)),
+            AttributeValue::N(n) => ("N", Some(n)),
+            AttributeValue::B(_) => ("B", None),
+            AttributeValue::Bool(_) => ("BOOL", None),
+            AttributeValue::Null(_) => ("NULL", None),
+            AttributeValue::Ss(_) => ("SS", None),
+            AttributeValue::Ns(_) => ("NS", None),
+            AttributeValue::Bs(_) => ("BS", None),
+            AttributeValue::L(_) => ("L", None),
+            AttributeValue::M(_) => ("M", None),
+            _ => ("unknown", None),
+        };
+        hash.aset(
+            name,
+            ruby.ary_new_from_values(&[
+                typed.0.into_value_with(ruby),
+                typed.1.into_value_with(ruby),
+            ]),
+        )?;
+    }
+    Ok(hash)
+}
+
+/// `[type, text]` (S or N) back to an attribute value.
+pub fn typed_value(kind: &str, text: String) -> Option<AttributeValue> {
+    match kind {
+        "S" => Some(AttributeValue::S(text)),
+        "N" => Some(AttributeValue::N(text)),
+        _ => None,
+    }
+}

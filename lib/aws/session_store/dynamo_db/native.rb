@@ -80,6 +80,10 @@ module Aws
         # create_table: billing_mode "provisioned" or "pay_per_request".
         TableRequest = Struct.new(:table, :key_name, :billing_mode, :read_capacity, :write_capacity, :enable_ttl,
                                   keyword_init: true)
+        # scan_page: whole items, `limit` per page, from `start_key` (nil: the start).
+        ScanRequest = Struct.new(:table, :limit, :start_key, keyword_init: true)
+        # rewrite_item: `set` and `expected` are [[name, "S" | "N", text], ...].
+        RewriteRequest = Struct.new(:table, :key_name, :key, :expected, :set, :instrument, keyword_init: true)
         # collect_garbage: limits in seconds (Floats), nil for none.
         GcRequest = Struct.new(:table, :key_name, :max_age, :max_stale, :segments, :operation_delay,
                                :max_deletes_per_second, :dry_run, keyword_init: true)

@@ -40,6 +40,16 @@ namespace :dynamo_db do
       end
       progress.finish(result.summary)
     end
+
+    desc "Rewrite v0.5 items (number timestamps; Marshal data with ALLOW_MARSHAL=1) to the v4 format " \
+         "(DRY_RUN=1 counts only; STATE=file to resume)"
+    task :migrate do
+      flag = ->(name) { !["", "0", "false", "no"].include?(ENV.fetch(name, "").strip.downcase) }
+      run = { dry_run: flag.call("DRY_RUN"), allow_marshal: flag.call("ALLOW_MARSHAL"),
+              state_file: ENV.fetch("STATE", ".aws-sessionstore-dynamodb-migrate.json") }
+      result = Aws::SessionStore::DynamoDB::Migration.migrate(options.call.merge(run))
+      puts result.summary
+    end
   end
 
   desc "Delete expired sessions (the v0.5 name of dynamo_db:session_store:clean)"

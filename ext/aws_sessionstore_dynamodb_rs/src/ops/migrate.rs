@@ -1,0 +1,76 @@
+//! What `aws-sessionstore-dynamodb migrate` needs of DynamoDB: whole items
+//! a scan page at a time, and an in-place rewrite of some attributes on
+//! condition that the ones it replaces still hold what was read (an item
+//! changed meanwhile is skipped, never clobbered). Which items to rewrite
+//! and how is decided in Ruby (`migration.rb`).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use crate::error::StoreError;
+use crate::ops::item::Item;
+use crate::ops::session::{refused_item, ItemKey};
+
+/// One scan page of whole items, and where the next one starts.
+pub async fn scan_page(
+    client: &Client,
+    table: &str,
+    start_key: Option<HashMap<String, AttributeValue>>,
+    limit: i32,
+) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+    let page = client
+        .scan()
+        .table_name(table)
+        .set_exclusive_start_key(start_key)
+        .limit(limit.max(1))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
+    let next = page.last_evaluated_key.filter(|key| !key.is_empty());
+    Ok((page.items.unwrap_or_default(), next))
+}
+
+/// Sets `set` on the item if every `expected` attribute still holds its
+/// value (type included). `false`: the item changed or is gone.
+pub async fn rewrite(
+    client: &Client,
+    key: &ItemKey,
+    expected: Vec<(String, AttributeValue)>,
+    set: Vec<(String, AttributeValue)>,
+) -> Result<bool, StoreError> {
+    if set.is_empty() {
+        return Ok(true);
+    }
+    let mut request = client
+        .update_item()
+        .table_name(&key.table)
+        .key(&key.key_name, key.key_value())
+        .expression_attribute_names("#k", &key.key_name);
+    let mut sets = Vec::new();
+    for (i, (name, value)) in set.into_iter().enumerate() {
+        sets.push(format!("#s{i} = :s{i}"));
+        request = request
+            .expression_attribute_names(format!("#s{i}"), name)
+            .expression_attribute_values(format!(":s{i}"), value);
+    }
+    let mut conditions = vec!["attribute_exists(#k)".to_string()];
+    for (i, (name, value)) in expected.into_iter().enumerate() {
+        conditions.push(format!("#e{i} = :e{i}"));
+        request = request
+            .expression_attribute_names(format!("#e{i}"), name)
+            .expression_attribute_values(format!(":e{i}"), value);
+    }
+    let result = request
+        .update_expression(format!("SET {}", sets.join(", ")))
+        .condition_expression(conditions.join(" AND "))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if refused_item(&err).is_some() => Ok(false),
+        Err(err) => Err(StoreError::from_sdk(err)),
+    }
+}

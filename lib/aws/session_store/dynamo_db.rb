@@ -8,7 +8,6 @@ require_relative "dynamo_db/native"
 require_relative "dynamo_db/instrumentation"
 require_relative "dynamo_db/table"
 require_relative "dynamo_db/garbage_collection"
-require_relative "dynamo_db/migration"
 require_relative "dynamo_db/locking"
 require_relative "dynamo_db/rack_middleware"
 
@@ -17,6 +16,8 @@ module Aws
     # Rack and Rails sessions in Amazon DynamoDB, with a native Rust core.
     # Drop-in for the official aws-sessionstore-dynamodb gem: see the README.
     module DynamoDB
+      # Only the CLI and the rake task need it: loaded on first use.
+      autoload :Migration, File.expand_path("dynamo_db/migration", __dir__)
     end
   end
 end

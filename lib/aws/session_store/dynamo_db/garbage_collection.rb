@@ -62,7 +62,7 @@ module Aws
             operation_delay: config.gc_operation_delay.to_f,
             max_deletes_per_second: config.gc_max_deletes_per_second&.to_f, dry_run: dry_run
           )
-          stats = Instrumentation.instrument(:gc, { table: config.table_name }) do |payload|
+          stats = Instrumentation.instrument(:gc, config.table_name) do |payload|
             Native.client(config.native_client_options).collect_garbage(request, progress).tap do |counters|
               payload&.merge!(counters.slice(:scanned, :matched, :deleted, :consumed_capacity, :dry_run),
                               outcome: :collected)

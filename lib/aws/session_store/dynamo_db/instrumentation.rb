@@ -68,13 +68,15 @@ module Aws
             @subscribers.any? { |events, _| events.include?(event) } || notifications_listening?(event)
           end
 
-          # Runs the block, as the event `event` when somebody listens. The
-          # block gets the payload Hash to fill, or nil when nobody listens
-          # (then it should gather nothing).
+          # Runs the block, as the event `event` on `table` when somebody
+          # listens. The block gets the payload Hash to fill, or nil when
+          # nobody listens (then it should gather nothing, and nothing is
+          # allocated).
           # @return the block's value
-          def instrument(event, payload)
+          def instrument(event, table)
             return yield(nil) unless listening?(event)
 
+            payload = { table: table }
             name = "#{event}.#{NAMESPACE}"
             started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
             begin

@@ -104,7 +104,7 @@ module Aws
           # Runs one native call as the event `event` (Instrumentation) when
           # somebody listens; `request` then asks for the call's stats.
           def instrumented(event, request, &block)
-            Instrumentation.instrument(event, { table: @table }) do |payload|
+            Instrumentation.instrument(event, @table) do |payload|
               request.instrument = true if payload
               block.call(payload)
             end

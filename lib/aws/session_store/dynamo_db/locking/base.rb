@@ -26,7 +26,6 @@ module Aws
             @table = config.table_name
             @key = config.table_key
             @hashed = config.hashed_keys
-            @secret = config.secret_key
           end
 
           # Saves a session. `loaded` is what {#get_session_data} returned for
@@ -93,7 +92,8 @@ module Aws
           # The key an item is stored under: the cookie's value, or with
           # `hashed_keys` its HMAC-SHA256 under the secret.
           def storage_key(sid)
-            @hashed ? Native.storage_key(@secret, sid) : sid
+            # The secret stays in Configuration (its #inspect redacts it).
+            @hashed ? Native.storage_key(@config.secret_key, sid) : sid
           end
 
           # The clear id's item (read during the move to hashed keys).

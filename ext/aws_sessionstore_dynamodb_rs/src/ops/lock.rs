@@ -79,16 +79,7 @@ async fn conditional_lock(
             .expression_attribute_values(":old", old.clone()),
     };
     match send_counted!(request, &key.stats) {
-        Ok(out) => {
-            if let Some(stats) = &key.stats {
-                stats.add_capacity(
-                    out.consumed_capacity
-                        .as_ref()
-                        .and_then(|c| c.capacity_units),
-                );
-            }
-            Ok(Attempt::Acquired(out.attributes.unwrap_or_default()))
-        }
+        Ok(out) => Ok(Attempt::Acquired(out.attributes.unwrap_or_default())),
         Err(err) => match refused_item(&err) {
             Some(old) => Ok(Attempt::Refused(old)),
             None => Err(StoreError::from_sdk(err)),

@@ -78,13 +78,6 @@ pub async fn get(
         .key(&key.key_name, key.key_value())
         .consistent_read(consistent);
     let out = send_counted!(request, &key.stats).map_err(StoreError::from_sdk)?;
-    if let Some(stats) = &key.stats {
-        stats.add_capacity(
-            out.consumed_capacity
-                .as_ref()
-                .and_then(|c| c.capacity_units),
-        );
-    }
     Ok(out.item)
 }
 
@@ -181,16 +174,7 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         .update_expression(expression)
         .condition_expression(condition);
     match send_counted!(request, &save.key.stats) {
-        Ok(out) => {
-            if let Some(stats) = &save.key.stats {
-                stats.add_capacity(
-                    out.consumed_capacity
-                        .as_ref()
-                        .and_then(|c| c.capacity_units),
-                );
-            }
-            Ok(Saved::Written)
-        }
+        Ok(_) => Ok(Saved::Written),
         Err(err) => match refused_item(&err) {
             // Our own write, landed by an attempt whose answer was lost:
             // the SDK's retry then finds our lock already released.
@@ -219,14 +203,7 @@ pub async fn delete(client: &Client, key: &ItemKey) -> Result<(), StoreError> {
         .delete_item()
         .table_name(&key.table)
         .key(&key.key_name, key.key_value());
-    let out = send_counted!(request, &key.stats).map_err(StoreError::from_sdk)?;
-    if let Some(stats) = &key.stats {
-        stats.add_capacity(
-            out.consumed_capacity
-                .as_ref()
-                .and_then(|c| c.capacity_units),
-        );
-    }
+    send_counted!(request, &key.stats).map_err(StoreError::from_sdk)?;
     Ok(())
 }
 

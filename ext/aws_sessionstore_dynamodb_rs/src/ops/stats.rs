@@ -61,8 +61,8 @@ impl Intercept for CountAttempts {
     }
 }
 
-/// Sends a fluent request; with stats, asks for the consumed capacity and
-/// counts the call and its attempts.
+/// Sends a fluent request; with stats, asks for the consumed capacity,
+/// counts the call and its attempts, and adds the capacity DynamoDB reports.
 #[macro_export]
 macro_rules! send_counted {
     ($request:expr, $stats:expr) => {
@@ -71,14 +71,22 @@ macro_rules! send_counted {
                 stats
                     .calls
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                $request
+                let sent = $request
                     .return_consumed_capacity(
                         aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total,
                     )
                     .customize()
                     .interceptor($crate::ops::stats::CountAttempts(stats.clone()))
                     .send()
-                    .await
+                    .await;
+                if let Ok(out) = &sent {
+                    stats.add_capacity(
+                        out.consumed_capacity
+                            .as_ref()
+                            .and_then(|c| c.capacity_units),
+                    );
+                }
+                sent
             }
             None => $request.send().await,
         }

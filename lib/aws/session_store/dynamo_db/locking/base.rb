@@ -45,11 +45,7 @@ module Aws
               request.created_at = created_at
               request.new_session = true
             end
-            instrumented(:write, request) do |payload|
-              written = call(:save_session, request, payload)
-              payload&.merge!(outcome: written ? :written : :refused, bytes: request.data&.bytesize)
-              written
-            end
+            write(request)
           end
 
           # Deletes the item (and with it any lock on it); with `hashed_keys`
@@ -80,13 +76,18 @@ module Aws
           def move_to_hashed_key(sid, data, loaded, expire_at)
             request = Native::SaveRequest.new(**item(sid), data: data, created_at: loaded.created_at.to_s,
                                                            expire_at: expire_at, new_session: true)
-            written = instrumented(:write, request) do |payload|
-              call(:save_session, request, payload).tap do |ok|
-                payload&.merge!(outcome: ok ? :written : :refused, bytes: data.bytesize)
-              end
-            end
+            written = write(request)
             delete_item(clear_item(sid)) if written
             written
+          end
+
+          # One save, as the `write` event. @return [Boolean] written
+          def write(request)
+            instrumented(:write, request) do |payload|
+              call(:save_session, request, payload).tap do |written|
+                payload&.merge!(outcome: written ? :written : :refused, bytes: request.data&.bytesize)
+              end
+            end
           end
 
           # The key an item is stored under: the cookie's value, or with

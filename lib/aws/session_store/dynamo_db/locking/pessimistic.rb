@@ -14,9 +14,11 @@ module Aws
           def get_session_data(sid)
             where = item(sid)
             found, lock = acquire(where)
+            clear_key = nil
             if found.nil? && @hashed
               # hashed_keys was switched on: the session may still be under its clear id.
               where = clear_item(sid)
+              clear_key = sid
               found, lock = acquire(where)
             end
             return nil unless found
@@ -28,7 +30,7 @@ module Aws
             end
 
             begin
-              loaded_from(found, lock, clear_key: where == clear_item(sid) && @hashed ? sid : nil)
+              loaded_from(found, lock, clear_key: clear_key)
             rescue Errors::CorruptSessionError
               release_lock(where, lock)
               raise

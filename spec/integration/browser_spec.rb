@@ -76,8 +76,25 @@ RSpec.describe "The demo page in a real browser", :browser do
     Selenium::WebDriver.for(:chrome, options: options, service: service)
   end
 
+  # The element's text on the page now shown. Right after a navigation the
+  # old page's element can be found and then vanish under us; look again.
   def text(driver, id)
-    driver.find_element(id: id).text
+    Selenium::WebDriver::Wait.new(timeout: 10, ignore: Selenium::WebDriver::Error::StaleElementReferenceError)
+                             .until { driver.find_element(id: id).text }
+  end
+
+  # Clicks a form's button and returns once the page the form posted to (a
+  # 303 back to /page) has replaced the current one: WebDriver's click does
+  # not wait for that, so without this the next lookup may read the old page.
+  def submit(driver, id)
+    old_page = driver.find_element(tag_name: "html")
+    driver.find_element(id: id).click
+    Selenium::WebDriver::Wait.new(timeout: 10).until do
+      old_page.tag_name
+      false
+    rescue Selenium::WebDriver::Error::StaleElementReferenceError
+      true
+    end
   end
 
   around do |example|
@@ -116,7 +133,7 @@ RSpec.describe "The demo page in a real browser", :browser do
     expect(cookie[:value]).to match(/\A\h{32}--\h{32}\z/)
 
     driver.find_element(id: "name").send_keys("alice")
-    driver.find_element(id: "login").click
+    submit(driver, "login")
     expect(text(driver, "user")).to eq("alice")
     logged_in = driver.manage.cookie_named("demo.page")[:value]
     expect(logged_in).not_to eq(cookie[:value]) # a new id on log in
@@ -132,7 +149,7 @@ RSpec.describe "The demo page in a real browser", :browser do
     expect(counts).to eq((counts.first...(counts.first + 12)).to_a) # one session, counted by both
     expect(workers.uniq.size).to eq(2)
 
-    driver.find_element(id: "logout").click
+    submit(driver, "logout")
     expect(text(driver, "user")).to eq("Not logged in")
     expect(text(driver, "count")).to eq("1")
 

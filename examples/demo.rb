@@ -261,6 +261,9 @@ module Demo
       step "Visitor A: #{VISITS} requests to /, a new connection each, the cookie carried"
       visitor = Visitor.new(@puma.port)
       answers = Array.new(VISITS) { visitor.get("/") }
+      # Which worker accepts a new connection is the kernel's pick: if one
+      # took them all, go on (up to three times as many) until the other does.
+      answers << visitor.get("/") while answers.map { |a| a["pid"] }.uniq.size < 2 && answers.size < VISITS * 3
       lines = answers.each_with_index.map do |a, i|
         format("request %2d: count=%-2d worker %d", i + 1, a["count"], a["pid"])
       end
@@ -268,9 +271,10 @@ module Demo
       counts = answers.map { |a| a["count"] }
       pids = answers.map { |a| a["pid"] }.uniq
       Demo.check(counts.each_cons(2).all? { |a, b| b == a + 1 } && counts.first == 1,
-                 "the counter went 1 to #{VISITS}? it went #{counts.inspect}")
+                 "the counter went 1 to #{answers.size}? it went #{counts.inspect}")
       Demo.check(pids.size >= 2, "only worker #{pids.first} answered: the session never crossed workers")
-      say "  ok: one session counted 1..#{VISITS}, never backwards, across workers #{pids.sort.join(" and ")}"
+      @visits = answers.size
+      say "  ok: one session counted 1..#{@visits}, never backwards, across workers #{pids.sort.join(" and ")}"
       visitor
     end
 
@@ -333,7 +337,7 @@ module Demo
                  "expected #{ABANDONED} deleted and #{live} left, got #{result.deleted} deleted and #{left} left")
       again = visitor_a.get("/")
       say "  ok: the #{live} live sessions stayed; visitor A comes back: count=#{again["count"]} (worker #{again["pid"]})"
-      Demo.check(again["count"] == VISITS + 1, "visitor A's session did not survive: count=#{again["count"]}")
+      Demo.check(again["count"] == @visits + 1, "visitor A's session did not survive: count=#{again["count"]}")
     end
 
     # Sessions last written 3 hours ago, as an app left them: most in the v4

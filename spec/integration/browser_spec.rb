@@ -140,13 +140,16 @@ RSpec.describe "The demo page in a real browser", :browser do
 
     workers = []
     counts = []
-    12.times do
+    # Each page closes its connection, so the next may reach either worker;
+    # which one accepts is the kernel's pick, so go on (up to 60 pages)
+    # until both have answered.
+    until (counts.size >= 12 && workers.uniq.size == 2) || counts.size >= 60
       driver.navigate.to(page)
       workers << text(driver, "worker")
       counts << Integer(text(driver, "count"))
       expect(text(driver, "user")).to eq("alice")
     end
-    expect(counts).to eq((counts.first...(counts.first + 12)).to_a) # one session, counted by both
+    expect(counts).to eq((counts.first...(counts.first + counts.size)).to_a) # one session, counted by both
     expect(workers.uniq.size).to eq(2)
 
     submit(driver, "logout")

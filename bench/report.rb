@@ -336,13 +336,14 @@ module BenchReport
         out = run!(argv, name: "request_cpu", timeout: 900, env: env)
         note = <<~MD
           Each request goes through the middleware with Rack::MockRequest (no HTTP server), so CPU is the
-          session store's plus Rack's. "No locking" and "locking" rows change the session on every request
+          session store's plus Rack's. Every row is measured after a discarded pass over all of them, so
+          none carries the warm-up of the process or of the server beside it. "No locking" and "locking" rows change the session on every request
           (GetItem + UpdateItem; with locking a conditional lock UpdateItem + the saving UpdateItem); the
           "unchanged session" row only reads it (write avoidance: no write within the touch interval).
           "CPU vs Rust floor" is the store's mean CPU per request over the floor's mean CPU per
           GetItem + UpdateItem pair #{floor_cpu ? "(#{floor_cpu.round} µs)" : "(floor missing)"}: what the Ruby side
-          (Rack, the middleware, serialization) and the extension's own DynamoDB client add to, or save
-          on, the bare SDK calls. † The unchanged session's request makes one call (GetItem), not a pair.
+          (Rack, the middleware, serialization) and the Ruby↔Rust bridge (GVL release, conversions) add
+          to the bare SDK calls. † The unchanged session's request makes one call (GetItem), not a pair.
         MD
         "#{out.strip}\n\n#{note}"
       end

@@ -258,7 +258,7 @@ module Demo
     end
 
     def visit_sequentially
-      step "Visitor A: #{VISITS} requests to /, a new connection each, the cookie carried"
+      step "Visitor A: #{VISITS} requests to / (more if one worker took them all), a new connection each, the cookie carried"
       visitor = Visitor.new(@puma.port)
       answers = Array.new(VISITS) { visitor.get("/") }
       # Which worker accepts a new connection is the kernel's pick: if one

@@ -81,6 +81,7 @@ module Aws
             started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
             begin
               if notifications_listening?(event)
+                load_execution_state
                 ActiveSupport::Notifications.instrument(name, payload) { yield payload }
               else
                 yield payload
@@ -105,6 +106,24 @@ module Aws
           def notifications_listening?(event)
             defined?(::ActiveSupport::Notifications) &&
               ::ActiveSupport::Notifications.notifier.listening?("#{event}.#{NAMESPACE}")
+          end
+
+          # ActiveSupport 7.0+ keeps the instrumenter and the handle stack in
+          # ActiveSupport::IsolatedExecutionState, which only
+          # `require "active_support"` sets up (an autoload):
+          # `require "active_support/notifications"` alone does not, and
+          # `instrument` then raises NameError. Load it once, so an app that
+          # requires only notifications gets its events too. (6.1: per-thread
+          # state, no such file.)
+          def load_execution_state
+            return if @execution_state_loaded
+
+            begin
+              require "active_support/isolated_execution_state" unless defined?(::ActiveSupport::IsolatedExecutionState)
+            rescue LoadError
+              nil
+            end
+            @execution_state_loaded = true
           end
 
           def publish(event, name, duration, payload)

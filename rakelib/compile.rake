@@ -2,8 +2,17 @@
 
 # Development build: cargo's dev profile, incremental, copied in place so
 # `ruby -Ilib` finds it. `rake compile PROFILE=release` for an optimised one.
+# In place means lib/aws_sessionstore_dynamodb_rs/<ruby minor>/, the
+# precompiled gem's layout, which the loader tries first: builds for several
+# Rubies (script/test runs 3.1, 3.3 and 3.4) live side by side. Their cargo
+# outputs must not share a target dir either (rb-sys and magnus are bound to
+# one Ruby): script/test gives each Ruby but the host's its own
+# CARGO_TARGET_DIR.
 CRATE = "aws_sessionstore_dynamodb_rs"
-NATIVE_SO = "lib/#{CRATE}/#{CRATE}.#{RbConfig::CONFIG["DLEXT"]}".freeze
+RUBY_MINOR = RUBY_VERSION[/\A\d+\.\d+/]
+NATIVE_SO = "lib/#{CRATE}/#{RUBY_MINOR}/#{CRATE}.#{RbConfig::CONFIG["DLEXT"]}".freeze
+# Where builds went before they were per Ruby (the loader's fallback).
+LEGACY_NATIVE_SO = "lib/#{CRATE}/#{CRATE}.#{RbConfig::CONFIG["DLEXT"]}".freeze
 
 # What cargo names the library on this OS (libX.so, libX.dylib, X.dll).
 def cargo_library(dir)
@@ -36,7 +45,7 @@ namespace :compile do
   end
 end
 
-desc "Remove the in-place native extension"
+desc "Remove the in-place native extension (this Ruby's, and an older unversioned one)"
 task :clean do
-  rm_f NATIVE_SO
+  rm_f [NATIVE_SO, LEGACY_NATIVE_SO]
 end

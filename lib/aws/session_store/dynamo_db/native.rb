@@ -3,8 +3,9 @@
 require "rbconfig"
 
 # The extension: under lib/aws_sessionstore_dynamodb_rs/<ruby minor>/ in the
-# precompiled platform gem (`rake native:gem`), else where the source gem's
-# build (or `rake compile`) put it.
+# precompiled platform gem (`rake native:gem`) and in a checkout (`rake
+# compile` puts each Ruby's build there, so builds for several Rubies live
+# side by side), else where the source gem's build put it.
 module Aws
   module SessionStore
     module DynamoDB
@@ -19,7 +20,7 @@ module Aws
           minor = RUBY_VERSION[/\A\d+\.\d+/]
           if File.exist?(File.join(DIR, minor, "#{NAME}.#{RbConfig::CONFIG["DLEXT"]}"))
             require "#{NAME}/#{minor}/#{NAME}"
-          elsif !(precompiled = precompiled_for).empty?
+          elsif !(precompiled = precompiled_for).empty? && !built?
             raise LoadError, "aws-sessionstore-dynamodb-rs: this precompiled gem carries the native extension " \
                              "for Ruby #{precompiled.join(", ")}, not Ruby #{minor}. Install the source gem " \
                              "instead (gem install aws-sessionstore-dynamodb-rs --platform ruby; it builds " \
@@ -27,6 +28,12 @@ module Aws
           else
             require_built
           end
+        end
+
+        # Whether a build for no particular Ruby (the source gem's, or an
+        # older `rake compile`'s) sits at lib/aws_sessionstore_dynamodb_rs/.
+        def built?
+          File.exist?(File.join(DIR, "#{NAME}.#{RbConfig::CONFIG["DLEXT"]}"))
         end
 
         # Ruby minors with a precompiled extension next to this file.

@@ -18,8 +18,11 @@ RSpec.describe "hashed_keys" do
                                                     store_options({ max_stale: 3600 }.merge(extra)))
   end
 
+  # HMAC-SHA256 of the cookie under a key derived from the secret for
+  # storage only (OpenSSL as the reference).
   def hashed(cookie)
-    OpenSSL::HMAC.hexdigest("SHA256", StoreSpecHelpers::SECRET, cookie)
+    derived = OpenSSL::HMAC.digest("SHA256", StoreSpecHelpers::SECRET, "aws-sessionstore-dynamodb-rs storage key v2")
+    OpenSSL::HMAC.hexdigest("SHA256", derived, cookie)
   end
 
   def keys

@@ -57,6 +57,21 @@ RSpec.describe "Large sessions" do
     expect(all_items).to be_empty
   end
 
+  it "refuses at save a session that would inflate past what a read accepts (SessionTooLargeError, nothing written)" do
+    cookie = store_request(store(compress_data_above: 1024)).cookie
+    before = raw_item(cookie)
+    huge = "a" * (65 * 1024 * 1024) # deflates to ~65 KB, would read back as corrupt
+    growing = Aws::SessionStore::DynamoDB::RackMiddleware.new(lambda { |env|
+      env["rack.session"]["blob"] = huge
+      [200, {}, ["ok"]]
+    }, store_options(max_stale: 3600, compress_data_above: 1024))
+    response = store_request(growing, cookie: cookie)
+    expect(response.errors).to match(/SessionTooLargeError: Session is \d+ bytes, over what a compressed session /)
+    expect(response.errors).to include("may inflate to when read (67108864 bytes)")
+    expect(raw_item(cookie)).to eq(before)
+    expect(store_request(store(compress_data_above: 1024), "/read", cookie: cookie).body).to eq(big.bytesize.to_s)
+  end
+
   it "treats compressed data that inflates past 64 MiB, or is no deflate stream, as corrupt (a fresh session)" do
     bomb = "#{prefix}#{[Zlib::Deflate.deflate("\0" * (65 * 1024 * 1024))].pack("m0")}"
     garbage = "#{prefix}#{["not deflate"].pack("m0")}"

@@ -102,10 +102,85 @@ RSpec.describe Aws::SessionStore::DynamoDB::Migration do
     expect(File).to exist(state)
     first = all_items.count { |item| item["created_at"].key?("S") }
     expect(first).to eq(100)
-    result = migrate
+    result = nil
+    expect { result = migrate }.to output(/resuming/).to_stderr
     expect(result.to_h).to include(resumed: true, rewritten: 150)
     expect(File).not_to exist(state)
     expect(all_items.map { |item| item["created_at"].keys }).to all(eq(["S"]))
+  end
+
+  describe "the state file" do
+    def interrupted(**run)
+      expect { migrate(**run) { |_| raise Interrupt } }.to raise_error(Interrupt)
+      expect(File).to exist(state)
+    end
+
+    it "is not resumed by a run of another mode: an interrupted dry run does not steer a real one" do
+      250.times { |i| put(signed(format("%032x", i)), "{}") }
+      interrupted(dry_run: true)
+      expect { migrate }.to raise_error(Aws::SessionStore::DynamoDB::Errors::ConfigurationError,
+                                        /made by a run with dry_run=true.*this run has dry_run=false/)
+      expect(all_items.count { |item| item["created_at"].key?("S") }).to eq(0)
+      expect { migrate(dry_run: true, allow_marshal: true) }
+        .to raise_error(Aws::SessionStore::DynamoDB::Errors::ConfigurationError, /allow_marshal=true/)
+    end
+
+    it "is one per table by default, and refuses a table it was not made for" do
+      Dir.mktmpdir("migrate-cwd") do |dir|
+        Dir.chdir(dir) do
+          expect(described_class.default_state_file(table_name))
+            .to eq(File.join(Dir.pwd, ".aws-sessionstore-dynamodb-migrate.#{table_name}.json"))
+          expect(described_class.default_state_file("other")).not_to eq(described_class.default_state_file(table_name))
+        end
+      end
+      150.times { |i| put(signed(format("%032x", i)), "{}") }
+      interrupted
+      other = DynamoDBLocalHelper.unique_table_name
+      expect { described_class.migrate(store_options(table_name: other, state_file: state)) }
+        .to raise_error(Aws::SessionStore::DynamoDB::Errors::ConfigurationError,
+                        /made for table "#{table_name}", not "#{other}"/)
+    end
+
+    it "is private (0600) and holds no live session id; resuming says so and scans again" do
+      ids = Array.new(250) { |i| signed(format("%032x", i)) }
+      ids.each { |id| put(id, "{}") }
+      interrupted
+      text = File.read(state)
+      expect(File.stat(state).mode & 0o777).to eq(0o600)
+      ids.each { |id| expect(text).not_to include(id.split("--").last) }
+      expect(JSON.parse(text)).to include("table" => table_name, "start_key_sha256" => /\A\h{64}\z/)
+      result = nil
+      resumed = /resuming #{table_name} from #{Regexp.escape(state)} \(100 items scanned before; .*only its hash was kept/
+      expect { result = migrate }.to output(resumed).to_stderr
+      expect(result.to_h).to include(resumed: true, scanned: 250, rewritten: 150, v4: 100)
+    end
+
+    it "resumes a table of hashed keys from the saved position (not a cookie)" do
+      250.times { |i| put(OpenSSL::HMAC.hexdigest("SHA256", "k", i.to_s), "{}") }
+      interrupted
+      saved = JSON.parse(File.read(state))
+      expect(saved["start_key"]).to match(/\A\h{64}\z/)
+      result = nil
+      expect { result = migrate }.to output(/from the saved position/).to_stderr
+      expect(result.to_h).to include(resumed: true, scanned: 150, rewritten: 150)
+      expect(all_items.map { |item| item["created_at"].keys }).to all(eq(["S"]))
+    end
+
+    it "gives one line for a corrupt file, in the library and in the CLI" do
+      ["{not json", "[1, 2]", JSON.generate("version" => 1, "table" => 7)].each do |text|
+        File.write(state, text)
+        expect { migrate }.to raise_error(Aws::SessionStore::DynamoDB::Errors::ConfigurationError,
+                                          /migration state file .* (unreadable|not one this version wrote)/)
+      end
+      exe = File.expand_path("../../exe/aws-sessionstore-dynamodb", __dir__)
+      env = { "AWS_DYNAMO_DB_SESSION_ENDPOINT" => DynamoDBLocalHelper.endpoint, "AWS_REGION" => "us-east-1",
+              "AWS_DYNAMO_DB_SESSION_ACCESS_KEY_ID" => "dummy", "AWS_DYNAMO_DB_SESSION_SECRET_ACCESS_KEY" => "dummy" }
+      File.write(state, "{not json")
+      _out, err, status = Open3.capture3(env, RbConfig.ruby, exe, "--table", table_name, "migrate", "--state", state)
+      expect(status.exitstatus).to eq(1)
+      expect(err.lines.size).to eq(1), err
+      expect(err).to include("migration state file", "unreadable")
+    end
   end
 
   it "is the CLI's migrate command, whose help says why Marshal needs --allow-marshal" do

@@ -86,6 +86,32 @@ RSpec.describe "aws/session_store/dynamo_db/rake_tasks" do
     expect(raw_dynamodb.list_tables).not_to include(table_name)
   end
 
+  it "parses DRY_RUN and ALLOW_MARSHAL strictly: off is off, an unknown word is an error" do
+    _, err, status = rake("dynamo_db:session_store:create_table")
+    expect(status.exitstatus).to eq(0), err
+    now = Time.now.to_f.to_s
+    marshal = [Marshal.dump("user_id" => 7)].pack("m*")
+    raw_dynamodb.put_item(table_name, "session_id" => { "S" => "s1" }, "data" => { "S" => marshal },
+                                      "created_at" => { "S" => now }, "updated_at" => { "S" => now })
+
+    out, err, status = rake("dynamo_db:session_store:migrate",
+                            extra_env: { "ALLOW_MARSHAL" => "off", "DRY_RUN" => "no" })
+    expect(status.exitstatus).to eq(0), err
+    expect(out).to include("Marshal kept 1")
+    expect(raw_dynamodb.scan_all(table_name).first["data"]).to eq("S" => marshal)
+
+    %w[ALLOW_MARSHAL DRY_RUN].each do |name|
+      out, err, status = rake("dynamo_db:session_store:migrate", extra_env: { name => "maybe" })
+      expect(status.exitstatus).to eq(1)
+      expect(err).to include(%(#{name}="maybe" is not a boolean))
+      expect(out).to eq("")
+    end
+    _, err, status = rake("dynamo_db:session_store:clean", extra_env: { "DRY_RUN" => "perhaps" })
+    expect(status.exitstatus).to eq(1)
+    expect(err).to include('DRY_RUN="perhaps" is not a boolean')
+    expect(raw_dynamodb.scan_all(table_name).size).to eq(1)
+  end
+
   describe "in a Rails app (tasks/rails.rake)" do
     it "takes the app's store options as runtime options and copies no credential into ENV" do
       File.write(@rakefile, <<~RUBY)

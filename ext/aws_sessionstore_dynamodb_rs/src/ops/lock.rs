@@ -128,15 +128,18 @@ pub async fn acquire(
             }
             Some(_) => false,
         };
+        // A lock seen released or expired is tried again at once, even at
+        // the deadline: the attempt costs no wait, and the deadline's last
+        // attempt may be the one that finds the lock expired.
+        if at_once && !retried_at_once {
+            retried_at_once = true;
+            continue;
+        }
         let waited = started.elapsed();
         if waited >= timing.max_wait {
             return Err(StoreError::LockWaitTimeout {
                 waited_ms: waited.as_millis() as u64,
             });
-        }
-        if at_once && !retried_at_once {
-            retried_at_once = true;
-            continue;
         }
         retried_at_once = false;
         // The last attempt happens at the deadline, not before.

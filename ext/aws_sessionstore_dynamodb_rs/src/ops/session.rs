@@ -1,8 +1,12 @@
 //! Reading, writing and deleting one session item through the SDK client.
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
@@ -10,7 +14,8 @@ use std::sync::Arc;
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::ops::item::Item;
-use crate::ops::stats::CallStats;
+use crate::ops::lock::LOCK_ATTRIBUTE;
+use crate::ops::stats::{CallStats, CountAttempts};
 use crate::ops::time::now_string;
 use crate::send_counted;
 
@@ -196,6 +201,161 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
             None => Err(too_large_or(StoreError::from_sdk(err), size)),
         },
     }
+}
+
+/// A session found under an older form of its key (the cookie's clear
+/// value, or an earlier hashed scheme), moved to its current key.
+#[derive(Debug, Clone)]
+pub struct Move {
+    /// Where the session is written (an item that must not exist yet).
+    pub to: ItemKey,
+    /// Where it was found (the item deleted in the same transaction).
+    pub from_key: String,
+    pub data: String,
+    pub created_at: String,
+    pub expire_at: Option<i64>,
+    /// `updated_at` as this request read it, with its type: the move
+    /// requires the old item unchanged since.
+    pub read_updated_at: AttributeValue,
+    /// Our `locked_at` on the old item: the move requires it still ours.
+    pub lock: Option<String>,
+}
+
+/// The outcome of a move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// Written under the new key and deleted under the old one, at once.
+    Moved,
+    /// The old item is gone (deleted, or moved by another request).
+    SourceGone,
+    /// The old item changed since it was read, or the new key is taken:
+    /// nothing was written.
+    Refused,
+    /// Our lock on the old item was taken over: nothing was written.
+    LockLost,
+}
+
+/// One `TransactWriteItems`: put the session under its new key if that is
+/// free, and delete the old item on condition that it is as this request
+/// read it (and, with a lock, still locked by us). Either both happen or
+/// neither: a session logged out meanwhile can't come back under the new
+/// key, and a reader never finds it under neither. The SDK fills in the
+/// idempotency token, so a retry of an attempt whose answer was lost is
+/// answered as that attempt was.
+pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
+    let to = &mv.to;
+    let size = to.key_name.len() + to.key.len() + "data".len() + mv.data.len() + 80;
+    if size > ITEM_SIZE_LIMIT {
+        return Err(StoreError::TooLarge {
+            size,
+            limit: ITEM_SIZE_LIMIT,
+        });
+    }
+    let mut put = Put::builder()
+        .table_name(&to.table)
+        .item(&to.key_name, to.key_value())
+        .item("data", AttributeValue::S(mv.data))
+        .item("created_at", AttributeValue::S(mv.created_at))
+        .item("updated_at", AttributeValue::S(now_string()))
+        .condition_expression("attribute_not_exists(#k)")
+        .expression_attribute_names("#k", &to.key_name);
+    if let Some(at) = mv.expire_at {
+        put = put.item("expire_at", AttributeValue::N(at.to_string()));
+    }
+    let mut condition = "attribute_exists(#k) AND #u = :u".to_string();
+    let mut delete = Delete::builder()
+        .table_name(&to.table)
+        .key(&to.key_name, AttributeValue::S(mv.from_key))
+        .expression_attribute_names("#k", &to.key_name)
+        .expression_attribute_names("#u", "updated_at")
+        .expression_attribute_values(":u", mv.read_updated_at)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    if let Some(lock) = &mv.lock {
+        condition.push_str(" AND #l = :l");
+        delete = delete
+            .expression_attribute_names("#l", LOCK_ATTRIBUTE)
+            .expression_attribute_values(":l", AttributeValue::S(lock.clone()));
+    }
+    let built = |e: aws_smithy_types::error::operation::BuildError| {
+        StoreError::Internal(format!("move: {e}"))
+    };
+    let request = client
+        .transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(put.build().map_err(built)?)
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .delete(
+                    delete
+                        .condition_expression(condition)
+                        .build()
+                        .map_err(built)?,
+                )
+                .build(),
+        );
+    let sent = match &to.stats {
+        Some(stats) => {
+            stats
+                .calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let sent = request
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .customize()
+                .interceptor(CountAttempts(stats.clone()))
+                .send()
+                .await;
+            if let Ok(out) = &sent {
+                for used in out.consumed_capacity() {
+                    stats.add_capacity(used.capacity_units);
+                }
+            }
+            sent
+        }
+        None => request.send().await,
+    };
+    match sent {
+        Ok(_) => Ok(Moved::Moved),
+        Err(err) => match cancellation(&err) {
+            Some([_, old]) if is_condition_failure(old) => Ok(match &old.item {
+                None => Moved::SourceGone,
+                Some(item) => match &mv.lock {
+                    Some(lock)
+                        if item.get(LOCK_ATTRIBUTE) != Some(&AttributeValue::S(lock.clone())) =>
+                    {
+                        Moved::LockLost
+                    }
+                    _ => Moved::Refused,
+                },
+            }),
+            // The new key is taken, or another transaction was on one of
+            // the items at the same moment: nothing was written.
+            Some(_) => Ok(Moved::Refused),
+            None => Err(too_large_or(StoreError::from_sdk(err), size)),
+        },
+    }
+}
+
+/// The per-item reasons of a cancelled move (`[put, delete]`), or None for
+/// any other error.
+fn cancellation(
+    err: &SdkError<TransactWriteItemsError, HttpResponse>,
+) -> Option<&[CancellationReason]> {
+    match err {
+        SdkError::ServiceError(service) => match service.err() {
+            TransactWriteItemsError::TransactionCanceledException(e) => {
+                Some(e.cancellation_reasons())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_condition_failure(reason: &CancellationReason) -> bool {
+    reason.code() == Some("ConditionalCheckFailed")
 }
 
 pub async fn delete(client: &Client, key: &ItemKey) -> Result<(), StoreError> {

@@ -22,7 +22,7 @@ use crate::ops::connect::{self, ClientOptions};
 use crate::ops::gc::{self, GcProgress, GcSpec};
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::migrate;
-use crate::ops::session::{self, Condition, ItemKey, Save, Saved};
+use crate::ops::session::{self, Condition, ItemKey, Move, Moved, Save, Saved};
 use crate::ops::stats::CallStats;
 use crate::ops::table::{self, Billing, CreateTable, Created, Deleted};
 use crate::ruby_api::{item, options};
@@ -145,6 +145,36 @@ impl Client {
             Saved::LockLost => return Err(StoreError::LockLost.into_ruby(ruby)),
         };
         with_stats(ruby, written.into_value_with(ruby), &stats)
+    }
+
+    /// `move_session(Native::MoveRequest)` → `:moved`, `:source_gone` (the
+    /// old item is gone) or `:refused` (it changed since it was read, or
+    /// the new key is taken); nothing is written unless `:moved`. Raises
+    /// `LockLostError` when our lock on the old item was taken over.
+    fn move_session(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
+        let (kind, text): (String, String) = member(request, "read_updated_at")?;
+        let read_updated_at = item::typed_value(&kind, text).ok_or_else(|| {
+            StoreError::Configuration(format!("read_updated_at: type {kind:?} is not S or N"))
+                .into_ruby(ruby)
+        })?;
+        let mv = Move {
+            to: item_key(request)?,
+            from_key: member(request, "from_key")?,
+            data: member(request, "data")?,
+            created_at: member(request, "created_at")?,
+            expire_at: member(request, "expire_at")?,
+            read_updated_at,
+            lock: member(request, "lock")?,
+        };
+        let stats = mv.to.stats.clone();
+        let client = rb_self.sdk(ruby)?;
+        let outcome = match nogvl(ruby, async move { session::move_to(&client, mv).await })? {
+            Moved::Moved => "moved",
+            Moved::SourceGone => "source_gone",
+            Moved::Refused => "refused",
+            Moved::LockLost => return Err(StoreError::LockLost.into_ruby(ruby)),
+        };
+        with_stats(ruby, ruby.to_symbol(outcome).as_value(), &stats)
     }
 
     /// `lock_session(Native::LockRequest)` → `[item, lock]`, or nil when
@@ -475,6 +505,7 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("connect", method!(Client::connect, 0))?;
     class.define_method("get_item", method!(Client::get_item, 1))?;
     class.define_method("save_session", method!(Client::save_session, 1))?;
+    class.define_method("move_session", method!(Client::move_session, 1))?;
     class.define_method("delete_item", method!(Client::delete_item, 1))?;
     class.define_method("lock_session", method!(Client::lock_session, 1))?;
     class.define_method("release_lock", method!(Client::release_lock, 1))?;

@@ -5,8 +5,14 @@
 //! OpenSSL 3's per-call digest lookup.
 //!
 //! `Native.storage_key(secret, cookie)`: with `hashed_keys`, the item's key,
-//! HMAC-SHA256 (hex) of the cookie's value under the secret, so a table dump
-//! holds no value that works as a cookie.
+//! HMAC-SHA256 (hex) of the cookie's value under a key derived from the
+//! secret for this one use (HMAC-SHA256 of a fixed label under the secret),
+//! so a table dump holds no value that works as a cookie, and the secret
+//! that signs cookies is never used directly as a storage key.
+//!
+//! `Native.legacy_storage_key(secret, cookie)`: the first scheme, HMAC-SHA256
+//! of the cookie directly under the secret. Sessions stored that way are
+//! still read and moved to the current key.
 
 use hmac::digest::InvalidLength;
 use hmac::{Hmac, KeyInit, Mac};
@@ -21,16 +27,36 @@ type HmacSha256 = Hmac<Sha256>;
 
 pub fn init(_ruby: &Ruby, native: RModule) -> Result<(), Error> {
     native.define_module_function("sid_digest", function!(sid_digest, 2))?;
-    native.define_module_function("storage_key", function!(storage_key, 2))
+    native.define_module_function("storage_key", function!(storage_key, 2))?;
+    native.define_module_function("legacy_storage_key", function!(legacy_storage_key, 2))
 }
+
+/// The label of the key derived from the secret for storage keys; a new
+/// scheme gets a new label.
+const STORAGE_KEY_LABEL: &[u8] = b"aws-sessionstore-dynamodb-rs storage key v2";
 
 fn storage_key(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {
     // SAFETY: as in sid_digest.
     let (secret, id) = unsafe { (secret.as_slice(), id.as_slice()) };
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret)
-        .map_err(|e| StoreError::Internal(format!("HMAC-SHA256: {e}")).into_ruby(ruby))?;
-    mac.update(id);
-    Ok(hex::encode(mac.finalize().into_bytes()))
+    hmac_sha256(secret, STORAGE_KEY_LABEL)
+        .and_then(|derived| hmac_sha256(&derived, id))
+        .map(hex::encode)
+        .map_err(|e| StoreError::Internal(format!("HMAC-SHA256: {e}")).into_ruby(ruby))
+}
+
+fn legacy_storage_key(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {
+    // SAFETY: as in sid_digest.
+    let (secret, id) = unsafe { (secret.as_slice(), id.as_slice()) };
+    hmac_sha256(secret, id)
+        .map(hex::encode)
+        .map_err(|e| StoreError::Internal(format!("HMAC-SHA256: {e}")).into_ruby(ruby))
+}
+
+/// HMAC-SHA256 (RFC 2104 over SHA-256); like HMAC-MD5, any key length.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], InvalidLength> {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)?;
+    mac.update(data);
+    Ok(mac.finalize().into_bytes().into())
 }
 
 fn sid_digest(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {

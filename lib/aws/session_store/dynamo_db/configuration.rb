@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
 require_relative "errors"
+require_relative "warnings"
+require_relative "env_flag"
 require_relative "serializer"
 require_relative "options"
 
@@ -102,9 +104,6 @@ module Aws
         # Shown instead of a secret's value by {#inspect}.
         REDACTED = "[REDACTED]"
 
-        @legacy_env_warned = {}
-        @legacy_env_lock = Mutex.new
-
         class << self
           # Prints the deprecation warning for a legacy variable, once per
           # variable name per process.
@@ -114,13 +113,9 @@ module Aws
           # @param [String] new_name e.g. `"AWS_DYNAMO_DB_SESSION_TABLE_NAME"`.
           # @return [void]
           def warn_legacy_env(legacy_name, new_name)
-            first = @legacy_env_lock.synchronize do
-              !@legacy_env_warned.key?(legacy_name) && (@legacy_env_warned[legacy_name] = true)
-            end
-            return unless first
-
-            warn("[aws-sessionstore-dynamodb] ENV['#{legacy_name}'] is deprecated; " \
-                 "use ENV['#{new_name}'] instead.")
+            Warnings.warn_once([:legacy_env, legacy_name],
+                               "[aws-sessionstore-dynamodb] ENV['#{legacy_name}'] is deprecated; " \
+                               "use ENV['#{new_name}'] instead.")
           end
 
           # Forgets which legacy variables were warned about (for tests).
@@ -128,7 +123,7 @@ module Aws
           # @api private
           # @return [void]
           def reset_legacy_env_warnings!
-            @legacy_env_lock.synchronize { @legacy_env_warned.clear }
+            Warnings.forget!
           end
         end
 
@@ -255,8 +250,16 @@ module Aws
         def env_options
           (OPTION_NAMES - RUNTIME_ONLY_OPTIONS).each_with_object({}) do |name, opts|
             value = env_value(name)
-            opts[name] = TEXT_OPTIONS.include?(name) ? value : parse_env_value(value) unless value.nil?
+            opts[name] = parse_env_option(name, value) unless value.nil?
           end
+        end
+
+        # Booleans strictly (EnvFlag: on/off words, anything else an error),
+        # text options as they are, the rest as numbers where they look so.
+        def parse_env_option(name, value)
+          return EnvFlag.parse("#{ENV_PREFIX}#{name.to_s.upcase}", value) if OPTIONS_BY_NAME[name].type == :boolean
+
+          TEXT_OPTIONS.include?(name) ? value : parse_env_value(value)
         end
 
         def env_value(name)
@@ -276,8 +279,6 @@ module Aws
           case value
           when /\A-?\d+\z/ then Integer(value, 10)
           when /\A-?\d*\.\d+\z/ then Float(value)
-          when /\Atrue\z/i then true
-          when /\Afalse\z/i then false
           else value
           end
         end

@@ -121,12 +121,13 @@ module Aws
           #   size in bytes (the message is then built from it), or a ready
           #   message.
           # @param [Integer] limit the limit in bytes.
-          def initialize(size_or_message = nil, limit = LIMIT_BYTES)
+          # @param [String] what the limit, in words, for the message.
+          def initialize(size_or_message = nil, limit = LIMIT_BYTES, what: "DynamoDB's 400 KB item size limit")
             @limit = limit
             case size_or_message
             when Integer
               @size = size_or_message
-              super("Session is #{@size} bytes, over DynamoDB's 400 KB item size limit (#{@limit} bytes)")
+              super("Session is #{@size} bytes, over #{what} (#{@limit} bytes)")
             when nil
               super("Session exceeds DynamoDB's 400 KB item size limit (#{@limit} bytes)")
             else

@@ -73,6 +73,10 @@ module Aws
           # nobody listens (then it should gather nothing, and nothing is
           # allocated).
           # @return the block's value
+          #
+          # Subscribers are the application's code: one that raises is
+          # reported (once per subscriber, on stderr) and never changes what
+          # the store does; the block's own exceptions go through as they are.
           def instrument(event, table)
             return yield(nil) unless listening?(event)
 
@@ -82,7 +86,7 @@ module Aws
             begin
               if notifications_listening?(event)
                 load_execution_state
-                ActiveSupport::Notifications.instrument(name, payload) { yield payload }
+                through_notifications(name, payload) { yield payload }
               else
                 yield payload
               end
@@ -126,12 +130,58 @@ module Aws
             @execution_state_loaded = true
           end
 
+          # ActiveSupport::Notifications.instrument around the block, with
+          # what its subscribers raise (on start or finish; Rails 7+ wraps it
+          # in InstrumentationSubscriberError) caught and reported: the
+          # block runs exactly once and its value or exception is the
+          # result.
+          def through_notifications(name, payload)
+            ran = false
+            value = nil
+            raised = nil
+            begin
+              ::ActiveSupport::Notifications.instrument(name, payload) do
+                ran = true
+                value = yield
+              rescue Exception => e # rubocop:disable Lint/RescueException
+                raised = e
+                raise
+              end
+            rescue Exception => e # rubocop:disable Lint/RescueException
+              raise unless subscriber_error?(e, raised)
+
+              report_subscriber_error(e, e.class.name)
+            end
+            raise raised if raised
+
+            ran ? value : yield
+          end
+
+          # Whether `error`, escaping Notifications.instrument, is a
+          # subscriber's (a StandardError that is not the block's own).
+          def subscriber_error?(error, raised)
+            !error.equal?(raised) && error.is_a?(StandardError) &&
+              !(raised && error.respond_to?(:exceptions) && error.exceptions.include?(raised))
+          end
+
           def publish(event, name, duration, payload)
             subscribers = @subscribers.select { |events, _| events.include?(event) }
             return if subscribers.empty?
 
             published = Event.new(name, duration, payload.dup.freeze)
-            subscribers.each { |_, block| block.call(published) }
+            subscribers.each do |handle|
+              handle[1].call(published)
+            rescue StandardError => e
+              report_subscriber_error(e, handle)
+            end
+          end
+
+          # One line on stderr the first time each subscriber raises.
+          def report_subscriber_error(error, subscriber)
+            Warnings.warn_once([:subscriber, subscriber],
+                               "aws-sessionstore-dynamodb-rs: an instrumentation subscriber raised " \
+                               "#{error.class}: #{error.message.lines.first.to_s.strip} " \
+                               "(at #{error.backtrace&.first}); the store went on (reported once)")
           end
         end
       end

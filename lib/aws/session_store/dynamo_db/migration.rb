@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
 require "json"
+require "digest"
+require "fileutils"
 
 module Aws
   module SessionStore
@@ -18,8 +20,13 @@ module Aws
       #
       # Each rewrite is conditional on the replaced attributes still holding
       # what the scan read, so an item a request changed meanwhile is
-      # skipped, never clobbered. A state file keeps the scan position after
-      # every page, so an interrupted run resumes where it stopped.
+      # skipped, never clobbered. A state file (one per table, mode 0600,
+      # replaced atomically) keeps the scan position after every page, so an
+      # interrupted run resumes where it stopped; it holds no live session
+      # id: a position that is a cookie value is kept only as its SHA-256,
+      # and the resumed run then scans again from the start (rewrites are
+      # idempotent: items already rewritten count as v4). A state file is
+      # resumed only by a run of the same table and mode.
       #
       # Marshal.load on the table's data runs whatever object graph the
       # item's writer chose: anyone able to write to the table could run
@@ -42,13 +49,17 @@ module Aws
 
         MARSHAL_PREFIX = "BA" # Base64 of Marshal's "\x04\x08"
         PAGE_SIZE = 100
+        STATE_VERSION = 1
+        # A signed session id, as cookies carry it: never stored in clear.
+        COOKIE_SHAPED = /\A\h{32}--[0-9a-zA-Z]+\z/
 
         module_function
 
         # @param options [Hash] Configuration options (table, client), plus:
         # @option options [Boolean] :dry_run count only
         # @option options [Boolean] :allow_marshal decode Marshal data (see above)
-        # @option options [String] :state_file where the scan position is kept
+        # @option options [String, :default] :state_file where the scan
+        #   position is kept (:default: {.default_state_file}); nil: nowhere
         # @option options [Numeric] :max_writes_per_second pacing; nil: none
         # @yieldparam result [Result] the counts so far, after each page
         # @return [Result]
@@ -57,20 +68,31 @@ module Aws
           run = options.slice(:dry_run, :allow_marshal, :state_file, :max_writes_per_second)
           config = Configuration.new(options.reject { |k, _| run.key?(k) })
           client = Native.client(config.native_client_options)
-          start_key = read_state(run[:state_file])
+          state = State.new(state_path(run[:state_file], config.table_name), config, run)
+          start_key = state.resume
           result = Result.new(scanned: 0, v4: 0, v05_timestamps: 0, marshal_data: 0, marshal_kept: 0,
                               marshal_not_json: 0, rewritten: 0, changed_meanwhile: 0,
-                              dry_run: run[:dry_run] ? true : false, resumed: !start_key.nil?)
+                              dry_run: run[:dry_run] ? true : false, resumed: state.resumed?)
           pace = run[:max_writes_per_second] && (1.0 / run[:max_writes_per_second])
           loop do
             items, start_key = client.scan_page(Native::ScanRequest.new(table: config.table_name,
                                                                         limit: PAGE_SIZE, start_key: start_key))
             items.each { |item| migrate_item(client, config, item, run, result, pace) }
-            write_state(run[:state_file], start_key)
+            state.save(start_key, result)
             yield result if block_given?
             break unless start_key
           end
           result
+        end
+
+        # The state file used when none is named: one per table, in the
+        # current directory.
+        def default_state_file(table)
+          File.join(Dir.pwd, ".aws-sessionstore-dynamodb-migrate.#{table}.json")
+        end
+
+        def state_path(option, table)
+          option == :default ? default_state_file(table) : option
         end
 
         def migrate_item(client, config, item, run, result, pace)
@@ -131,19 +153,105 @@ module Aws
           nil
         end
 
-        def read_state(path)
-          return nil unless path && File.file?(path)
+        # The scan position of an interrupted run: which table and mode it
+        # was made for, the position (or only its SHA-256 when it is a
+        # cookie value) and the counts so far.
+        class State
+          # @param path [String, nil] nil: no state kept
+          def initialize(path, config, run)
+            @path = path
+            @table = config.table_name
+            @key_name = config.table_key
+            @mode = { "dry_run" => run[:dry_run] ? true : false, "allow_marshal" => run[:allow_marshal] ? true : false }
+            @resumed = false
+          end
 
-          JSON.parse(File.read(path))["start_key"]
-        end
+          def resumed?
+            @resumed
+          end
 
-        def write_state(path, start_key)
-          return unless path
+          # The key to start the scan from (nil: the start), after checking
+          # that the file was made by a run like this one.
+          # @raise [Errors::ConfigurationError] for a corrupt file or another
+          #   table or mode
+          def resume
+            return nil unless @path && File.exist?(@path)
 
-          if start_key
-            File.write(path, JSON.generate("start_key" => start_key))
-          elsif File.exist?(path)
-            File.delete(path) # finished: nothing to resume
+            saved = parse
+            check(saved)
+            @resumed = true
+            start_key, where = position(saved)
+            warn "migration: resuming #{@table} from #{@path} (#{saved["scanned"]} items scanned before; #{where})"
+            start_key
+          end
+
+          # Keeps the position after a page; removes the file at the end.
+          def save(start_key, result)
+            return unless @path
+            return FileUtils.rm_f(@path) unless start_key
+
+            write(JSON.generate(@mode.merge("version" => STATE_VERSION, "table" => @table, "key_name" => @key_name,
+                                            "scanned" => result.scanned, **stored_key(start_key))))
+          end
+
+          private
+
+          def parse
+            saved = JSON.parse(File.read(@path))
+            raise TypeError, "not a JSON object" unless saved.is_a?(Hash)
+
+            saved
+          rescue JSON::ParserError, TypeError, EncodingError, SystemCallError => e
+            raise Errors::ConfigurationError,
+                  "migration state file #{@path} is unreadable (#{e.class}); delete it to start over"
+          end
+
+          def check(saved)
+            unless saved["version"] == STATE_VERSION && saved["table"].is_a?(String)
+              raise Errors::ConfigurationError, "migration state file #{@path} is not one this version wrote; " \
+                                                "delete it to start over"
+            end
+            if saved["table"] != @table
+              raise Errors::ConfigurationError, "migration state file #{@path} was made for table " \
+                                                "#{saved["table"].inspect}, not #{@table.inspect}"
+            end
+            return if @mode.all? { |name, value| saved[name] == value }
+
+            raise Errors::ConfigurationError, "migration state file #{@path} was made by a run with " \
+                                              "#{describe(saved)}; this run has #{describe(@mode)}: run again " \
+                                              "the same way to resume, or delete the file to start over"
+          end
+
+          def describe(mode)
+            "dry_run=#{mode["dry_run"].inspect}, allow_marshal=#{mode["allow_marshal"].inspect}"
+          end
+
+          # [start key or nil, words for the resume line]
+          def position(saved)
+            key = saved["start_key"]
+            if key.is_a?(String)
+              [{ @key_name => key }, "from the saved position"]
+            else
+              [nil, "the position was a live session id, so only its hash was kept: scanning again from the " \
+                    "start; items already rewritten are counted as v4"]
+            end
+          end
+
+          def stored_key(start_key)
+            key = start_key[@key_name].to_s
+            stored = { "start_key_sha256" => Digest::SHA256.hexdigest(key) }
+            key.match?(COOKIE_SHAPED) ? stored : stored.merge("start_key" => key)
+          end
+
+          # Written to a temporary file beside it, 0600, then renamed: a
+          # crash never leaves half a file, and nobody else can read it.
+          def write(text)
+            tmp = "#{@path}.#{Process.pid}.tmp"
+            FileUtils.rm_f(tmp)
+            File.open(tmp, File::WRONLY | File::CREAT | File::EXCL, 0o600) { |f| f.write(text) }
+            File.rename(tmp, @path)
+          ensure
+            FileUtils.rm_f(tmp) if tmp && File.exist?(tmp)
           end
         end
       end

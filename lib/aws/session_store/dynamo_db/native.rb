@@ -79,6 +79,12 @@ module Aws
         # condition (item must not / must exist); `lock` is ours, or nil.
         SaveRequest = Struct.new(:table, :key_name, :key, :data, :created_at, :expire_at, :new_session, :lock,
                                  :instrument, keyword_init: true)
+        # move_session: the session found under `from_key` (an older form of
+        # its key) written under `key` and deleted at `from_key` in one
+        # transaction; `read_updated_at` is ["S" | "N", text] as read, `lock`
+        # ours on the old item, or nil.
+        MoveRequest = Struct.new(:table, :key_name, :key, :from_key, :data, :created_at, :expire_at, :read_updated_at,
+                                 :lock, :instrument, keyword_init: true)
         # lock_session, in the official options' units.
         LockRequest = Struct.new(:table, :key_name, :key, :consistent, :expiry_ms, :retry_delay_ms, :max_wait_ms,
                                  :instrument, keyword_init: true)

@@ -1,7 +1,6 @@
 # frozen_string_literal: true
 
 require "securerandom"
-require "set"
 require "rack"
 require "rack/session/abstract/id"
 
@@ -24,20 +23,16 @@ module Aws
         # @return [Configuration]
         attr_reader :config
 
-        WARNED = Set.new
-        WARNED_LOCK = Mutex.new
-        private_constant :WARNED, :WARNED_LOCK
-
         # Writes `message` to stderr the first time this process sees it.
         # @api private
         def self.warn_once(message)
-          WARNED_LOCK.synchronize { WARNED.add?(message) } && warn(message)
+          Warnings.warn_once(message)
         end
 
         # Forgets the warnings given, so a spec can see them again.
         # @api private
         def self.forget_warnings!
-          WARNED_LOCK.synchronize { WARNED.clear }
+          Warnings.forget!
         end
 
         # Per-request record of the sessions read, keyed by session id.
@@ -218,7 +213,7 @@ module Aws
         # interval ago needs no write. A held lock must always be released
         # by the save.
         def fresh_enough?(loaded, data, options)
-          return false unless loaded && loaded.lock.nil? && !loaded.migrating? && data == loaded.data
+          return false unless loaded && loaded.lock.nil? && !loaded.under_old_key? && data == loaded.data
 
           interval = @config.effective_touch_interval(options[:expire_after])
           return false unless interval.positive?

@@ -188,9 +188,16 @@ module Aws
 
           # @return [String] the inner serializer's text, compressed when
           #   larger than the threshold.
+          # @raise [Errors::SessionTooLargeError] when the text is larger
+          #   than {#load} would inflate: what is saved must read back.
           def dump(hash)
             text = @inner.dump(hash)
             return text unless @threshold && text.bytesize > @threshold
+
+            if text.bytesize > MAX_INFLATED
+              raise Errors::SessionTooLargeError.new(text.bytesize, MAX_INFLATED,
+                                                     what: "what a compressed session may inflate to when read")
+            end
 
             require "zlib"
             "#{PREFIX}#{[Zlib::Deflate.deflate(text)].pack("m0")}"

@@ -8,11 +8,12 @@ module Aws
       module Locking
         # What one request knows of a session it read: the serialized data
         # (to skip rewriting it unchanged), the timestamps, the lock, and
-        # with `hashed_keys` whether it was found under the cookie's clear
-        # id (then the save moves it to its hashed key).
-        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :clear_key, keyword_init: true) do
-          def migrating?
-            !clear_key.nil?
+        # with `hashed_keys` the older key it was found under, if any (the
+        # cookie's clear value, or the first hashed scheme's key): the save
+        # then moves it to its current key.
+        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :found_under, keyword_init: true) do
+          def under_old_key?
+            !found_under.nil?
           end
         end
 
@@ -33,7 +34,7 @@ module Aws
           # @return [Boolean] false when the item vanished meanwhile (a
           #   destroyed session never comes back) or the new id was taken.
           def save(sid, data, loaded, created_at:, expire_at:)
-            return move_to_hashed_key(sid, data, loaded, expire_at) if loaded&.migrating?
+            return move_to_current_key(sid, data, loaded, expire_at) if loaded&.under_old_key?
 
             request = Native::SaveRequest.new(**item(sid), expire_at: expire_at)
             if loaded
@@ -49,10 +50,10 @@ module Aws
           end
 
           # Deletes the item (and with it any lock on it); with `hashed_keys`
-          # also one still under the clear id.
+          # also any still under an older form of its key.
           def delete(sid)
             delete_item(item(sid))
-            delete_item(clear_item(sid)) if @hashed
+            old_keys(sid).each { |key| delete_item(at(key)) }
           end
 
           # Releases a lock without saving; the app raised. No-op here.
@@ -69,16 +70,47 @@ module Aws
             end
           end
 
-          # A session found under its clear id while `hashed_keys` is on:
-          # written under the hashed key as a new item (its data and
-          # created_at kept), then the clear item is deleted (its lock with
-          # it). Nobody is logged out by switching hashed keys on.
-          def move_to_hashed_key(sid, data, loaded, expire_at)
-            request = Native::SaveRequest.new(**item(sid), data: data, created_at: loaded.created_at.to_s,
-                                                           expire_at: expire_at, new_session: true)
-            written = write(request)
-            delete_item(clear_item(sid)) if written
-            written
+          # A session found under an older form of its key while
+          # `hashed_keys` is on, moved to its current key (its data and
+          # created_at kept) in one transaction with the old item's delete,
+          # which requires the old item as this request read it (and our
+          # lock on it): nobody is logged out by switching hashed keys on,
+          # and a session logged out meanwhile stays logged out.
+          def move_to_current_key(sid, data, loaded, expire_at)
+            request = Native::MoveRequest.new(**item(sid), from_key: loaded.found_under, data: data,
+                                                           created_at: loaded.created_at.to_s, expire_at: expire_at,
+                                                           read_updated_at: typed(loaded.updated_at), lock: loaded.lock)
+            outcome = instrumented(:write, request) do |payload|
+              call(:move_session, request, payload).tap do |moved|
+                payload&.merge!(outcome: moved == :moved ? :written : :refused, bytes: data.bytesize)
+              end
+            end
+            return true if outcome == :moved
+            # Moved meanwhile by a request that held no lock either: saved
+            # there, as the plain path saves (and only if it still exists).
+            return save_moved_meanwhile(sid, data, expire_at) if outcome == :source_gone && loaded.lock.nil?
+
+            # Refused with the old item still there: our lock must not stay on it.
+            release_lock(at(loaded.found_under), loaded.lock) if loaded.lock && outcome == :refused
+            false
+          end
+
+          def save_moved_meanwhile(sid, data, expire_at)
+            write(Native::SaveRequest.new(**item(sid), data: data, expire_at: expire_at, new_session: false))
+          end
+
+          # `[type, text]` of a timestamp as read: S as written by v4, N by v0.5.
+          def typed(stamp)
+            stamp.is_a?(Numeric) ? ["N", stamp.to_s] : ["S", stamp.to_s]
+          end
+
+          # Removes our lock on `where` without saving; a lock no longer ours
+          # is left alone.
+          def release_lock(where, lock)
+            request = Native::LockedItem.new(**where, lock: lock)
+            instrumented(:write, request) do |payload|
+              call(:release_lock, request, payload).tap { payload&.store(:outcome, :released) }
+            end
           end
 
           # One save, as the `write` event. @return [Boolean] written
@@ -91,15 +123,22 @@ module Aws
           end
 
           # The key an item is stored under: the cookie's value, or with
-          # `hashed_keys` its HMAC-SHA256 under the secret.
+          # `hashed_keys` an HMAC-SHA256 of it under a key derived from the
+          # secret (the secret stays in Configuration: its #inspect redacts it).
           def storage_key(sid)
-            # The secret stays in Configuration (its #inspect redacts it).
             @hashed ? Native.storage_key(@config.secret_key, sid) : sid
           end
 
-          # The clear id's item (read during the move to hashed keys).
-          def clear_item(sid)
-            { table: @table, key_name: @key, key: sid }
+          # With `hashed_keys`, the older keys a session may still be under,
+          # in the order they are looked up: the first hashed scheme's, then
+          # the cookie's clear value. None without.
+          def old_keys(sid)
+            @hashed ? [Native.legacy_storage_key(@config.secret_key, sid), sid] : []
+          end
+
+          # The item under `key`, in this store's table.
+          def at(key)
+            { table: @table, key_name: @key, key: key }
           end
 
           # Runs one native call as the event `event` (Instrumentation) when
@@ -130,12 +169,12 @@ module Aws
 
           # Where the session `sid` lives: the members every request has.
           def item(sid)
-            { table: @table, key_name: @key, key: storage_key(sid) }
+            at(storage_key(sid))
           end
 
           # The item's state, or nil when it has no readable data (the item
           # is missing, or only a lock stub the official gem left behind).
-          def loaded_from(item, lock = nil, clear_key: nil)
+          def loaded_from(item, lock = nil, found_under: nil)
             return nil if item.nil? || stub?(item)
 
             data = item["data"]
@@ -151,7 +190,7 @@ module Aws
             end
 
             Loaded.new(data: data, created_at: item["created_at"], updated_at: item["updated_at"], lock: lock,
-                       clear_key: clear_key)
+                       found_under: found_under)
           end
 
           # Seconds since the epoch, as the official gems wrote them: a

@@ -11,9 +11,14 @@ module Aws
             found = read(item(sid))
             return loaded_from(found) if found || !@hashed
 
-            # hashed_keys was switched on: the session may still be under its clear id.
-            clear = read(clear_item(sid))
-            clear && loaded_from(clear, clear_key: sid)
+            # hashed_keys: the session may still be under an older key.
+            old_keys(sid).each do |key|
+              old = read(at(key))
+              return loaded_from(old, found_under: key) if old
+            end
+            # Or another request moved it while we looked elsewhere.
+            found = read(item(sid))
+            found && loaded_from(found)
           end
 
           private

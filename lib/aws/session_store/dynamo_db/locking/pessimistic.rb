@@ -12,25 +12,18 @@ module Aws
           #   item is created).
           # @raise [Errors::LockWaitTimeoutError] after `lock_max_wait_time`.
           def get_session_data(sid)
-            where = item(sid)
-            found, lock = acquire(where)
-            clear_key = nil
-            if found.nil? && @hashed
-              # hashed_keys was switched on: the session may still be under its clear id.
-              where = clear_item(sid)
-              clear_key = sid
-              found, lock = acquire(where)
-            end
+            found, lock, found_under = acquire_any(sid)
             return nil unless found
 
+            where = found_under ? at(found_under) : item(sid)
             if stub?(found)
               # We hold its lock now; remove the stub so it can't trap the id.
-              delete(sid)
+              delete_item(where)
               return nil
             end
 
             begin
-              loaded_from(found, lock, clear_key: clear_key)
+              loaded_from(found, lock, found_under: found_under)
             rescue Errors::CorruptSessionError
               release_lock(where, lock)
               raise
@@ -41,10 +34,27 @@ module Aws
           def release(sid, loaded)
             return unless loaded&.lock
 
-            release_lock(loaded.migrating? ? clear_item(sid) : item(sid), loaded.lock)
+            release_lock(loaded.under_old_key? ? at(loaded.found_under) : item(sid), loaded.lock)
           end
 
           private
+
+          # [item, lock, old key or nil] with the lock ours, under the current
+          # key or (with hashed_keys) an older one; nil when there is none.
+          # A request that held the lock on an old key may have moved the
+          # session while we waited for it: then it is looked for again
+          # under the current key.
+          def acquire_any(sid)
+            found, lock = acquire(item(sid))
+            return [found, lock, nil] if found || !@hashed
+
+            old_keys(sid).each do |key|
+              found, lock = acquire(at(key))
+              return [found, lock, key] if found
+            end
+            found, lock = acquire(item(sid))
+            found && [found, lock, nil]
+          end
 
           # [item, lock] once the lock on `where` is ours, or nil (no item).
           def acquire(where)
@@ -59,13 +69,6 @@ module Aws
               call(:lock_session, request, payload).tap do |locked|
                 payload&.merge!(outcome: locked ? :acquired : :missing, bytes: bytes_of(locked&.first))
               end
-            end
-          end
-
-          def release_lock(where, lock)
-            request = Native::LockedItem.new(**where, lock: lock)
-            instrumented(:write, request) do |payload|
-              call(:release_lock, request, payload).tap { payload&.store(:outcome, :released) }
             end
           end
         end

@@ -29,7 +29,7 @@ namespace :dynamo_db do
 
     desc "Delete expired sessions (max_age/max_stale from AWS_DYNAMO_DB_SESSION_* / the YAML config; DRY_RUN=1 counts only)"
     task :clean do
-      dry_run = !["", "0", "false", "no"].include?(ENV.fetch("DRY_RUN", "").strip.downcase)
+      dry_run = Aws::SessionStore::DynamoDB::EnvFlag.fetch("DRY_RUN")
       progress = Aws::SessionStore::DynamoDB::Progress.new($stdout)
       begin
         result = Aws::SessionStore::DynamoDB::GarbageCollection.collect_garbage(options.call.merge(dry_run: dry_run)) do |stats|
@@ -42,11 +42,11 @@ namespace :dynamo_db do
     end
 
     desc "Rewrite v0.5 items (number timestamps; Marshal data with ALLOW_MARSHAL=1) to the v4 format " \
-         "(DRY_RUN=1 counts only; STATE=file to resume)"
+         "(DRY_RUN=1 counts only; STATE=file to resume, default one per table in the current directory)"
     task :migrate do
-      flag = ->(name) { !["", "0", "false", "no"].include?(ENV.fetch(name, "").strip.downcase) }
-      run = { dry_run: flag.call("DRY_RUN"), allow_marshal: flag.call("ALLOW_MARSHAL"),
-              state_file: ENV.fetch("STATE", ".aws-sessionstore-dynamodb-migrate.json") }
+      flag = Aws::SessionStore::DynamoDB::EnvFlag
+      run = { dry_run: flag.fetch("DRY_RUN"), allow_marshal: flag.fetch("ALLOW_MARSHAL"),
+              state_file: ENV.fetch("STATE", :default) }
       result = Aws::SessionStore::DynamoDB::Migration.migrate(options.call.merge(run))
       puts result.summary
     end

@@ -1,0 +1,32 @@
+# frozen_string_literal: true
+
+require "set"
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      # The store's one-time warnings: each message (or key) is written to
+      # stderr once per process, whichever thread or middleware meets it.
+      # @api private
+      module Warnings
+        @given = Set.new
+        @lock = Mutex.new
+
+        module_function
+
+        # Writes `message` with Kernel#warn the first time `key` is seen.
+        # @return [Boolean] whether it was written now
+        def warn_once(key, message = key)
+          first = @lock.synchronize { @given.add?(key) }
+          warn(message) if first
+          first ? true : false
+        end
+
+        # Forgets the warnings given, so a spec can see them again.
+        def forget!
+          @lock.synchronize { @given.clear }
+        end
+      end
+    end
+  end
+end

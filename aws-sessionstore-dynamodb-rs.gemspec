@@ -14,7 +14,8 @@ Gem::Specification.new do |spec|
   DESC
   spec.authors = ["aws-sessionstore-dynamodb-rs developers"]
   spec.license = "Apache-2.0"
-  spec.required_ruby_version = ">= 3.1"
+  # What CI runs (README, "Compatibility"): 3.1, 3.3 and 3.4 (3.2: untested).
+  spec.required_ruby_version = ">= 3.1", "< 3.5"
 
   # Listed explicitly: never build output (target/, *.so) or test data.
   spec.files = Dir[

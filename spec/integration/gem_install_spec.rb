@@ -30,7 +30,8 @@ RSpec.describe "gem build and gem install --local" do
       env = {
         "GEM_HOME" => home, "GEM_PATH" => ([home] + Gem.path).join(File::PATH_SEPARATOR),
         "AWS_SESSIONSTORE_CARGO_PROFILE" => "dev",
-        "AWS_SESSIONSTORE_CARGO_TARGET_DIR" => File.join(repo, "target"),
+        # This Ruby's target dir (script/test gives each Ruby its own).
+        "AWS_SESSIONSTORE_CARGO_TARGET_DIR" => File.expand_path(ENV.fetch("CARGO_TARGET_DIR", "target"), repo),
         "RUBYOPT" => nil, "RUBYLIB" => nil
       }
       GemFixtures.install_rack_session_stand_in(home)

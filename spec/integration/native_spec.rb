@@ -5,6 +5,7 @@ require "aws-sessionstore-dynamodb-rs"
 require "open3"
 require "rbconfig"
 require "timeout"
+require "socket"
 require_relative "../support/slow_server"
 
 RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
@@ -48,6 +49,68 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native" do
       expect(monotonic - started).to be < 1.5
     ensure
       slow&.stop
+    end
+  end
+
+  # A process with one Ruby thread (a Unicorn worker, a rake task): Ruby
+  # calls the unblocking function from its signal handler (it is
+  # async-signal-safe, RB_NOGVL_UBF_ASYNC_SAFE) instead of starting a helper
+  # thread around every call. Run in a child, where the spec's own threads
+  # don't exist.
+  describe "in a process with a single Ruby thread" do
+    let(:lib) { File.expand_path("../../lib", __dir__) }
+
+    def child(script, *args)
+      Open3.popen2e(RbConfig.ruby, "-I", lib, "-e", script, *args)
+    end
+
+    it "starts no helper thread per call" do
+      script = <<~RUBY
+        require "aws-sessionstore-dynamodb-rs"
+        n = Aws::SessionStore::DynamoDB::Native
+        client = n::Client.new(endpoint: ARGV[0], region: "us-east-1", access_key_id: "dummy",
+                               secret_access_key: "dummy", max_attempts: 1)
+        get = -> { client.get_item(n::ItemRequest.new(table: "missing", key_name: "k", key: "x", consistent: true)) rescue nil }
+        get.call
+        GC.start
+        GC.disable
+        before = ObjectSpace.each_object(Thread).count
+        20.times { get.call }
+        puts "threads=\#{Thread.list.size} created=\#{ObjectSpace.each_object(Thread).count - before}"
+      RUBY
+      _in, out, wait = child(script, DynamoDBLocalHelper.endpoint)
+      text = out.read
+      expect(wait.value).to be_success, text
+      expect(text).to include("threads=1 created=0")
+    end
+
+    it "is interrupted by a signal within a fraction of a second" do
+      silent = TCPServer.new("127.0.0.1", 0) # accepts, never answers
+      script = <<~RUBY
+        require "aws-sessionstore-dynamodb-rs"
+        n = Aws::SessionStore::DynamoDB::Native
+        client = n::Client.new(endpoint: ARGV[0], region: "us-east-1", access_key_id: "dummy",
+                               secret_access_key: "dummy", max_attempts: 1, operation_timeout: 30)
+        $stdout.sync = true
+        puts "calling with \#{Thread.list.size} thread"
+        started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        begin
+          client.get_item(n::ItemRequest.new(table: "t", key_name: "k", key: "x", consistent: true))
+        rescue Interrupt
+          puts format("interrupted after %.2f s", Process.clock_gettime(Process::CLOCK_MONOTONIC) - started)
+        end
+      RUBY
+      stdin, out, wait = child(script, "http://127.0.0.1:#{silent.addr[1]}")
+      expect(out.gets).to eq("calling with 1 thread\n")
+      sleep 0.5 # in the call now
+      Process.kill("INT", wait.pid)
+      line = Timeout.timeout(10) { out.gets }
+      expect(line).to match(/\Ainterrupted after \d+\.\d+ s$/)
+      expect(line[/[\d.]+/].to_f).to be < 1.5
+      expect(wait.value).to be_success
+    ensure
+      stdin&.close
+      silent&.close
     end
   end
 

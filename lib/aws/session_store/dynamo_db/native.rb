@@ -101,6 +101,17 @@ module Aws
         GcRequest = Struct.new(:table, :key_name, :max_age, :max_stale, :segments, :operation_delay,
                                :max_deletes_per_second, :dry_run, keyword_init: true)
 
+        @client_factory = nil
+
+        class << self
+          # The one place every store, task and CLI gets its native client
+          # from: a callable taking the client options, or nil for the real
+          # client. Specs of the middleware's contract and the bench's Ruby
+          # glue row set an in-memory client here (spec/support/memory_client.rb).
+          # @api private
+          attr_accessor :client_factory
+        end
+
         # One native client per distinct set of client options, shared by
         # every middleware, task and thread of the process: connections are
         # kept alive, and the SDK client is built once (it is rebuilt
@@ -108,6 +119,8 @@ module Aws
         # @param options [Hash] from Configuration#native_client_options
         # @return [Native::Client]
         def self.client(options)
+          return @client_factory.call(options) if @client_factory
+
           key = options.to_a.sort_by { |k, _| k.to_s }.freeze
           CLIENTS_LOCK.synchronize { CLIENTS[key] ||= Client.new(options) }
         end

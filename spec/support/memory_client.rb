@@ -1,0 +1,146 @@
+# frozen_string_literal: true
+
+# An in-memory stand-in for Native::Client with the same request Structs and
+# the same answers (conditions, locks, moves, errors), for specs of the
+# middleware's contract that need no DynamoDB, and for the bench row that
+# measures the Ruby glue alone. The integration specs run the real client
+# against DynamoDB Local; this only mirrors its documented behaviour
+# (ext/aws_sessionstore_dynamodb_rs/src/ops/session.rs and lock.rs).
+#
+#   client = MemoryClient.new
+#   Aws::SessionStore::DynamoDB::Native.client_factory = ->(_options) { client }
+#   ... # every store built now uses it
+#   Aws::SessionStore::DynamoDB::Native.client_factory = nil
+class MemoryClient
+  ITEM_LIMIT = 400 * 1024
+
+  # Every call, as [method, key], for specs that count calls.
+  attr_reader :calls
+
+  def initialize
+    @items = {}
+    @lock = Mutex.new
+    @calls = []
+  end
+
+  # The stored item (a copy), or nil.
+  def item(key)
+    @lock.synchronize { @items[key]&.dup }
+  end
+
+  def put(key, attributes)
+    @lock.synchronize { @items[key] = attributes.dup }
+  end
+
+  def keys
+    @lock.synchronize { @items.keys }
+  end
+
+  def get_item(request)
+    answer(request, :get_item) { @items[request.key]&.dup }
+  end
+
+  def delete_item(request)
+    answer(request, :delete_item) { @items.delete(request.key) && nil }
+  end
+
+  def save_session(request)
+    size = request.key.bytesize + request.data.to_s.bytesize + 100
+    raise errors::SessionTooLargeError.new(size, ITEM_LIMIT) if size > ITEM_LIMIT
+
+    answer(request, :save_session) do
+      current = @items[request.key]
+      next false if request.new_session ? current : current.nil?
+
+      if request.lock && current["locked_at"] != request.lock
+        raise errors::LockLostError, "the session lock was taken over by another request"
+      end
+
+      item = (current || { "session_id" => request.key }).dup
+      item["updated_at"] = now
+      item["data"] = request.data if request.data
+      item["created_at"] = request.created_at if request.created_at
+      request.expire_at ? item["expire_at"] = request.expire_at : item.delete("expire_at")
+      item.delete("locked_at") if request.lock
+      @items[request.key] = item
+      true
+    end
+  end
+
+  def move_session(request)
+    answer(request, :move_session) do
+      old = @items[request.from_key]
+      next :source_gone unless old
+      raise errors::LockLostError, "lock taken over" if request.lock && old["locked_at"] != request.lock
+      next :refused if old["updated_at"].to_s != request.read_updated_at[1] || @items.key?(request.key)
+
+      @items[request.key] = { "session_id" => request.key, "data" => request.data,
+                              "created_at" => request.created_at, "updated_at" => now,
+                              "expire_at" => request.expire_at }.compact
+      @items.delete(request.from_key)
+      :moved
+    end
+  end
+
+  # Waits as the native lock does: retry every retry_delay_ms, take over a
+  # lock older than expiry_ms, give up after max_wait_ms.
+  def lock_session(request)
+    started = monotonic
+    loop do
+      found = answer(request, :lock_session) { try_lock(request) }
+      return found unless (request.instrument ? found.first : found) == :busy
+
+      waited = (monotonic - started) * 1000
+      raise errors::LockWaitTimeoutError, "Maximum time spent to acquire lock has been exceeded!" \
+        if waited >= request.max_wait_ms
+
+      sleep([request.retry_delay_ms, request.max_wait_ms - waited].min / 1000.0)
+    end
+  end
+
+  def release_lock(request)
+    answer(request, :release_lock) do
+      current = @items[request.key]
+      next false unless current && current["locked_at"] == request.lock
+
+      @items[request.key] = current.reject { |name, _| name == "locked_at" }
+      true
+    end
+  end
+
+  private
+
+  # [item, lock] with the lock ours, nil without an item, :busy while
+  # another live lock holds it.
+  def try_lock(request)
+    current = @items[request.key]
+    return nil unless current
+
+    held = current["locked_at"]
+    return :busy if held && (Time.now.to_f - held.to_f) * 1000 <= request.expiry_ms
+
+    lock = "#{format("%.6f", Time.now.to_f)}#{rand(1_000_000_000).to_s.rjust(9, "0")}"
+    @items[request.key] = current.merge("locked_at" => lock)
+    [@items[request.key].dup, lock]
+  end
+
+  def answer(request, method)
+    value = @lock.synchronize do
+      @calls << [method, request.key]
+      yield
+    end
+    request.instrument ? [value, { calls: 1, attempts: 1, retries: 0, consumed_capacity: 0.0 }] : value
+  end
+
+  def now
+    Time.now.to_f.to_s
+  end
+
+  def monotonic
+    Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
+
+  def errors
+    Aws::SessionStore::DynamoDB::Errors
+  end
+end

@@ -59,10 +59,12 @@ def run(name, app, requests)
   cookie = nil
   walls = []
   cpus = []
+  times = nil
   (requests / 10).times do # warm-up
     r = mock.get("/", "HTTP_COOKIE" => cookie.to_s)
     cookie = r["Set-Cookie"]&.split(";")&.first || cookie
   end
+  before = Process.times
   requests.times do
     w = wall
     c = cpu
@@ -72,11 +74,34 @@ def run(name, app, requests)
     cookie = r["Set-Cookie"]&.split(";")&.first || cookie
     raise "#{name}: status #{r.status}" unless r.status == 200
   end
+  after = Process.times
+  times = [(after.utime - before.utime) / requests, (after.stime - before.stime) / requests]
   walls.sort!
   cpus.sort!
   [name, walls, cpus].then do |n, ws, cs|
-    [n, percentile(ws, 0.5), percentile(ws, 0.99), percentile(cs, 0.5), percentile(cs, 0.99), cs.sum / cs.size]
+    [n, percentile(ws, 0.5), percentile(ws, 0.99), percentile(cs, 0.5), percentile(cs, 0.99), cs.sum / cs.size,
+     *times]
   end
+end
+
+# What one GVL release and re-acquisition around an immediately ready native
+# future costs (no I/O), per call: the GVL share of a DynamoDB call.
+def gvl_round_trip_cpu(calls = 20_000)
+  native = Aws::SessionStore::DynamoDB::Native
+  1000.times { native.gvl_round_trip }
+  c = cpu
+  calls.times { native.gvl_round_trip }
+  (cpu - c) / calls
+end
+
+# The store with the in-memory native client of the unit specs: the same
+# middleware, serializer and locking Ruby, no DynamoDB call (the Ruby glue).
+def with_memory_client
+  require_relative "../spec/support/memory_client"
+  Aws::SessionStore::DynamoDB::Native.client_factory = ->(_options) { MemoryClient.new }
+  yield
+ensure
+  Aws::SessionStore::DynamoDB::Native.client_factory = nil
 end
 
 store = lambda do |app, **o|
@@ -108,6 +133,10 @@ rows_to_run = [
   ["DynamoDB store (no locking, session changes)", store.call(COUNTER, touch_interval: 0), plain],
   ["DynamoDB store (locking, session changes)", store.call(COUNTER, enable_locking: true, lock_retry_delay: 5), plain],
   ["DynamoDB store (unchanged session, write avoidance)", store.call(READER), plain],
+  ["DynamoDB store (session changes), in-memory native client: the Ruby glue alone",
+   with_memory_client { store.call(COUNTER, touch_interval: 0) }, plain],
+  ["DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone",
+   with_memory_client { store.call(READER) }, plain],
   ["Rack::Session::Cookie", Rack::Session::Cookie.new(COUNTER, secret: secret), plain],
   ["Rack::Session::Pool", Rack::Session::Pool.new(COUNTER), plain],
   redis && ["Rack::Session::Redis (redis-rack, local redis-server)", redis, plain],
@@ -134,7 +163,7 @@ floor_head = floor_cpu_us ? " CPU vs Rust floor |" : ""
 redis_head = redis_cpu ? " CPU vs redis-rack |" : ""
 puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs | CPU vs Cookie |#{redis_head}#{floor_head}"
 puts "|---|---:|---:|---:|---:|---:|---:|#{redis_cpu ? "---:|" : ""}#{floor_cpu_us ? "---:|" : ""}"
-rows.each do |n, w50, w99, c50, c99, cmean|
+rows.each do |n, w50, w99, c50, c99, cmean, _user, _sys|
   us = ->(s) { (s * 1e6).round }
   floor = if floor_cpu_us
             # † the unchanged session's request makes one DynamoDB call, the floor's pair two
@@ -153,4 +182,34 @@ rows.each do |n, w50, w99, c50, c99, cmean|
           end
   puts "| #{n} | #{us[w50]} | #{us[w99]} | #{us[c50]} | #{us[c99]} | #{us[cmean]} | " \
        "#{format("%.2f×", cmean / cookie_cpu)} |#{redis}#{floor}"
+end
+
+# Where the time of one request goes, in µs of CPU (means over the rows'
+# requests): Rack's own request and session machinery (Rack::Session::Pool:
+# the same app with an in-process store), the store's Ruby around it (the
+# in-memory-client row minus Pool), the GVL release per DynamoDB call
+# (measured alone), the kernel (system time of the row) and the rest of the
+# user time: the SDK's pipeline and our native code (plus Ruby's time
+# between the calls that the glue row does not see).
+gvl = gvl_round_trip_cpu
+by_name = rows.to_h { |row| [row[0], row] }
+pool = by_name.fetch("Rack::Session::Pool")
+pool_cpu = pool[6] + pool[7]
+puts
+puts "Where the time goes, µs of CPU per request (GVL round trip alone: #{format("%.1f", gvl * 1e6)} µs per call):"
+puts
+puts "| request | total | Rack (Pool) | Ruby glue | GVL | SDK + native | kernel |"
+puts "|---|---:|---:|---:|---:|---:|---:|"
+[["session changes", "DynamoDB store (no locking, session changes)",
+  "DynamoDB store (session changes), in-memory native client: the Ruby glue alone", 2],
+ ["unchanged session", "DynamoDB store (unchanged session, write avoidance)",
+  "DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone", 1]].each do |label, real, glue, calls|
+  r = by_name.fetch(real)
+  g = by_name.fetch(glue)
+  user, sys = r[6], r[7]
+  glue_cpu = g[6] + g[7] - pool_cpu
+  sdk = user - (g[6] + g[7]) - calls * gvl
+  us = ->(s) { format("%.0f", s * 1e6) }
+  puts "| #{label} (#{calls} call#{"s" if calls > 1}) | #{us[user + sys]} | #{us[pool_cpu]} | #{us[glue_cpu]} | " \
+       "#{us[calls * gvl]} | #{us[sdk]} | #{us[sys]} |"
 end

@@ -4,6 +4,7 @@ use magnus::{prelude::*, Error, RModule, Ruby};
 
 mod client;
 mod errors;
+mod gvl;
 mod item;
 mod options;
 mod sid;
@@ -23,6 +24,7 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     errors::init(ruby)?;
     client::init(ruby, native)?;
     sid::init(ruby, native)?;
+    gvl::init(ruby, native)?;
     #[cfg(feature = "test-hooks")]
     test_hooks::init(ruby, native)?;
     Ok(())

@@ -206,7 +206,8 @@ puts "|---|---:|---:|---:|---:|---:|---:|"
   "DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone", 1]].each do |label, real, glue, calls|
   r = by_name.fetch(real)
   g = by_name.fetch(glue)
-  user, sys = r[6], r[7]
+  user = r[6]
+  sys = r[7]
   glue_cpu = g[6] + g[7] - pool_cpu
   sdk = user - (g[6] + g[7]) - calls * gvl
   us = ->(s) { format("%.0f", s * 1e6) }

@@ -195,7 +195,7 @@ RSpec.describe "Races and the application's code" do
   describe "a subscriber that raises" do
     let(:options) { { enable_locking: true, lock_retry_delay: 50 } }
 
-    before { dynamo::Warnings.forget! }
+    before { dynamo::Warnings.forget!(:subscriber) }
 
     def raising_subscriber(*events)
       dynamo::Instrumentation.subscribe(*events) { raise ArgumentError, "subscriber bug" }
@@ -248,7 +248,7 @@ RSpec.describe "Races and the application's code" do
         end
       end
       [{}, options].each do |opts|
-        dynamo::Warnings.forget!
+        dynamo::Warnings.forget!(:subscriber)
         cookie = store_request(counter(**opts)).cookie
         responses = []
         expect { 2.times { responses << store_request(counter(**opts), cookie: cookie) } }

@@ -26,13 +26,13 @@ module Aws
         # Writes `message` to stderr the first time this process sees it.
         # @api private
         def self.warn_once(message)
-          Warnings.warn_once(message)
+          Warnings.warn_once([:lifetime, message], message)
         end
 
         # Forgets the warnings given, so a spec can see them again.
         # @api private
         def self.forget_warnings!
-          Warnings.forget!
+          Warnings.forget!(:lifetime)
         end
 
         # Per-request record of the sessions read, keyed by session id.

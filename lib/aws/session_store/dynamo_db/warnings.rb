@@ -5,8 +5,10 @@ require "set"
 module Aws
   module SessionStore
     module DynamoDB
-      # The store's one-time warnings: each message (or key) is written to
-      # stderr once per process, whichever thread or middleware meets it.
+      # The store's one-time warnings: each key is written to stderr once per
+      # process, whichever thread or middleware meets it. Keys are
+      # `[category, ...]` Arrays (`:lifetime`, `:legacy_env`, `:subscriber`),
+      # so a spec can forget one category.
       # @api private
       module Warnings
         @given = Set.new
@@ -22,9 +24,12 @@ module Aws
           first ? true : false
         end
 
-        # Forgets the warnings given, so a spec can see them again.
-        def forget!
-          @lock.synchronize { @given.clear }
+        # Forgets the warnings given (of one category, or all), so a spec
+        # can see them again.
+        def forget!(category = nil)
+          @lock.synchronize do
+            category ? @given.delete_if { |key| key.is_a?(Array) && key.first == category } : @given.clear
+          end
         end
       end
     end

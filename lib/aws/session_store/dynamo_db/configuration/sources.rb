@@ -1,0 +1,143 @@
+# frozen_string_literal: true
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      class Configuration
+        # Where options come from, before they are normalized and validated
+        # (configuration.rb): ENV (`AWS_DYNAMO_DB_SESSION_*`, then the legacy
+        # `DYNAMO_DB_SESSION_*`), the YAML file (ERB, `YAML.safe_load`, a
+        # Rails environment's section) and the runtime Hash, merged in that
+        # order of precedence.
+        # @api private
+        module Sources
+          private
+
+          def merge_sources(runtime)
+            env = env_options
+            path = runtime[:config_file] || env[:config_file]
+            check_config_file(path)
+            file = path ? file_options(path) : {}
+            sources = [compact(file), compact(env), compact(runtime)]
+            @explicit = sources.flat_map(&:keys).uniq
+            merged = sources.reduce(MEMBERS) { |acc, source| acc.merge(source) }
+            merged[:config_file] = path
+            merged
+          end
+
+          def env_options
+            (OPTION_NAMES - RUNTIME_ONLY_OPTIONS).each_with_object({}) do |name, opts|
+              value = env_value(name)
+              opts[name] = parse_env_option(name, value) unless value.nil?
+            end
+          end
+
+          # Booleans strictly (EnvFlag: on/off words, anything else an error),
+          # text options as they are, the rest as numbers where they look so.
+          def parse_env_option(name, value)
+            return EnvFlag.parse("#{ENV_PREFIX}#{name.to_s.upcase}", value) if OPTIONS_BY_NAME[name].type == :boolean
+
+            TEXT_OPTIONS.include?(name) ? value : parse_env_value(value)
+          end
+
+          def env_value(name)
+            var = "#{ENV_PREFIX}#{name.to_s.upcase}"
+            value = ENV.fetch(var, nil)
+            return value unless value.nil? || value.empty?
+
+            legacy = "#{LEGACY_ENV_PREFIX}#{name.to_s.upcase}"
+            value = ENV.fetch(legacy, nil)
+            return nil if value.nil? || value.empty?
+
+            self.class.warn_legacy_env(legacy, var)
+            value
+          end
+
+          def parse_env_value(value)
+            case value
+            when /\A-?\d+\z/ then Integer(value, 10)
+            when /\A-?\d*\.\d+\z/ then Float(value)
+            else value
+            end
+          end
+
+          def file_options(path)
+            unless File.file?(path)
+              raise Errors::ConfigurationError, ":config_file #{path.to_s.inspect} does not exist"
+            end
+
+            data = load_yaml(path)
+            data = rails_section(data)
+            unless data.is_a?(Hash)
+              raise Errors::ConfigurationError,
+                    ":config_file #{path.to_s.inspect} must hold a Hash of options (got #{data.class})"
+            end
+            symbolize_keys(data).reject { |name, _| RUNTIME_ONLY_OPTIONS.include?(name) || name == :config_file }
+          end
+
+          def load_yaml(path)
+            # Loaded on demand: most apps configure by options or ENV, and
+            # these two cost ~50 ms and megabytes at boot.
+            require "erb"
+            require "yaml"
+            text = ERB.new(File.read(path)).result
+            YAML.safe_load(text, permitted_classes: [Symbol], aliases: true, filename: path.to_s) || {}
+          rescue Errors::Error
+            raise
+          rescue StandardError, SyntaxError => e
+            raise Errors::ConfigurationError,
+                  ":config_file #{path.to_s.inspect} could not be read (#{e.class}: #{e.message})"
+          end
+
+          def rails_section(data)
+            return data unless data.is_a?(Hash) && defined?(::Rails) && ::Rails.respond_to?(:env)
+
+            env = ::Rails.env.to_s
+            return data[env] if data.key?(env)
+            return data[env.to_sym] if data.key?(env.to_sym)
+
+            data
+          end
+
+          # A Hash given as :dynamo_db_client fills native client options that no
+          # other source set.
+          def apply_client_hash!(opts)
+            client = opts[:dynamo_db_client]
+            return if client.nil?
+
+            unless client.is_a?(Hash)
+              raise Errors::ConfigurationError,
+                    ":dynamo_db_client is not supported (got #{client.class}): this gem has no Ruby SDK " \
+                    "and builds its own native DynamoDB client. Use the options " \
+                    "#{NATIVE_CLIENT_OPTIONS.map(&:inspect).join(", ")} instead, directly or as a Hash " \
+                    "given as :dynamo_db_client."
+            end
+
+            client = symbolize_keys(client)
+            unknown = client.keys - NATIVE_CLIENT_OPTIONS
+            unless unknown.empty?
+              raise Errors::ConfigurationError,
+                    ":dynamo_db_client Hash has unknown keys #{unknown.map(&:inspect).join(", ")}; " \
+                    "known keys: #{NATIVE_CLIENT_OPTIONS.map(&:inspect).join(", ")}"
+            end
+            client.each do |name, value|
+              opts[name] = value unless value.nil? || @explicit.include?(name)
+            end
+          end
+
+          def compact(hash)
+            hash.reject { |_, value| value.nil? }
+          end
+
+          def symbolize_keys(hash)
+            unless hash.respond_to?(:each_pair)
+              raise Errors::ConfigurationError, "options must be a Hash (got #{hash.class})"
+            end
+
+            hash.to_h.transform_keys { |key| key.respond_to?(:to_sym) ? key.to_sym : key }
+          end
+        end
+      end
+    end
+  end
+end

@@ -1,55 +1,98 @@
 # frozen_string_literal: true
 
-# The precompiled platform gem (rake-compiler's convention: `native:gem`):
-# the release extension built here, placed under a Ruby-minor folder
-# (lib/aws_sessionstore_dynamodb_rs/3.1/), in a gem for this platform that
+# The precompiled platform gems (rake-compiler's convention: `native:gem`):
+# release extensions placed under a Ruby-minor folder
+# (lib/aws_sessionstore_dynamodb_rs/3.1/), in a gem per platform that
 # installs without Rust. The source gem (`gem build`) stays as it is and
 # compiles on install.
 #
-#   rake native:gem                 # pkg/aws-sessionstore-dynamodb-rs-VERSION-x86_64-linux.gem
-#   PROFILE=dev rake native:gem     # same layout from the dev build (what the spec uses: seconds)
-#   NATIVE_GEM_DIR=DIR              # where the gem goes (default pkg/)
+#   rake native:gems                # every platform gem (script/native-gems build):
+#                                   #   pkg/aws-sessionstore-dynamodb-rs-VERSION-x86_64-linux.gem (Ruby 3.1, 3.3, 3.4)
+#                                   #   pkg/aws-sessionstore-dynamodb-rs-VERSION-aarch64-linux.gem (Ruby 3.3)
+#   rake native:gem                 # this Ruby only, x86_64-linux (quick; what native_gem_spec.rb checks)
+#   PROFILE=dev rake native:gem     # same layout from the dev build (seconds)
+#   NATIVE_GEM_DIR=DIR              # where the gems go (default pkg/)
+#   rake native:package NATIVE_BUILDS=DIR   # one gem per DIR/<platform>/, with DIR/<platform>/<minor>/<crate>.so
+#                                   #   (script/native-gems stages its builds so)
 
 require "fileutils"
 require "rbconfig"
 require "rubygems/package"
 
+# Packs built extensions into a platform gem.
+module NativeGem
+  module_function
+
+  # Builds the gem for `platform` carrying `builds` ({ "3.1" => "path/to/lib.so" }); returns its path.
+  def build(platform, builds, out_dir)
+    spec = Gem::Specification.load("aws-sessionstore-dynamodb-rs.gemspec")
+    stage = File.expand_path("tmp/native-gem-#{platform}-#{Process.pid}")
+    FileUtils.rm_rf stage
+    lib_files = spec.files.select { |f| f.start_with?("lib/") || f.start_with?("exe/") } +
+                %w[README.md CHANGELOG.md].select { |f| File.exist?(f) }
+    lib_files.each do |file|
+      FileUtils.mkdir_p File.join(stage, File.dirname(file))
+      FileUtils.cp file, File.join(stage, file)
+    end
+    sos = builds.sort.map do |minor, built|
+      so = "lib/#{CRATE}/#{minor}/#{CRATE}.so"
+      FileUtils.mkdir_p File.join(stage, File.dirname(so))
+      FileUtils.cp built, File.join(stage, so)
+      so
+    end
+    spec.platform = Gem::Platform.new(platform)
+    spec.extensions = []
+    spec.files = lib_files + sos
+    spec.required_ruby_version = ruby_requirement(builds.keys)
+    FileUtils.mkdir_p out_dir
+    Dir.chdir(stage) do
+      file = Gem::Package.build(spec)
+      FileUtils.mv file, File.join(out_dir, File.basename(file))
+      File.join(out_dir, File.basename(file))
+    end
+  ensure
+    FileUtils.rm_rf stage if stage
+  end
+
+  # One minor: "~> 3.3.0". Several: from the oldest to the newest inside
+  # (a minor in between with no build, 3.2, gets the loader's LoadError naming
+  # the source gem; RubyGems can't express "3.1 or 3.3 or 3.4").
+  def ruby_requirement(minors)
+    sorted = minors.sort_by { |m| Gem::Version.new(m) }
+    return "~> #{sorted.first}.0" if sorted.size == 1
+
+    major, minor = sorted.last.split(".").map(&:to_i)
+    [">= #{sorted.first}", "< #{major}.#{minor + 1}"]
+  end
+end
+
 namespace :native do
-  desc "Build the precompiled x86_64-linux gem for this Ruby (PROFILE=release|dev, NATIVE_GEM_DIR=pkg)"
+  desc "Build the precompiled x86_64-linux gem for this Ruby only (PROFILE=release|dev, NATIVE_GEM_DIR=pkg)"
   task :gem do
     profile = ENV.fetch("PROFILE", "release")
     sh "cargo", "build", "--lib", "--profile", profile, "-p", CRATE
     target = ENV.fetch("CARGO_TARGET_DIR", "target")
-    dlext = RbConfig::CONFIG["DLEXT"]
     built = cargo_library(File.join(target, profile == "dev" ? "debug" : profile))
     minor = RUBY_VERSION[/\A\d+\.\d+/]
-    spec = Gem::Specification.load("aws-sessionstore-dynamodb-rs.gemspec")
-    stage = File.expand_path("tmp/native-gem-#{Process.pid}")
+    puts NativeGem.build("x86_64-linux", { minor => built }, File.expand_path(ENV.fetch("NATIVE_GEM_DIR", "pkg")))
+  end
+
+  desc "Build every platform gem: x86_64-linux (Ruby 3.1, 3.3, 3.4) and aarch64-linux (Ruby 3.3) " \
+       "(script/native-gems build; root for the Debian folders)"
+  task :gems do
+    sh "script/native-gems", "build"
+  end
+
+  desc "Package staged builds: NATIVE_BUILDS=DIR holding DIR/<platform>/<minor>/#{CRATE}.so (NATIVE_GEM_DIR=pkg)"
+  task :package do
+    root = ENV.fetch("NATIVE_BUILDS") { abort "rake native:package: NATIVE_BUILDS is not set" }
     out_dir = File.expand_path(ENV.fetch("NATIVE_GEM_DIR", "pkg"))
-    rm_rf stage
-    begin
-      lib_files = spec.files.select { |f| f.start_with?("lib/") || f.start_with?("exe/") } +
-                  %w[README.md CHANGELOG.md].select { |f| File.exist?(f) }
-      lib_files.each do |file|
-        mkdir_p File.join(stage, File.dirname(file)), verbose: false
-        cp file, File.join(stage, file), verbose: false
-      end
-      so = "lib/#{CRATE}/#{minor}/#{CRATE}.#{dlext}"
-      mkdir_p File.join(stage, File.dirname(so)), verbose: false
-      cp built, File.join(stage, so)
-      spec.platform = Gem::Platform.new("x86_64-linux")
-      spec.extensions = []
-      spec.files = lib_files + [so]
-      # Only this Ruby's minor is inside.
-      spec.required_ruby_version = "~> #{minor}.0"
-      mkdir_p out_dir
-      Dir.chdir(stage) do
-        file = Gem::Package.build(spec)
-        mv file, File.join(out_dir, File.basename(file))
-        puts File.join(out_dir, File.basename(file))
-      end
-    ensure
-      rm_rf stage, verbose: false
+    platforms = Dir.children(root).select { |p| File.directory?(File.join(root, p)) }.sort
+    abort "rake native:package: nothing staged in #{root}" if platforms.empty?
+    platforms.each do |platform|
+      builds = Dir[File.join(root, platform, "*", "#{CRATE}.so")].to_h { |so| [File.basename(File.dirname(so)), so] }
+      abort "rake native:package: no builds in #{File.join(root, platform)}" if builds.empty?
+      puts NativeGem.build(platform, builds, out_dir)
     end
   end
 end

@@ -1,0 +1,140 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "open3"
+require "tmpdir"
+require "rubygems/package"
+require_relative "../support/gem_fixtures"
+
+# The install proof of the platform gems that `script/native-gems test`
+# builds (it runs this file; the name keeps it out of a plain `rspec` run,
+# which has no gems to check): each gem is installed with `gem install
+# --local` into an empty GEM_HOME, by a Ruby with no cargo on PATH, and
+# serves sessions through the middleware, with locking, against DynamoDB
+# Local (spec/platform_gems/serve_sessions.rb):
+# - x86_64-linux on Ruby 3.1 (this host), 3.3 (script/debian-ruby's trixie
+#   folder) and 3.4 (its sid folder);
+# - aarch64-linux on Ruby 3.3, in an arm64 Debian 13 folder under
+#   qemu-aarch64-static (script/native-gems arm64-ruby).
+# Every extension inside must need glibc 2.34 or older (Amazon Linux 2023)
+# and be stripped.
+RSpec.describe "the platform gems (script/native-gems test)" do
+  repo = File.expand_path("../..", __dir__)
+  gem_dir = ENV.fetch("NATIVE_GEMS_DIR") { raise "NATIVE_GEMS_DIR is not set: run script/native-gems test" }
+  floor_max = Gem::Version.new(ENV.fetch("NATIVE_GLIBC_FLOOR", "2.34"))
+  platforms = ENV.fetch("NATIVE_PLATFORMS", "x86_64-linux aarch64-linux").split
+  rubies = { "x86_64-linux" => ENV.fetch("NATIVE_RUBIES_X86_64", "3.1 3.3 3.4").split, "aarch64-linux" => %w[3.3] }
+  crate = "aws_sessionstore_dynamodb_rs"
+  clean_env = { "RUBYOPT" => nil, "RUBYLIB" => nil, "CARGO" => nil, "GEM_PATH" => nil }
+
+  def self.gem_file(gem_dir, platform)
+    files = Dir[File.join(gem_dir, "aws-sessionstore-dynamodb-rs-*-#{platform}.gem")]
+    raise "expected one #{platform} gem in #{gem_dir}, found #{files.inspect}" unless files.size == 1
+
+    files.first
+  end
+
+  def glibc_floor(so)
+    out, status = Open3.capture2e("readelf", "-V", "-W", so)
+    raise out unless status.success?
+
+    out.scan(/GLIBC_(\d[\d.]*)/).flatten.map { |v| Gem::Version.new(v) }.max
+  end
+
+  # Runs the gem install and serve_sessions.rb on `minor` of `platform`
+  # with GEM_HOME `home`; returns { "name" => "value" } from its output.
+  def install_and_serve(platform, minor, gem, home)
+    serve = "spec/platform_gems/serve_sessions.rb"
+    out = if platform == "aarch64-linux"
+            env = { "GEM_HOME" => home }
+            run(env, "script/native-gems", "arm64-ruby", "/usr/bin/gem3.3", "install", "--local", "--no-document", gem)
+            run(env, "script/native-gems", "arm64-ruby", serve)
+          elsif minor == RUBY_VERSION[/\A\d+\.\d+/]
+            # Debian 12's Rack 2.2 has no rack-session gem: an empty stand-in.
+            GemFixtures.install_rack_session_stand_in(home)
+            env = { "GEM_HOME" => home, "GEM_PATH" => ([home] + Gem.path).join(File::PATH_SEPARATOR),
+                    "PATH" => "/usr/local/bin:/usr/bin:/bin" }
+            run(env, "gem", "install", "--local", "--no-document", gem)
+            run(env, RbConfig.ruby, serve)
+          else
+            folder = { "3.3" => "trixie", "3.4" => "sid" }.fetch(minor)
+            inside = ["/usr/bin/env", "PATH=/usr/bin:/bin", "GEM_HOME=#{home}"]
+            run({}, "script/debian-ruby", "run", folder, "--", *inside, "gem", "install", "--local", "--no-document", gem)
+            run({}, "script/debian-ruby", "run", folder, "--", *inside, "ruby", serve)
+          end
+    out.lines.filter_map { |l| l.chomp.split(": ", 2) if l.include?(": ") }.to_h
+  end
+
+  define_method(:run) do |env, *cmd|
+    out, status = Open3.capture2e(clean_env.merge(env), *cmd, chdir: repo)
+    expect(status).to be_success, "#{cmd.join(" ")}:\n#{out}"
+    out
+  end
+
+  platforms.each do |platform|
+    describe platform do
+      let(:gem) { self.class.gem_file(gem_dir, platform) }
+
+      it "carries the extension for Ruby #{rubies.fetch(platform).join(", ")}, stripped, " \
+         "each needing glibc #{floor_max} at most" do
+        Dir.mktmpdir("platform-gem") do |dir|
+          package = Gem::Package.new(gem)
+          expect(package.spec.platform.to_s).to eq(platform)
+          expect(package.spec.extensions).to be_empty
+          package.extract_files(dir)
+          sos = Dir[File.join(dir, "lib", crate, "*", "#{crate}.so")].sort
+          expect(sos.map { |f| File.basename(File.dirname(f)) }).to eq(rubies.fetch(platform).sort)
+          floors = sos.to_h { |so| [so.delete_prefix("#{dir}/"), glibc_floor(so)] }
+          puts "  #{File.basename(gem)}: #{File.size(gem)} bytes; " +
+               floors.map { |f, v| "#{f.split("/")[-2]}: glibc #{v}" }.join(", ")
+          expect(floors.select { |_, v| v > floor_max }).to be_empty,
+                                                            "above glibc #{floor_max} (Amazon Linux 2023): #{floors}"
+          sos.each do |so|
+            sections, = Open3.capture2e("readelf", "-S", "-W", so)
+            expect(sections).not_to include(".symtab"), "#{so} is not stripped"
+          end
+        end
+      end
+
+      rubies.fetch(platform).each do |minor|
+        it "installs on Ruby #{minor} into an empty GEM_HOME with no cargo and serves sessions, locked" do
+          Dir.mktmpdir("platform-gem-#{minor}-", File.join(repo, "tmp")) do |home|
+            seen = install_and_serve(platform, minor, gem, home)
+            arch = platform.split("-").first
+            expect(seen["ruby"]).to start_with("#{minor}.").and include(arch)
+            expect(seen["cargo on PATH"]).to eq("false")
+            expect(seen["gem"]).to eq(File.basename(gem, ".gem"))
+            expect(seen["loaded"]).to start_with(home).and end_with("/#{crate}/#{minor}/#{crate}.so")
+            expect(seen["first"]).to start_with("1 z\u00fcrich")
+            expect(seen["read back"]).to start_with("2 z\u00fcrich").and include(arch)
+            expect(seen["lock held in request"]).to eq("true")
+            expect(seen["lock released"]).to eq("true")
+            expect(seen["done"]).to eq("ok")
+          end
+        end
+      end
+    end
+  end
+
+  if platforms.include?("x86_64-linux")
+    it "refuses a Ruby with no build inside (3.2) with a LoadError naming the source gem" do
+      Dir.mktmpdir("platform-gem-none-", File.join(repo, "tmp")) do |home|
+        GemFixtures.install_rack_session_stand_in(home)
+        env = { "GEM_HOME" => home, "GEM_PATH" => ([home] + Gem.path).join(File::PATH_SEPARATOR) }
+        run(env, "gem", "install", "--local", "--no-document", self.class.gem_file(gem_dir, "x86_64-linux"))
+        script = <<~RUBY
+          Object.send(:remove_const, :RUBY_VERSION)
+          RUBY_VERSION = "3.2.9"
+          begin
+            require "aws-sessionstore-dynamodb-rs"
+          rescue LoadError => e
+            puts e.message
+          end
+        RUBY
+        out = run(env, RbConfig.ruby, "-W0", "-e", script)
+        expect(out).to include("carries the native extension for Ruby #{rubies.fetch("x86_64-linux").join(", ")}, " \
+                               "not Ruby 3.2", "--platform ruby")
+      end
+    end
+  end
+end

@@ -25,5 +25,7 @@ end
 installed_rack = Gem::Specification.find_all_by_name("rack").map(&:version).max
 if Gem::Specification.find_all_by_name("rack-session").empty? && installed_rack &&
    installed_rack < Gem::Version.new("3")
-  gem "rack-session", "1.0.2", path: File.expand_path("offline/rack-session-1.0.2", __dir__)
+  # (Bundler.root is the folder of the Gemfile in use: the checkout's or gemfiles/.)
+  stand_in = %w[gemfiles/offline offline].map { |dir| Bundler.root.join(dir, "rack-session-1.0.2") }.find(&:exist?)
+  gem "rack-session", "1.0.2", path: stand_in.to_s
 end

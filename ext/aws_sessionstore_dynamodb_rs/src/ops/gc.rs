@@ -3,7 +3,8 @@
 //! then BatchWriteItem deletes of 25 with UnprocessedItems retried.
 //!
 //! Each segment holds one scan page of keys at a time, and sends its delete
-//! batches concurrently (up to 16 batches in flight for the whole run) while
+//! batches concurrently (up to `DELETES_IN_FLIGHT`, 32, batches in flight for the whole
+//! run) while
 //! it scans on. A stop flag is checked before each batch is sent, so an
 //! interrupted run sends no new batch and lets the ones in flight finish.
 //! Counters are atomics read by Ruby for progress.
@@ -22,6 +23,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::error::StoreError;
+use crate::ops::schema::{CREATED_AT, LOCKED_AT, UPDATED_AT};
+use crate::ops::stats::Capacity;
 use crate::ops::time::{now_f64, ruby_float_string};
 
 /// DynamoDB's BatchWriteItem limit.
@@ -54,23 +57,12 @@ pub struct GcProgress {
     pub scanned: AtomicU64,
     pub matched: AtomicU64,
     pub deleted: AtomicU64,
-    /// Consumed capacity units × 1000, summed over scans and deletes.
-    pub capacity_milli: AtomicU64,
+    /// Consumed capacity units, summed over scans and deletes.
+    pub capacity: Capacity,
     pub stop: AtomicBool,
 }
 
 impl GcProgress {
-    pub fn capacity(&self) -> f64 {
-        self.capacity_milli.load(Ordering::Relaxed) as f64 / 1000.0
-    }
-
-    fn add_capacity(&self, units: Option<f64>) {
-        if let Some(u) = units {
-            self.capacity_milli
-                .fetch_add((u * 1000.0).round() as u64, Ordering::Relaxed);
-        }
-    }
-
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
@@ -115,10 +107,10 @@ pub fn filter(
         )
     };
     if let Some(age) = max_age {
-        clauses.push(older("created_at", "#c", ":age", now - age));
+        clauses.push(older(CREATED_AT, "#c", ":age", now - age));
     }
     if let Some(stale) = max_stale {
-        clauses.push(older("updated_at", "#u", ":stale", now - stale));
+        clauses.push(older(UPDATED_AT, "#u", ":stale", now - stale));
     }
     // Stubs the official gem's locking left: no timestamps, only a lock;
     // never a session, so the shorter limit applies.
@@ -126,13 +118,13 @@ pub fn filter(
         (Some(stale), Some(age)) => stale.min(age),
         (stale, age) => stale.or(age)?,
     };
-    let lock = older("locked_at", "#l", ":lock", now - stub_limit);
+    let lock = older(LOCKED_AT, "#l", ":lock", now - stub_limit);
     names
         .entry("#c".into())
-        .or_insert_with(|| "created_at".into());
+        .or_insert_with(|| CREATED_AT.into());
     names
         .entry("#u".into())
-        .or_insert_with(|| "updated_at".into());
+        .or_insert_with(|| UPDATED_AT.into());
     clauses.push(format!(
         "(attribute_not_exists(#c) AND attribute_not_exists(#u) AND {lock})"
     ));
@@ -292,7 +284,9 @@ async fn scan_pages(
         progress
             .scanned
             .fetch_add(page.scanned_count.max(0) as u64, Ordering::Relaxed);
-        progress.add_capacity(page.consumed_capacity.and_then(|c| c.capacity_units));
+        progress
+            .capacity
+            .add(page.consumed_capacity.and_then(|c| c.capacity_units));
         let keys = page.items.unwrap_or_default();
         progress
             .matched
@@ -362,7 +356,7 @@ async fn delete_batch(
             .await
             .map_err(StoreError::from_sdk)?;
         for used in out.consumed_capacity.unwrap_or_default() {
-            progress.add_capacity(used.capacity_units);
+            progress.capacity.add(used.capacity_units);
         }
         pending = out
             .unprocessed_items

@@ -18,11 +18,10 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
 use crate::ops::item::Item;
-use crate::ops::session::{self, refused_item, ItemKey};
+use crate::ops::schema::LOCKED_AT;
+use crate::ops::session::{self, refusal, ItemKey, Refusal};
+use crate::ops::stats::send_counted;
 use crate::ops::time::{now_f64, parse_seconds};
-use crate::send_counted;
-
-pub const LOCK_ATTRIBUTE: &str = "locked_at";
 
 /// The official options, in their official units.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +67,7 @@ async fn conditional_lock(
         .key(&key.key_name, key.key_value())
         .update_expression("SET #l = :l")
         .expression_attribute_names("#k", &key.key_name)
-        .expression_attribute_names("#l", LOCK_ATTRIBUTE)
+        .expression_attribute_names("#l", LOCKED_AT)
         .expression_attribute_values(":l", AttributeValue::S(lock.to_string()))
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
@@ -80,9 +79,10 @@ async fn conditional_lock(
     };
     match send_counted!(request, &key.stats) {
         Ok(out) => Ok(Attempt::Acquired(out.attributes.unwrap_or_default())),
-        Err(err) => match refused_item(&err) {
-            Some(old) => Ok(Attempt::Refused(old)),
-            None => Err(StoreError::from_sdk(err)),
+        Err(err) => match refusal(&err) {
+            Refusal::RefusedWith(old) => Ok(Attempt::Refused(Some(old))),
+            Refusal::Refused => Ok(Attempt::Refused(None)),
+            Refusal::NotConditional => Err(StoreError::from_sdk(err)),
         },
     }
 }
@@ -112,7 +112,7 @@ pub async fn acquire(
             },
         };
         let tried = observed.take();
-        let at_once = match old.get(LOCK_ATTRIBUTE) {
+        let at_once = match old.get(LOCKED_AT) {
             // Our own lock: an earlier attempt of this call landed and its
             // answer was lost, then the SDK retried.
             Some(AttributeValue::S(held)) if *held == lock => {
@@ -171,11 +171,11 @@ pub async fn release(client: &Client, key: &ItemKey, lock: String) -> Result<boo
         .key(&key.key_name, key.key_value())
         .update_expression("REMOVE #l")
         .condition_expression("#l = :l")
-        .expression_attribute_names("#l", LOCK_ATTRIBUTE)
+        .expression_attribute_names("#l", LOCKED_AT)
         .expression_attribute_values(":l", AttributeValue::S(lock));
     match send_counted!(request, &key.stats) {
         Ok(_) => Ok(true),
-        Err(err) if refused_item(&err).is_some() => Ok(false),
+        Err(err) if refusal(&err).is_conditional() => Ok(false),
         Err(err) => Err(StoreError::from_sdk(err)),
     }
 }

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
 use crate::ops::item::Item;
-use crate::ops::session::{refused_item, ItemKey};
+use crate::ops::session::{refusal, ItemKey};
 
 /// One scan page of whole items, and where the next one starts.
 pub async fn scan_page(
@@ -70,7 +70,7 @@ pub async fn rewrite(
         .await;
     match result {
         Ok(_) => Ok(true),
-        Err(err) if refused_item(&err).is_some() => Ok(false),
+        Err(err) if refusal(&err).is_conditional() => Ok(false),
         Err(err) => Err(StoreError::from_sdk(err)),
     }
 }

@@ -7,6 +7,7 @@ pub mod gc;
 pub mod item;
 pub mod lock;
 pub mod migrate;
+pub mod schema;
 pub mod session;
 pub mod stats;
 pub mod table;

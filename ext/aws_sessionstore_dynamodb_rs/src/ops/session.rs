@@ -14,10 +14,9 @@ use std::sync::Arc;
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::ops::item::Item;
-use crate::ops::lock::LOCK_ATTRIBUTE;
-use crate::ops::stats::{CallStats, CountAttempts};
+use crate::ops::schema::{CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT};
+use crate::ops::stats::{send_counted, CallStats, CountAttempts};
 use crate::ops::time::now_string;
-use crate::send_counted;
 
 /// Where an item lives: table, hash key attribute name and its value; and
 /// where to count the call's cost, when someone listens.
@@ -90,15 +89,15 @@ pub async fn get(
 /// small (timestamps), so this is what can push it over the limit.
 pub fn save_size(save: &Save) -> usize {
     let mut size = save.key.key_name.len() + save.key.key.len();
-    size += "updated_at".len() + 20;
+    size += UPDATED_AT.len() + 20;
     if let Some(data) = &save.data {
-        size += "data".len() + data.len();
+        size += DATA.len() + data.len();
     }
     if let Some(created) = &save.created_at {
-        size += "created_at".len() + created.len();
+        size += CREATED_AT.len() + created.len();
     }
     if save.expire_at.is_some() {
-        size += "expire_at".len() + 12;
+        size += EXPIRE_AT.len() + 12;
     }
     size
 }
@@ -130,19 +129,19 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         .table_name(&save.key.table)
         .key(&save.key.key_name, save.key.key_value())
         .expression_attribute_names("#k", &save.key.key_name)
-        .expression_attribute_names("#u", "updated_at")
-        .expression_attribute_names("#e", "expire_at")
+        .expression_attribute_names("#u", UPDATED_AT)
+        .expression_attribute_names("#e", EXPIRE_AT)
         .expression_attribute_values(":u", updated_at.clone());
     if let Some(data) = save.data {
         sets.push("#d = :d");
         request = request
-            .expression_attribute_names("#d", "data")
+            .expression_attribute_names("#d", DATA)
             .expression_attribute_values(":d", AttributeValue::S(data));
     }
     if let Some(created) = save.created_at {
         sets.push("#c = :c");
         request = request
-            .expression_attribute_names("#c", "created_at")
+            .expression_attribute_names("#c", CREATED_AT)
             .expression_attribute_values(":c", AttributeValue::S(created));
     }
     match save.expire_at {
@@ -161,7 +160,7 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         removes.push("#l");
         condition.push_str(" AND #l = :l");
         request = request
-            .expression_attribute_names("#l", "locked_at")
+            .expression_attribute_names("#l", LOCKED_AT)
             .expression_attribute_values(":l", AttributeValue::S(lock));
     }
     if locked || ours.is_some() {
@@ -180,25 +179,25 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         .condition_expression(condition);
     match send_counted!(request, &save.key.stats) {
         Ok(_) => Ok(Saved::Written),
-        Err(err) => match refused_item(&err) {
+        Err(err) => match refusal(&err) {
             // Our own write, landed by an attempt whose answer was lost:
             // the SDK's retry then finds our lock already released.
-            Some(Some(old)) if locked && old.get("updated_at") == Some(&updated_at) => {
+            Refusal::RefusedWith(old) if locked && old.get(UPDATED_AT) == Some(&updated_at) => {
                 Ok(Saved::Written)
             }
             // The item exists but holds another lock value.
-            Some(Some(_)) if locked => Ok(Saved::LockLost),
+            Refusal::RefusedWith(_) if locked => Ok(Saved::LockLost),
             // A retry after a first attempt whose answer was lost: it is
             // ours (created_at has microseconds, and the data is the same).
-            Some(Some(old))
+            Refusal::RefusedWith(old)
                 if ours.as_ref().is_some_and(|(data, created)| {
-                    old.get("data") == Some(data) && old.get("created_at") == Some(created)
+                    old.get(DATA) == Some(data) && old.get(CREATED_AT) == Some(created)
                 }) =>
             {
                 Ok(Saved::Written)
             }
-            Some(_) => Ok(Saved::ConditionFailed),
-            None => Err(too_large_or(StoreError::from_sdk(err), size)),
+            Refusal::RefusedWith(_) | Refusal::Refused => Ok(Saved::ConditionFailed),
+            Refusal::NotConditional => Err(too_large_or(StoreError::from_sdk(err), size)),
         },
     }
 }
@@ -244,7 +243,7 @@ pub enum Moved {
 /// answered as that attempt was.
 pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
     let to = &mv.to;
-    let size = to.key_name.len() + to.key.len() + "data".len() + mv.data.len() + 80;
+    let size = to.key_name.len() + to.key.len() + DATA.len() + mv.data.len() + 80;
     if size > ITEM_SIZE_LIMIT {
         return Err(StoreError::TooLarge {
             size,
@@ -254,26 +253,26 @@ pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
     let mut put = Put::builder()
         .table_name(&to.table)
         .item(&to.key_name, to.key_value())
-        .item("data", AttributeValue::S(mv.data))
-        .item("created_at", AttributeValue::S(mv.created_at))
-        .item("updated_at", AttributeValue::S(now_string()))
+        .item(DATA, AttributeValue::S(mv.data))
+        .item(CREATED_AT, AttributeValue::S(mv.created_at))
+        .item(UPDATED_AT, AttributeValue::S(now_string()))
         .condition_expression("attribute_not_exists(#k)")
         .expression_attribute_names("#k", &to.key_name);
     if let Some(at) = mv.expire_at {
-        put = put.item("expire_at", AttributeValue::N(at.to_string()));
+        put = put.item(EXPIRE_AT, AttributeValue::N(at.to_string()));
     }
     let mut condition = "attribute_exists(#k) AND #u = :u".to_string();
     let mut delete = Delete::builder()
         .table_name(&to.table)
         .key(&to.key_name, AttributeValue::S(mv.from_key))
         .expression_attribute_names("#k", &to.key_name)
-        .expression_attribute_names("#u", "updated_at")
+        .expression_attribute_names("#u", UPDATED_AT)
         .expression_attribute_values(":u", mv.read_updated_at)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     if let Some(lock) = &mv.lock {
         condition.push_str(" AND #l = :l");
         delete = delete
-            .expression_attribute_names("#l", LOCK_ATTRIBUTE)
+            .expression_attribute_names("#l", LOCKED_AT)
             .expression_attribute_values(":l", AttributeValue::S(lock.clone()));
     }
     let built = |e: aws_smithy_types::error::operation::BuildError| {
@@ -309,7 +308,7 @@ pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
                 .await;
             if let Ok(out) = &sent {
                 for used in out.consumed_capacity() {
-                    stats.add_capacity(used.capacity_units);
+                    stats.capacity.add(used.capacity_units);
                 }
             }
             sent
@@ -322,9 +321,7 @@ pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
             Some([_, old]) if is_condition_failure(old) => Ok(match &old.item {
                 None => Moved::SourceGone,
                 Some(item) => match &mv.lock {
-                    Some(lock)
-                        if item.get(LOCK_ATTRIBUTE) != Some(&AttributeValue::S(lock.clone())) =>
-                    {
+                    Some(lock) if item.get(LOCKED_AT) != Some(&AttributeValue::S(lock.clone())) => {
                         Moved::LockLost
                     }
                     _ => Moved::Refused,
@@ -367,15 +364,37 @@ pub async fn delete(client: &Client, key: &ItemKey) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// For a failed condition: `Some(the old item, when DynamoDB returned it)`;
-/// `None` for every other error.
-pub fn refused_item(err: &SdkError<UpdateItemError, HttpResponse>) -> Option<Option<Item>> {
+/// What an UpdateItem error says about its condition expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// Any other error than a failed condition.
+    NotConditional,
+    /// The condition failed and no old item came back (there is none, or
+    /// the request did not ask for it, or the server does not send it).
+    Refused,
+    /// The condition failed; the item as it was.
+    RefusedWith(Item),
+}
+
+impl Refusal {
+    /// Whether the condition failed (with or without the old item).
+    pub fn is_conditional(&self) -> bool {
+        !matches!(self, Refusal::NotConditional)
+    }
+}
+
+/// Whether `err` is a failed condition, and the old item if DynamoDB
+/// returned it.
+pub fn refusal(err: &SdkError<UpdateItemError, HttpResponse>) -> Refusal {
     match err {
         SdkError::ServiceError(service) => match service.err() {
-            UpdateItemError::ConditionalCheckFailedException(e) => Some(e.item.clone()),
-            _ => None,
+            UpdateItemError::ConditionalCheckFailedException(e) => match &e.item {
+                Some(old) => Refusal::RefusedWith(old.clone()),
+                None => Refusal::Refused,
+            },
+            _ => Refusal::NotConditional,
         },
-        _ => None,
+        _ => Refusal::NotConditional,
     }
 }
 

@@ -17,22 +17,32 @@ pub struct CallStats {
     pub calls: AtomicU32,
     /// HTTP attempts, retries included.
     pub attempts: AtomicU32,
-    /// Consumed capacity units × 1000.
-    capacity_milli: AtomicU64,
+    /// Consumed capacity units.
+    pub capacity: Capacity,
 }
 
-impl CallStats {
-    pub fn add_capacity(&self, units: Option<f64>) {
+/// Consumed capacity units, summed across threads and tasks: kept as
+/// thousandths in an atomic (DynamoDB reports fractions such as 0.5).
+#[derive(Debug, Default)]
+pub struct Capacity {
+    milli: AtomicU64,
+}
+
+impl Capacity {
+    /// Adds what DynamoDB reported, if it reported anything.
+    pub fn add(&self, units: Option<f64>) {
         if let Some(units) = units {
-            self.capacity_milli
+            self.milli
                 .fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
         }
     }
 
-    pub fn capacity(&self) -> f64 {
-        self.capacity_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    pub fn units(&self) -> f64 {
+        self.milli.load(Ordering::Relaxed) as f64 / 1000.0
     }
+}
 
+impl CallStats {
     /// Retries: attempts beyond the first of each call.
     pub fn retries(&self) -> u32 {
         self.attempts
@@ -63,7 +73,7 @@ impl Intercept for CountAttempts {
 
 /// Sends a fluent request; with stats, asks for the consumed capacity,
 /// counts the call and its attempts, and adds the capacity DynamoDB reports.
-#[macro_export]
+/// A macro because each operation's fluent builder is its own type.
 macro_rules! send_counted {
     ($request:expr, $stats:expr) => {
         match $stats {
@@ -80,7 +90,7 @@ macro_rules! send_counted {
                     .send()
                     .await;
                 if let Ok(out) = &sent {
-                    stats.add_capacity(
+                    stats.capacity.add(
                         out.consumed_capacity
                             .as_ref()
                             .and_then(|c| c.capacity_units),
@@ -91,4 +101,19 @@ macro_rules! send_counted {
             None => $request.send().await,
         }
     };
+}
+pub(crate) use send_counted;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_sums_fractions_and_ignores_none() {
+        let capacity = Capacity::default();
+        capacity.add(Some(0.5));
+        capacity.add(None);
+        capacity.add(Some(1.25));
+        assert_eq!(capacity.units(), 1.75);
+    }
 }

@@ -9,9 +9,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-
-/// The attribute TTL deletes by; the store writes it as a number.
-pub const TTL_ATTRIBUTE: &str = "expire_at";
+use crate::ops::schema::EXPIRE_AT;
 
 const POLL: Duration = Duration::from_millis(100);
 const WAIT_LIMIT: Duration = Duration::from_secs(300);
@@ -125,7 +123,7 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
                 .enabled(true)
-                .attribute_name(TTL_ATTRIBUTE)
+                .attribute_name(EXPIRE_AT)
                 .build()
                 .map_err(build_error)?,
         )

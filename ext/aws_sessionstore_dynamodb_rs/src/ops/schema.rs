@@ -1,0 +1,14 @@
+//! The session item's attribute names, as every version of the gem (and the
+//! official one) writes them. The hash key's name is not here: it is an
+//! option (`table_key`, `ItemKey::key_name`).
+
+/// The serialized session.
+pub const DATA: &str = "data";
+/// When the session was created (seconds, S since v3, N before).
+pub const CREATED_AT: &str = "created_at";
+/// When the session was last written (seconds, S since v3, N before).
+pub const UPDATED_AT: &str = "updated_at";
+/// Seconds since the epoch, the TTL attribute `create_table` turns on.
+pub const EXPIRE_AT: &str = "expire_at";
+/// The pessimistic lock's value (a timestamp string, N in v0.5).
+pub const LOCKED_AT: &str = "locked_at";

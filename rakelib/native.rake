@@ -13,7 +13,8 @@
 #   PROFILE=dev rake native:gem     # same layout from the dev build (seconds)
 #   NATIVE_GEM_DIR=DIR              # where the gems go (default pkg/)
 #   rake native:package NATIVE_BUILDS=DIR   # one gem per DIR/<platform>/, with DIR/<platform>/<minor>/<crate>.so
-#                                   #   (script/native-gems stages its builds so)
+#                                   #   (script/native-gems stages its builds so; NATIVE_PACKAGE_PLATFORMS
+#                                   #   limits it to some platforms)
 
 require "fileutils"
 require "rbconfig"
@@ -88,6 +89,7 @@ namespace :native do
     root = ENV.fetch("NATIVE_BUILDS") { abort "rake native:package: NATIVE_BUILDS is not set" }
     out_dir = File.expand_path(ENV.fetch("NATIVE_GEM_DIR", "pkg"))
     platforms = Dir.children(root).select { |p| File.directory?(File.join(root, p)) }.sort
+    platforms &= ENV["NATIVE_PACKAGE_PLATFORMS"].split if ENV["NATIVE_PACKAGE_PLATFORMS"]
     abort "rake native:package: nothing staged in #{root}" if platforms.empty?
     platforms.each do |platform|
       builds = Dir[File.join(root, platform, "*", "#{CRATE}.so")].to_h { |so| [File.basename(File.dirname(so)), so] }

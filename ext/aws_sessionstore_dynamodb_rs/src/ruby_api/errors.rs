@@ -1,41 +1,90 @@
 //! The one mapping of `StoreError` to Ruby exceptions. The classes are
-//! defined in Ruby (`lib/aws/session_store/dynamo_db/errors.rb`) and resolved
-//! once, when the extension loads; every variant is mapped in one exhaustive
-//! `match`, so a new variant cannot be forgotten.
+//! defined in Ruby (`lib/aws/session_store/dynamo_db/errors.rb`); their
+//! names are listed once, in `classes!` below, and resolved when the
+//! extension loads (a missing one fails the `require`). Which error is
+//! which class is one exhaustive `match` (`Class::of`), so a new
+//! `StoreError` variant that isn't mapped does not compile, and a class
+//! can't be raised without being resolved at load.
 
 use std::sync::OnceLock;
 
 use magnus::value::Opaque;
-use magnus::{prelude::*, Error, ExceptionClass, RModule, Ruby};
+use magnus::{prelude::*, Error, ExceptionClass, KwArgs, RModule, Ruby};
 
 use crate::error::StoreError;
+
+/// Defines `Class`, one variant per exception class of
+/// `Aws::SessionStore::DynamoDB::Errors` the native layer raises, named as
+/// in Ruby, with `Class::ALL` and `Class::name`.
+macro_rules! classes {
+    ($($class:ident),+ $(,)?) => {
+        // Named exactly as the Ruby classes, which all end in "Error".
+        #[allow(clippy::enum_variant_names)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Class {
+            $($class),+
+        }
+
+        impl Class {
+            /// Every class, in declaration order (`Class as usize` indexes it).
+            const ALL: &'static [Class] = &[$(Class::$class),+];
+
+            /// The class's name in `Aws::SessionStore::DynamoDB::Errors`.
+            fn name(self) -> &'static str {
+                match self {
+                    $(Class::$class => stringify!($class)),+
+                }
+            }
+        }
+    };
+}
+
+classes!(
+    ResourceNotFoundError,
+    ConditionalCheckFailedError,
+    ThrottlingError,
+    ValidationError,
+    ServiceError,
+    TimeoutError,
+    NetworkError,
+    SessionTooLargeError,
+    LockWaitTimeoutError,
+    LockLostError,
+    ConfigurationError,
+    InternalError,
+);
+
+impl Class {
+    /// The class an error is raised as.
+    fn of(err: &StoreError) -> Class {
+        match err {
+            StoreError::Service { code, .. } => match code.as_str() {
+                "ResourceNotFoundException" => Class::ResourceNotFoundError,
+                "ConditionalCheckFailedException" => Class::ConditionalCheckFailedError,
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded" => Class::ThrottlingError,
+                "ValidationException" => Class::ValidationError,
+                _ => Class::ServiceError,
+            },
+            StoreError::Timeout(_) => Class::TimeoutError,
+            StoreError::Network(_) => Class::NetworkError,
+            StoreError::TooLarge { .. } => Class::SessionTooLargeError,
+            StoreError::LockWaitTimeout { .. } => Class::LockWaitTimeoutError,
+            StoreError::LockLost => Class::LockLostError,
+            StoreError::Configuration(_) => Class::ConfigurationError,
+            StoreError::Internal(_) => Class::InternalError,
+        }
+    }
+}
 
 impl StoreError {
     /// The Ruby exception for this error, an instance of a class from
     /// `Aws::SessionStore::DynamoDB::Errors`.
     pub fn into_ruby(self, ruby: &Ruby) -> Error {
-        let class_name = match &self {
-            StoreError::Service { code, .. } => match code.as_str() {
-                "ResourceNotFoundException" => "ResourceNotFoundError",
-                "ConditionalCheckFailedException" => "ConditionalCheckFailedError",
-                "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded" => "ThrottlingError",
-                "ValidationException" => "ValidationError",
-                _ => "ServiceError",
-            },
-            StoreError::Timeout(_) => "TimeoutError",
-            StoreError::Network(_) => "NetworkError",
-            StoreError::TooLarge { .. } => "SessionTooLargeError",
-            StoreError::LockWaitTimeout { .. } => "LockWaitTimeoutError",
-            StoreError::LockLost => "LockLostError",
-            StoreError::Configuration(_) => "ConfigurationError",
-            StoreError::Internal(_) => "InternalError",
-        };
         let message = self.to_string();
-        let class = match error_class(ruby, class_name) {
-            Some(class) => class,
-            None => return Error::new(ruby.exception_runtime_error(), message),
+        let Some(class) = error_class(ruby, Class::of(&self)) else {
+            return Error::new(ruby.exception_runtime_error(), message);
         };
         let built = match self {
             StoreError::Service {
@@ -44,6 +93,15 @@ impl StoreError {
                 status,
                 ..
             } => class.new_instance((message.clone(), code, request_id, status)),
+            // `SessionTooLargeError.new(message, limit, size: size)`: our
+            // message, and `#size` / `#limit` for whoever rescues it.
+            StoreError::TooLarge { size, limit } => {
+                let size_kw = ruby.hash_new();
+                match size_kw.aset(ruby.to_symbol("size"), size) {
+                    Ok(()) => class.new_instance((message.clone(), limit, KwArgs(size_kw))),
+                    Err(e) => Err(e),
+                }
+            }
             _ => class.new_instance((message.clone(),)),
         };
         match built {
@@ -53,25 +111,8 @@ impl StoreError {
     }
 }
 
-/// Every class `into_ruby` raises, by name in
-/// `Aws::SessionStore::DynamoDB::Errors` (defined in `errors.rb`).
-const CLASS_NAMES: [&str; 12] = [
-    "ResourceNotFoundError",
-    "ConditionalCheckFailedError",
-    "ThrottlingError",
-    "ValidationError",
-    "ServiceError",
-    "TimeoutError",
-    "NetworkError",
-    "SessionTooLargeError",
-    "LockWaitTimeoutError",
-    "LockLostError",
-    "ConfigurationError",
-    "InternalError",
-];
-
-/// The classes, resolved once when the extension loads.
-static CLASSES: OnceLock<Vec<(&'static str, Opaque<ExceptionClass>)>> = OnceLock::new();
+/// The classes, resolved once when the extension loads, indexed by `Class`.
+static CLASSES: OnceLock<Vec<Opaque<ExceptionClass>>> = OnceLock::new();
 
 /// Resolves every exception class once; a missing one fails the load
 /// (`require` raises NameError) instead of the first error in production.
@@ -82,22 +123,52 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
         .const_get::<_, RModule>("SessionStore")?
         .const_get::<_, RModule>("DynamoDB")?
         .const_get("Errors")?;
-    let mut classes = Vec::with_capacity(CLASS_NAMES.len());
-    for name in CLASS_NAMES {
-        let class: ExceptionClass = errors.const_get(name)?;
+    let mut classes = Vec::with_capacity(Class::ALL.len());
+    for class in Class::ALL {
+        let resolved: ExceptionClass = errors.const_get(class.name())?;
         // Kept alive even if someone removed the constant.
-        ruby.gc_register_mark_object(class);
-        classes.push((name, Opaque::from(class)));
+        ruby.gc_register_mark_object(resolved);
+        classes.push(Opaque::from(resolved));
     }
     // A second load of the extension (another `require` path) keeps the first.
     let _ = CLASSES.set(classes);
     Ok(())
 }
 
-fn error_class(ruby: &Ruby, name: &str) -> Option<ExceptionClass> {
+fn error_class(ruby: &Ruby, class: Class) -> Option<ExceptionClass> {
     CLASSES
         .get()?
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, class)| ruby.get_inner(*class))
+        .get(class as usize)
+        .map(|resolved| ruby.get_inner(*resolved))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_sits_at_its_own_index() {
+        for (i, class) in Class::ALL.iter().enumerate() {
+            assert_eq!(*class as usize, i, "{}", class.name());
+        }
+    }
+
+    #[test]
+    fn errors_map_to_their_classes() {
+        let service = |code: &str| StoreError::Service {
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            status: None,
+        };
+        assert_eq!(
+            Class::of(&service("ThrottlingException")),
+            Class::ThrottlingError
+        );
+        assert_eq!(Class::of(&service("Whatever")), Class::ServiceError);
+        assert_eq!(
+            Class::of(&StoreError::TooLarge { size: 1, limit: 0 }).name(),
+            "SessionTooLargeError"
+        );
+    }
 }

@@ -122,8 +122,12 @@ module Aws
           #   message.
           # @param [Integer] limit the limit in bytes.
           # @param [String] what the limit, in words, for the message.
-          def initialize(size_or_message = nil, limit = LIMIT_BYTES, what: "DynamoDB's 400 KB item size limit")
+          # @param [Integer, nil] size the rejected item's size in bytes, with
+          #   a ready message (the native layer passes both).
+          def initialize(size_or_message = nil, limit = LIMIT_BYTES, what: "DynamoDB's 400 KB item size limit",
+                         size: nil)
             @limit = limit
+            @size = size
             case size_or_message
             when Integer
               @size = size_or_message

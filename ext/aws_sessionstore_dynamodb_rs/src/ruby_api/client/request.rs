@@ -40,10 +40,16 @@ fn naming(request: RStruct, name: &str, err: Error) -> Error {
         Ok(message) => message,
         Err(_) => return err,
     };
-    Error::new(
-        class,
-        format!("{}#{name}: {message}", request.class().inspect()),
-    )
+    Error::new(class, format!("{}#{name}: {message}", struct_name(request)))
+}
+
+/// The request's class name (`inspect` would add "(keyword_init: true)").
+fn struct_name(request: RStruct) -> String {
+    let class = request.class();
+    match class.funcall::<_, _, Option<String>>("name", ()) {
+        Ok(Some(name)) => name,
+        _ => class.inspect(),
+    }
 }
 
 /// A `ConfigurationError` (a value of the right type the native layer
@@ -59,7 +65,7 @@ pub(super) fn item_key(request: RStruct) -> Result<ItemKey, Error> {
     key_of(request, instrument.unwrap_or(false))
 }
 
-/// The item a request without `instrument` names.
+/// The item a request without `instrument` (`RewriteRequest`) names.
 pub(super) fn uncounted_key(request: RStruct) -> Result<ItemKey, Error> {
     key_of(request, false)
 }

@@ -9,6 +9,6 @@ namespace :cargo do
   desc "cargo clippy -D warnings and cargo fmt --check"
   task :lint do
     sh "cargo", "fmt", "--all", "--check"
-    sh "cargo", "clippy", "--all-targets", "--quiet", "--", "-D", "warnings"
+    sh "cargo", "clippy", "--all-targets", "--all-features", "--quiet", "--", "-D", "warnings"
   end
 end

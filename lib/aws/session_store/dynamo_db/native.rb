@@ -66,11 +66,11 @@ module Aws
         private_constant :CLIENTS, :CLIENTS_LOCK
 
         # One Struct per request shape: the Rust side reads each member by
-        # name (ext/aws_sessionstore_dynamodb_rs/src/ruby_api/client.rs), so
-        # no call passes a list of positional arguments to swap.
+        # name (ext/aws_sessionstore_dynamodb_rs/src/ruby_api/client/request.rs),
+        # so no call passes a list of positional arguments to swap.
 
-        # Each item call also takes `instrument`: when true, the call
-        # returns `[result, stats]`, stats being `calls`, `attempts`,
+        # Each item call but rewrite_item also takes `instrument`: when true,
+        # the call returns `[result, stats]`, stats being `calls`, `attempts`,
         # `retries` and `consumed_capacity` (asked of DynamoDB only then).
 
         # get_item, delete_item. `consistent` is ignored by delete_item.
@@ -95,8 +95,9 @@ module Aws
                                   keyword_init: true)
         # scan_page: whole items, `limit` per page, from `start_key` (nil: the start).
         ScanRequest = Struct.new(:table, :limit, :start_key, keyword_init: true)
-        # rewrite_item: `set` and `expected` are [[name, "S" | "N", text], ...].
-        RewriteRequest = Struct.new(:table, :key_name, :key, :expected, :set, :instrument, keyword_init: true)
+        # rewrite_item: `set` and `expected` are [[name, "S" | "N", text], ...];
+        # migrate counts its own work, so no `instrument`.
+        RewriteRequest = Struct.new(:table, :key_name, :key, :expected, :set, keyword_init: true)
         # collect_garbage: limits in seconds (Floats), nil for none.
         GcRequest = Struct.new(:table, :key_name, :max_age, :max_stale, :segments, :operation_delay,
                                :max_deletes_per_second, :dry_run, keyword_init: true)

@@ -39,6 +39,10 @@ module Aws
 
           def json_dump(hash)
             ::JSON.generate(hash, JSON_GENERATE_OPTIONS)
+          rescue ::JSON::GeneratorError => e
+            # No cause, and only the class: json 2.9+ (Ruby 3.4) quotes the
+            # offending value, which is session data, in its messages.
+            raise ::JSON::GeneratorError, "session data cannot be written as JSON (#{e.class})", cause: nil
           end
 
           def json_load(string)

@@ -301,6 +301,91 @@ module BenchReport
     [text, results.first["cpu_mean_us"]]
   end
 
+  # --- every Ruby ---------------------------------------------------------
+
+  # The Rubies besides this one: Debian folders that script/bench-ruby runs
+  # bench/request_cpu.rb in (BENCH_RUBIES="" for none).
+  def other_rubies
+    ENV.fetch("BENCH_RUBIES", "3.3 3.4").split
+  end
+
+  # One run of bench/request_cpu.rb per Ruby (and per Ruby with YJIT where
+  # that Ruby has it), against the same DynamoDB Local and redis-server, one
+  # after another: [label, parsed JSON or the reason it is missing].
+  def every_ruby_runs(env, redis_port, requests)
+    runs = [["#{RUBY_VERSION} (this Ruby)", JSON.parse(File.read(File.join(OUT, "request_cpu-host.json")))]]
+    redis = "redis://127.0.0.1:#{redis_port}/0"
+    yjit = File.join(OUT, "request_cpu-host-yjit.json")
+    runs << if defined?(RubyVM::YJIT)
+              run!([RbConfig.ruby, "--yjit", "-I", LIB, "bench/request_cpu.rb", "--requests", requests.to_s,
+                    "--redis", redis, "--json", yjit], name: "request_cpu-yjit", timeout: 900, env: env)
+              ["#{RUBY_VERSION} + YJIT", JSON.parse(File.read(yjit))]
+            else
+              ["#{RUBY_VERSION} + YJIT", "this Ruby was built without YJIT"]
+            end
+    other_rubies.each do |minor|
+      [[], ["--yjit"]].each do |flags|
+        label = "#{minor}#{" + YJIT" unless flags.empty?}"
+        json = File.join(OUT, "request_cpu-#{minor}#{flags.first}.json")
+        FileUtils.rm_f(json)
+        out, status, tail = run(["script/bench-ruby", minor, "--requests", requests.to_s, *flags, "--json", json],
+                                name: "bench-ruby-#{minor}#{flags.first}", timeout: 2400,
+                                env: env.merge("REDIS_URL" => redis), chdir: ROOT)
+        runs << if status.success? && File.exist?(json)
+                  [label, JSON.parse(File.read(json))]
+                else
+                  reason = tail.lines.grep(/bench-ruby|debian-ruby/).last || tail.lines.last || out.lines.last
+                  [label, "not measured: #{reason.to_s.strip}"]
+                end
+      end
+    end
+    runs
+  end
+
+  def every_ruby(env, redis_port, requests)
+    return "No redis-server: nothing to compare with." unless redis_port
+
+    runs = every_ruby_runs(env, redis_port, requests)
+    measured = runs.reject { |_, r| r.is_a?(String) }
+    redis = "Rack::Session::Redis (redis-rack, local redis-server)"
+    redis2 = "Rack::Session::Redis, a second Ruby thread alive"
+    rows = [
+      ["session changes (GetItem + UpdateItem)", "DynamoDB store (no locking, session changes)", redis],
+      ["unchanged session (GetItem)", "DynamoDB store (unchanged session, write avoidance)", redis],
+      ["session changes, a second Ruby thread alive", "DynamoDB store (session changes), a second Ruby thread alive",
+       redis2],
+      ["unchanged session, a second Ruby thread alive",
+       "DynamoDB store (unchanged session), a second Ruby thread alive", redis2],
+      ["redis-rack (one thread / two)", nil, nil],
+      ["Rack::Session::Cookie", "Rack::Session::Cookie", nil],
+      ["Rack::Session::Pool", "Rack::Session::Pool", nil]
+    ]
+    cell = lambda do |r, name, base|
+      cpu = r.fetch("cpu_mean_us")
+      return "#{cpu.fetch(redis).round} / #{cpu.fetch(redis2).round}" unless name
+
+      base ? format("%d (**%.2f×**)", cpu.fetch(name).round, cpu.fetch(name) / cpu.fetch(base)) : cpu.fetch(name).round.to_s
+    end
+    text = +"Process CPU per request, mean µs (× redis-rack measured in the same process, with or without the\n"
+    text << "second thread), #{requests} requests per row, one Ruby after another against the same servers:\n\n"
+    heads = measured.map { |_, r| "Ruby #{r["ruby"][/\d+\.\d+\.\d+/]}#{" + YJIT" if r["yjit"]}" }
+    text << "| request | #{heads.join(" | ")} |\n|---|#{"---:|" * measured.size}\n"
+    rows.each do |label, name, base|
+      text << "| #{label} | #{measured.map { |_, r| cell.call(r, name, base) }.join(" | ")} |\n"
+    end
+    %w[rack glue gvl sdk kernel].zip(["Rack (Pool)", "Ruby glue", "GVL", "SDK + native", "kernel"]).each do |key, label|
+      values = measured.map { |_, r| r.dig("breakdown_us", "session changes", key).round }
+      text << "| session changes: #{label} | #{values.join(" | ")} |\n"
+    end
+    text << "\n"
+    measured.each { |label, r| text << "- #{label}: #{r["ruby"]}#{" (YJIT on)" if r["yjit"]}\n" }
+    runs.select { |_, r| r.is_a?(String) }.each { |label, why| text << "- #{label}: #{why}\n" }
+    text << "\nRubies 3.3 and 3.4 run in their Debian folders (script/debian-ruby, script/bench-ruby) with the " \
+            "release build script/native-gems makes for them, on Debian 12's Rack 2.2 and redis-rack 2.1 like " \
+            "this Ruby, so every column measures the same code.\n"
+    text
+  end
+
   def main
     FileUtils.mkdir_p(OUT)
     started = monotonic
@@ -333,6 +418,7 @@ module BenchReport
         argv = [RbConfig.ruby, "-I", LIB, "bench/request_cpu.rb", "--requests", requests.to_s]
         argv += ["--redis", "redis://127.0.0.1:#{redis_port}/0"] if redis_port
         argv += ["--floor-cpu-us", floor_cpu.to_s] if floor_cpu
+        argv += ["--json", File.join(OUT, "request_cpu-host.json")]
         out = run!(argv, name: "request_cpu", timeout: 900, env: env)
         note = <<~MD
           Each request goes through the middleware with Rack::MockRequest (no HTTP server), so CPU is the
@@ -346,6 +432,10 @@ module BenchReport
           to the bare SDK calls. † The unchanged session's request makes one call (GetItem), not a pair.
         MD
         "#{out.strip}\n\n#{note}"
+      end
+
+      section(report, "Per request on every Ruby, side by side") do
+        every_ruby(env, redis_port, requests)
       end
 
       section(report, "Thread scaling: one Puma process, DynamoDB 5 ms away") do

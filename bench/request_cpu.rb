@@ -10,7 +10,10 @@
 #     [--redis redis://127.0.0.1:PORT/0]   also Rack::Session::Redis (Debian's ruby-redis-rack)
 #     [--floor-cpu-us US]                  the Rust floor's CPU per GetItem + UpdateItem pair
 #                                          (examples/floor.rs): adds a "CPU vs floor" column
+#     [--json FILE]                        also the means and the breakdown as JSON, for the
+#                                          side-by-side table of every Ruby in `rake bench`
 require "etc"
+require "json"
 require "optparse"
 require "securerandom"
 require "rack"
@@ -21,10 +24,12 @@ require "aws-sessionstore-dynamodb-rs"
 requests = 2000
 redis_url = ENV["REDIS_URL"]
 floor_cpu_us = nil
+json_path = nil
 OptionParser.new do |o|
   o.on("--requests N", Integer) { |n| requests = n }
   o.on("--redis URL") { |url| redis_url = url }
   o.on("--floor-cpu-us US", Float) { |us| floor_cpu_us = us }
+  o.on("--json FILE") { |path| json_path = path }
 end.parse!
 endpoint = ENV.fetch("DYNAMODB_ENDPOINT") { abort "set DYNAMODB_ENDPOINT (script/dynamodb-local/start)" }
 secret = SecureRandom.hex(64)
@@ -200,6 +205,7 @@ puts "Where the time goes, µs of CPU per request (GVL round trip alone: #{forma
 puts
 puts "| request | total | Rack (Pool) | Ruby glue | GVL | SDK + native | kernel |"
 puts "|---|---:|---:|---:|---:|---:|---:|"
+breakdown = {}
 [["session changes", "DynamoDB store (no locking, session changes)",
   "DynamoDB store (session changes), in-memory native client: the Ruby glue alone", 2],
  ["unchanged session", "DynamoDB store (unchanged session, write avoidance)",
@@ -213,4 +219,15 @@ puts "|---|---:|---:|---:|---:|---:|---:|"
   us = ->(s) { format("%.0f", s * 1e6) }
   puts "| #{label} (#{calls} call#{"s" if calls > 1}) | #{us[user + sys]} | #{us[pool_cpu]} | #{us[glue_cpu]} | " \
        "#{us[calls * gvl]} | #{us[sdk]} | #{us[sys]} |"
+  breakdown[label] = { "total" => user + sys, "rack" => pool_cpu, "glue" => glue_cpu, "gvl" => calls * gvl,
+                       "sdk" => sdk, "kernel" => sys }.transform_values { |s| (s * 1e6).round(1) }
+end
+
+if json_path
+  yjit = defined?(RubyVM::YJIT) && RubyVM::YJIT.respond_to?(:enabled?) && RubyVM::YJIT.enabled?
+  File.write(json_path, JSON.generate(
+                          "ruby" => RUBY_DESCRIPTION, "yjit" => yjit ? true : false, "requests" => requests,
+                          "cpu_mean_us" => rows.to_h { |row| [row[0], (row[5] * 1e6).round(1)] },
+                          "breakdown_us" => breakdown
+                        ))
 end

@@ -284,9 +284,7 @@ async fn scan_pages(
         progress
             .scanned
             .fetch_add(page.scanned_count.max(0) as u64, Ordering::Relaxed);
-        progress
-            .capacity
-            .add(page.consumed_capacity.and_then(|c| c.capacity_units));
+        progress.capacity.add_from(&page);
         let keys = page.items.unwrap_or_default();
         progress
             .matched
@@ -355,9 +353,7 @@ async fn delete_batch(
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        for used in out.consumed_capacity.unwrap_or_default() {
-            progress.capacity.add(used.capacity_units);
-        }
+        progress.capacity.add_from(&out);
         pending = out
             .unprocessed_items
             .and_then(|mut m| m.remove(&spec.table))

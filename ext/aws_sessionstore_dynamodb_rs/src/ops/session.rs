@@ -4,8 +4,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnConsumedCapacity,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::ops::item::Item;
 use crate::ops::schema::{CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT};
-use crate::ops::stats::{send_counted, CallStats, CountAttempts};
+use crate::ops::stats::{send_counted, CallStats};
 use crate::ops::time::now_string;
 
 /// Where an item lives: table, hash key attribute name and its value; and
@@ -295,26 +295,7 @@ pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
                 )
                 .build(),
         );
-    let sent = match &to.stats {
-        Some(stats) => {
-            stats
-                .calls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let sent = request
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .customize()
-                .interceptor(CountAttempts(stats.clone()))
-                .send()
-                .await;
-            if let Ok(out) = &sent {
-                for used in out.consumed_capacity() {
-                    stats.capacity.add(used.capacity_units);
-                }
-            }
-            sent
-        }
-        None => request.send().await,
-    };
+    let sent = send_counted!(request, &to.stats);
     match sent {
         Ok(_) => Ok(Moved::Moved),
         Err(err) => match cancellation(&err) {

@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use magnus::{function, method, prelude::*, r_struct::RStruct, Error, RHash, RModule, Ruby};
+use magnus::{function, method, prelude::*, Error, RHash, RModule, Ruby};
 
 use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
@@ -103,21 +103,6 @@ impl Client {
         let stats = key.stats.clone();
         let client = self.sdk(ruby)?;
         Ok((nogvl(ruby, work(client, key))?, stats))
-    }
-
-    /// `on_key` for the item `request` names (its `table`, `key_name`,
-    /// `key` and `instrument` members).
-    fn on_item<T, F>(
-        &self,
-        ruby: &Ruby,
-        request: RStruct,
-        work: impl FnOnce(aws_sdk_dynamodb::Client, ItemKey) -> F,
-    ) -> Result<(T, Option<Arc<CallStats>>), Error>
-    where
-        F: std::future::Future<Output = Result<T, StoreError>> + Send,
-        T: Send,
-    {
-        self.on_key(ruby, request::item_key(request)?, work)
     }
 
     /// Builds the client now (and resolves credentials/region), so boot

@@ -16,9 +16,10 @@ impl Client {
     /// `get_item(Native::ItemRequest)` → Hash of attributes, or nil.
     pub(super) fn get_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
         let consistent: bool = member(request, "consistent")?;
-        let (found, stats) = rb_self.on_item(ruby, request, |client, key| async move {
-            session::get(&client, &key, consistent).await
-        })?;
+        let (found, stats) =
+            rb_self.on_key(ruby, item_key(request)?, |client, key| async move {
+                session::get(&client, &key, consistent).await
+            })?;
         let found = found.map(|item| item::to_ruby(ruby, item)).transpose()?;
         with_stats(ruby, found.into_value_with(ruby), &stats)
     }
@@ -98,9 +99,10 @@ impl Client {
             retry_delay: millis(request, "retry_delay_ms")?,
             max_wait: millis(request, "max_wait_ms")?,
         };
-        let (locked, stats) = rb_self.on_item(ruby, request, |client, key| async move {
-            lock::acquire(&client, &key, consistent, timing).await
-        })?;
+        let (locked, stats) =
+            rb_self.on_key(ruby, item_key(request)?, |client, key| async move {
+                lock::acquire(&client, &key, consistent, timing).await
+            })?;
         let value = match locked {
             Locked::Acquired { item, lock } => {
                 (item::to_ruby(ruby, item)?, lock).into_value_with(ruby)
@@ -117,9 +119,10 @@ impl Client {
         request: RStruct,
     ) -> Result<Value, Error> {
         let lock: String = member(request, "lock")?;
-        let (released, stats) = rb_self.on_item(ruby, request, |client, key| async move {
-            lock::release(&client, &key, lock).await
-        })?;
+        let (released, stats) =
+            rb_self.on_key(ruby, item_key(request)?, |client, key| async move {
+                lock::release(&client, &key, lock).await
+            })?;
         with_stats(ruby, released.into_value_with(ruby), &stats)
     }
 
@@ -129,7 +132,7 @@ impl Client {
         rb_self: &Self,
         request: RStruct,
     ) -> Result<Value, Error> {
-        let ((), stats) = rb_self.on_item(ruby, request, |client, key| async move {
+        let ((), stats) = rb_self.on_key(ruby, item_key(request)?, |client, key| async move {
             session::delete(&client, &key).await
         })?;
         with_stats(ruby, ruby.qnil().as_value(), &stats)

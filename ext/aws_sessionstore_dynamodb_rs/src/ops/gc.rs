@@ -3,9 +3,8 @@
 //! then BatchWriteItem deletes of 25 with UnprocessedItems retried.
 //!
 //! Each segment holds one scan page of keys at a time, and sends its delete
-//! batches concurrently (up to `DELETES_IN_FLIGHT`, 32, batches in flight for the whole
-//! run) while
-//! it scans on. A stop flag is checked before each batch is sent, so an
+//! batches concurrently while it scans on: `DELETES_IN_FLIGHT` (32) batches
+//! in flight at most, for the whole run. A stop flag is checked before each batch is sent, so an
 //! interrupted run sends no new batch and lets the ones in flight finish.
 //! Counters are atomics read by Ruby for progress.
 

@@ -101,8 +101,21 @@ impl Client {
         T: Send,
     {
         let stats = key.stats.clone();
+        Ok((self.run(ruby, |client| work(client, key))?, stats))
+    }
+
+    /// Runs `work` with this process's client, the GVL released.
+    fn run<T, F>(
+        &self,
+        ruby: &Ruby,
+        work: impl FnOnce(aws_sdk_dynamodb::Client) -> F,
+    ) -> Result<T, Error>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>> + Send,
+        T: Send,
+    {
         let client = self.sdk(ruby)?;
-        Ok((nogvl(ruby, work(client, key))?, stats))
+        nogvl(ruby, work(client))
     }
 
     /// Builds the client now (and resolves credentials/region), so boot

@@ -6,7 +6,6 @@ use magnus::{prelude::*, r_struct::RStruct, Error, Ruby, Value};
 
 use super::request::{member, string_map, typed_list, uncounted_key};
 use super::Client;
-use crate::helpers::gvl::nogvl;
 use crate::ops::migrate;
 use crate::ruby_api::item;
 
@@ -19,8 +18,7 @@ impl Client {
         let table: String = member(request, "table")?;
         let limit: i32 = member(request, "limit")?;
         let start_key = string_map(request, "start_key")?;
-        let client = rb_self.sdk(ruby)?;
-        let (items, next) = nogvl(ruby, async move {
+        let (items, next) = rb_self.run(ruby, |client| async move {
             migrate::scan_page(&client, &table, start_key, limit).await
         })?;
         let list = ruby.ary_new_capa(items.len());

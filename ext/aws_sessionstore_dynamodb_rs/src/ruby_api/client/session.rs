@@ -7,7 +7,6 @@ use super::request::{item_key, member, millis, typed};
 use super::results::with_stats;
 use super::Client;
 use crate::error::StoreError;
-use crate::helpers::gvl::nogvl;
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::session::{self, Condition, Move, Moved, Save, Saved};
 use crate::ruby_api::item;
@@ -46,8 +45,11 @@ impl Client {
             lock: member(request, "lock")?,
         };
         let stats = save.key.stats.clone();
-        let client = rb_self.sdk(ruby)?;
-        let written = match nogvl(ruby, async move { session::save(&client, save).await })? {
+        let saved = rb_self.run(
+            ruby,
+            |client| async move { session::save(&client, save).await },
+        )?;
+        let written = match saved {
             Saved::Written => true,
             Saved::ConditionFailed => false,
             Saved::LockLost => return Err(StoreError::LockLost.into_ruby(ruby)),
@@ -75,8 +77,11 @@ impl Client {
             lock: member(request, "lock")?,
         };
         let stats = mv.to.stats.clone();
-        let client = rb_self.sdk(ruby)?;
-        let outcome = match nogvl(ruby, async move { session::move_to(&client, mv).await })? {
+        let moved = rb_self.run(
+            ruby,
+            |client| async move { session::move_to(&client, mv).await },
+        )?;
+        let outcome = match moved {
             Moved::Moved => "moved",
             Moved::SourceGone => "source_gone",
             Moved::Refused => "refused",

@@ -2,7 +2,7 @@
 //! items a scan page at a time, and conditional rewrites.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use magnus::{prelude::*, r_struct::RStruct, Error, Ruby, Value};
+use magnus::{method, prelude::*, r_struct::RStruct, Error, RClass, Ruby, Value};
 
 use super::request::{member, string_map, typed_list, uncounted_key};
 use super::Client;
@@ -57,4 +57,11 @@ impl Client {
             })?;
         Ok(written)
     }
+}
+
+/// Registers this file's methods on `Native::Client`.
+pub(super) fn define(class: RClass) -> Result<(), Error> {
+    class.define_method("scan_page", method!(Client::scan_page, 1))?;
+    class.define_method("rewrite_item", method!(Client::rewrite_item, 1))?;
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `Native::Client`'s item calls: get, save, move to a new key, delete,
 //! and the pessimistic lock's acquire and release.
 
-use magnus::{prelude::*, r_struct::RStruct, Error, IntoValue, Ruby, Value};
+use magnus::{method, prelude::*, r_struct::RStruct, Error, IntoValue, RClass, Ruby, Value};
 
 use super::request::{item_key, member, millis, typed};
 use super::results::with_stats;
@@ -142,4 +142,15 @@ impl Client {
         })?;
         with_stats(ruby, ruby.qnil().as_value(), &stats)
     }
+}
+
+/// Registers this file's methods on `Native::Client`.
+pub(super) fn define(class: RClass) -> Result<(), Error> {
+    class.define_method("get_item", method!(Client::get_item, 1))?;
+    class.define_method("save_session", method!(Client::save_session, 1))?;
+    class.define_method("move_session", method!(Client::move_session, 1))?;
+    class.define_method("delete_item", method!(Client::delete_item, 1))?;
+    class.define_method("lock_session", method!(Client::lock_session, 1))?;
+    class.define_method("release_lock", method!(Client::release_lock, 1))?;
+    Ok(())
 }

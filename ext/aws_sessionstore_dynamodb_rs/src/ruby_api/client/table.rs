@@ -1,6 +1,6 @@
 //! `Native::Client`'s table calls: create, delete, describe.
 
-use magnus::{prelude::*, r_struct::RStruct, Error, RHash, Ruby, Value};
+use magnus::{method, prelude::*, r_struct::RStruct, Error, RClass, RHash, Ruby, Value};
 
 use super::request::{billing, member};
 use super::results::description;
@@ -58,4 +58,12 @@ impl Client {
         })?;
         description(ruby, d)
     }
+}
+
+/// Registers this file's methods on `Native::Client`.
+pub(super) fn define(class: RClass) -> Result<(), Error> {
+    class.define_method("create_table", method!(Client::create_table, 1))?;
+    class.define_method("delete_table", method!(Client::delete_table, 1))?;
+    class.define_method("describe_table", method!(Client::describe_table, 1))?;
+    Ok(())
 }

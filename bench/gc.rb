@@ -18,6 +18,7 @@ require "optparse"
 require "rbconfig"
 require "securerandom"
 require_relative "../spec/support/raw_dynamodb"
+require_relative "support"
 require "aws-sessionstore-dynamodb-rs"
 
 items = 100_000
@@ -47,11 +48,11 @@ end
 table = "bench-gc-#{SecureRandom.hex(4)}"
 
 def vm_hwm_kib
-  File.read("/proc/self/status")[/^VmHWM:\s+(\d+)\s+kB/, 1].to_i
+  BenchSupport.status_kib("VmHWM")
 end
 
 def monotonic
-  Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  BenchSupport.monotonic
 end
 
 # Expired sessions (created and updated two days ago), put by 4 threads.

@@ -33,10 +33,13 @@ require "rack"
 require "rack/lint"
 require "rack/mock"
 require "aws-sessionstore-dynamodb-rs"
+require_relative "../spec/support/store_requests"
 require "etc"
 
 module LockContentionBench
   DynamoDB = Aws::SessionStore::DynamoDB
+
+  extend StoreRequestHelpers # seed_session
 
   module_function
 
@@ -68,16 +71,6 @@ module LockContentionBench
     return Float::NAN if sorted.empty?
 
     sorted[[(pct / 100.0 * sorted.size).ceil - 1, 0].max] * 1000.0
-  end
-
-  # A session counter through the middleware; returns the cookie value.
-  def seed_session(store_options)
-    store = DynamoDB::RackMiddleware.new(lambda { |env|
-      env["rack.session"]["n"] = 0
-      [200, {}, [""]]
-    }, store_options)
-    response = Rack::MockRequest.new(Rack::Lint.new(store)).get("/")
-    Rack::Utils.unescape(response.headers["Set-Cookie"][/rack\.session=([^;]+)/, 1])
   end
 
   # `threads` threads take and release one session's lock until `samples`

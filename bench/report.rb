@@ -93,10 +93,7 @@ module BenchReport
     [out, status, tail]
   ensure
     reader&.close
-    if pid
-      Process.kill("KILL", -pid) rescue nil # rubocop:disable Style/RescueModifier
-      Process.wait(pid) rescue nil # rubocop:disable Style/RescueModifier
-    end
+    kill_group(pid)
   end
 
   # A failed section: what it printed so far and the end of its stderr.
@@ -193,18 +190,7 @@ module BenchReport
   end
 
   def stop_redis(pid)
-    return unless pid
-
-    Process.kill("TERM", pid)
-    100.times do
-      return if Process.wait(pid, Process::WNOHANG)
-
-      sleep 0.1
-    end
-    Process.kill("KILL", pid)
-    Process.wait(pid)
-  rescue Errno::ESRCH, Errno::ECHILD
-    nil
+    stop_process(pid, group: false)
   end
 
   # --- the report ---------------------------------------------------------

@@ -23,6 +23,7 @@ require "securerandom"
 require "rack"
 require "rack/mock"
 require_relative "../spec/support/raw_dynamodb"
+require_relative "support"
 require "aws-sessionstore-dynamodb-rs"
 
 requests = 100_000
@@ -43,11 +44,11 @@ raw = RawDynamoDB.new(endpoint)
 table = "bench-soak-#{SecureRandom.hex(4)}"
 
 def vm_rss_kib
-  File.read("/proc/self/status")[/^VmRSS:\s+(\d+)\s+kB/, 1].to_i
+  BenchSupport.status_kib("VmRSS")
 end
 
 def monotonic
-  Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  BenchSupport.monotonic
 end
 
 def mib(kib)

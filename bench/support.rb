@@ -11,6 +11,40 @@ module BenchSupport
     Process.clock_gettime(Process::CLOCK_MONOTONIC)
   end
 
+  # A field of this process's /proc status in KiB ("VmRSS", "VmHWM").
+  def status_kib(field)
+    File.read("/proc/self/status")[/^#{field}:\s+(\d+)\s+kB/, 1].to_i
+  end
+
+  # TERM to a child (its process group by default), KILL after 10 s, and
+  # reaped; nothing if it is already gone (or pid is nil).
+  def stop_process(pid, group: true)
+    return unless pid
+
+    target = group ? -pid : pid
+    Process.kill("TERM", target)
+    deadline = monotonic + 10
+    loop do
+      return if Process.wait(pid, Process::WNOHANG)
+      break if monotonic > deadline
+
+      sleep 0.1
+    end
+    Process.kill("KILL", target)
+    Process.wait(pid)
+  rescue Errno::ESRCH, Errno::ECHILD
+    nil
+  end
+
+  # Kills the process group a spawned `pgroup: true` child leads and reaps
+  # the child; nothing if it is already gone (or pid is nil).
+  def kill_group(pid)
+    return unless pid
+
+    Process.kill("KILL", -pid) rescue nil # rubocop:disable Style/RescueModifier
+    Process.wait(pid) rescue nil # rubocop:disable Style/RescueModifier
+  end
+
   # A loopback port nothing listens on (at the time of asking).
   def free_port
     server = TCPServer.new("127.0.0.1", 0)

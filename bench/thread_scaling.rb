@@ -57,24 +57,6 @@ module ThreadScaling
     nil
   end
 
-  def stop_process(pid, group: true)
-    return unless pid
-
-    target = group ? -pid : pid
-    Process.kill("TERM", target)
-    deadline = monotonic + 10
-    loop do
-      return if Process.wait(pid, Process::WNOHANG)
-      break if monotonic > deadline
-
-      sleep 0.1
-    end
-    Process.kill("KILL", target)
-    Process.wait(pid)
-  rescue Errno::ESRCH, Errno::ECHILD
-    nil
-  end
-
   # Runs argv, at most `timeout` seconds. @return [String] its stdout.
   def capture(argv, timeout:)
     reader, writer = IO.pipe
@@ -96,10 +78,7 @@ module ThreadScaling
     out
   ensure
     reader&.close
-    if pid
-      Process.kill("KILL", -pid) rescue nil # rubocop:disable Style/RescueModifier
-      Process.wait(pid) rescue nil # rubocop:disable Style/RescueModifier
-    end
+    kill_group(pid)
   end
 
   def get(port, cookie = nil)

@@ -9,6 +9,7 @@ require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "fileutils"
 require "tmpdir"
+require_relative "../support/store_environment"
 
 RSpec.describe "Configuration sources, end to end" do
   let(:config_class) { Aws::SessionStore::DynamoDB::Configuration }
@@ -16,20 +17,8 @@ RSpec.describe "Configuration sources, end to end" do
   let(:tables) do
     %i[runtime env legacy yaml env_yaml].to_h { |source| [source, DynamoDBLocalHelper.unique_table_name("cfg-#{source}")] }
   end
-  let(:tmpdir) { Dir.mktmpdir("sessionstore-config-integration") }
-
-  # No store variable from the outside leaks in; the environment comes back
-  # exactly as it was, and each example sees the legacy warnings afresh.
-  around do |example|
-    saved = ENV.to_h
-    ENV.each_key { |k| ENV.delete(k) if k.start_with?("AWS_DYNAMO_DB_SESSION_", "DYNAMO_DB_SESSION_") }
-    config_class.reset_legacy_env_warnings!
-    example.run
-  ensure
-    ENV.replace(saved)
-    config_class.reset_legacy_env_warnings!
-    FileUtils.remove_entry(tmpdir) if File.directory?(tmpdir)
-  end
+  # No store variable from the outside leaks in (and none stays behind).
+  include_context "with a clean store environment"
 
   before { tables.each_value { |name| raw_dynamodb.create_table(name) } }
   after { tables.each_value { |name| raw_dynamodb.delete_table(name) } }
@@ -64,16 +53,10 @@ RSpec.describe "Configuration sources, end to end" do
     raw_dynamodb.get_item(tables.fetch(source), "session_id" => { "S" => cookie })["Item"]
   end
 
-  def yaml_file(text, name = "sessions.yml")
-    path = File.join(tmpdir, name)
-    File.write(path, text)
-    path
-  end
-
   # A config file that also carries the client options, so the store can
   # reach DynamoDB Local from the file alone. ERB builds the values.
   def erb_config(table, extra_lines = "")
-    yaml_file(<<~YAML)
+    yaml_file(<<~YAML, "sessions.yml")
       # <%= "ERB comment, evaluated before YAML" %>
       table_name: <%= #{table.split("-").inspect}.join("-") %>
       endpoint: <%= ENV.fetch("DYNAMODB_ENDPOINT") %>

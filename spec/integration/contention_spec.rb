@@ -86,6 +86,32 @@ RSpec.describe "Renew and destroy racing with writes (no locking)" do
     !raw_item(cookie).nil?
   end
 
+  # Lets the readers held on `release` save: each answers 200, its save
+  # refused by attribute_exists (nothing written, no cookie), and `cookie`'s
+  # item stays gone.
+  def expect_saves_refused(racing, release, cookie)
+    release.open!
+    responses = join_all(racing)
+    expect(responses.map(&:status)).to all(eq(200))
+    expect(responses).to all(satisfy { |r| failed_save?(r) && r.cookie.nil? })
+    expect(exists?(cookie)).to be(false)
+  end
+
+  # race_writers to `path`, watching `cookie` three times while the writers
+  # go on and once after they are done: each time its item exists,
+  # [round, cookie] goes into `seen`. Every response must be a 200.
+  def race_and_watch(cookie, path, round, seen)
+    responses = race_writers(cookie, path) do
+      3.times do
+        seen << [round, cookie] if exists?(cookie)
+        sleep 0.003
+      end
+    end
+    expect(responses.map(&:status)).to all(eq(200))
+    seen << [round, cookie] if exists?(cookie)
+    responses
+  end
+
   # Three threads of four free-running requests (changes and reads) on
   # `cookie`, racing one request to `path` (drop or renew). Once that
   # request has answered, the block runs while the writers go on. Returns
@@ -150,12 +176,7 @@ RSpec.describe "Renew and destroy racing with writes (no locking)" do
         expect(dropped.cookie).to be_nil
         expect(exists?(cookie)).to be(false)
 
-        release.open!
-        responses = join_all(racing)
-        expect(responses.map(&:status)).to all(eq(200))
-        # Their saves were refused by attribute_exists: nothing written, no cookie.
-        expect(responses).to all(satisfy { |r| failed_save?(r) && r.cookie.nil? })
-        expect(exists?(cookie)).to be(false)
+        expect_saves_refused(racing, release, cookie)
       end
       expect(all_items).to be_empty
     end
@@ -167,15 +188,8 @@ RSpec.describe "Renew and destroy racing with writes (no locking)" do
       rounds.times do |round|
         cookie = new_session
         # From the drop's answer on, the item must stay gone, whatever the writers do.
-        responses = race_writers(cookie, "/drop") do
-          3.times do
-            recreated << [round, cookie] if exists?(cookie)
-            sleep 0.003
-          end
-        end
-        expect(responses.map(&:status)).to all(eq(200))
+        responses = race_and_watch(cookie, "/drop", round, recreated)
         refused += responses.count { |r| failed_save?(r) }
-        recreated << [round, cookie] if exists?(cookie)
       end
       expect(recreated).to be_empty
       # The items left are fresh sessions of requests that came after the drop.
@@ -197,11 +211,7 @@ RSpec.describe "Renew and destroy racing with writes (no locking)" do
         expect(renewed.cookie).not_to eq(cookie)
         expect(exists?(cookie)).to be(false)
 
-        release.open!
-        responses = join_all(racing)
-        expect(responses.map(&:status)).to all(eq(200))
-        expect(responses).to all(satisfy { |r| failed_save?(r) && r.cookie.nil? })
-        expect(exists?(cookie)).to be(false)
+        expect_saves_refused(racing, release, cookie)
         expect(JSON.parse(raw_item(renewed.cookie)["data"]["S"])).to eq("n" => 1)
       end
     end
@@ -211,14 +221,7 @@ RSpec.describe "Renew and destroy racing with writes (no locking)" do
       revived = []
       rounds.times do |round|
         cookie = new_session
-        responses = race_writers(cookie, "/renew") do
-          3.times do
-            revived << [round, cookie] if exists?(cookie)
-            sleep 0.003
-          end
-        end
-        expect(responses.map(&:status)).to all(eq(200))
-        revived << [round, cookie] if exists?(cookie)
+        responses = race_and_watch(cookie, "/renew", round, revived)
         new_id = responses.last.cookie # the renew's answer
         # Nothing but the renew deletes the old id, so the renew read it and
         # moved its data to the new id.

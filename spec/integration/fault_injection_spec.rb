@@ -23,7 +23,7 @@ RSpec.describe "Fault injection between the store and DynamoDB" do
   include StoreRequestHelpers
 
   let(:errors_mod) { Aws::SessionStore::DynamoDB::Errors }
-  let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
+  include_context "through a counting proxy"
   # Three attempts per call, so the give-up cases are quick; the defaults
   # are exercised in spec/sdk_client_spec.rb.
   let(:extra) { { max_attempts: 3 } }
@@ -36,11 +36,6 @@ RSpec.describe "Fault injection between the store and DynamoDB" do
     Aws::SessionStore::DynamoDB::RackMiddleware.new(
       inner_app, store_options({ endpoint: proxy.endpoint, touch_interval: 0 }.merge(extra))
     )
-  end
-
-  after do
-    expect(proxy.errors).to be_empty
-    proxy.stop
   end
 
   def request(path = "/", cookie: nil)

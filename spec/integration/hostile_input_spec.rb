@@ -51,13 +51,8 @@ RSpec.describe "Hostile input" do
   end
 
   describe "10,000 generated cookies" do
-    let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
+    include_context "through a counting proxy"
     let(:store) { Aws::SessionStore::DynamoDB::RackMiddleware.new(inner_app, store_options(endpoint: proxy.endpoint)) }
-
-    after do
-      expect(proxy.errors).to be_empty
-      proxy.stop
-    end
 
     HOSTILE_INJECTIONS = [
       "' OR '1'='1", "\"; DROP TABLE sessions; --", "<script>alert(1)</script>", "${jndi:ldap://127.0.0.1/a}",

@@ -9,7 +9,7 @@ require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "openssl"
 require "securerandom"
-require "rack/test"
+require_relative "../support/rack_test_store"
 
 # Marshal payload whose loading is observable: Marshal.load calls
 # marshal_load, which raises the flag.
@@ -29,11 +29,10 @@ end
 
 RSpec.describe "Interop with the official gem's items" do
   include_context "with a session table"
-  include Rack::Test::Methods
+  include_context "through Rack::Test"
 
   let(:secret) { StoreSpecHelpers::SECRET }
   let(:extra) { {} }
-  let(:errors) { StringIO.new }
 
   # /show answers the session as JSON, /drop drops it, /renew renews it,
   # anything else increments session["n"].
@@ -51,14 +50,6 @@ RSpec.describe "Interop with the official gem's items" do
   end
 
   let(:store) { Aws::SessionStore::DynamoDB::RackMiddleware.new(inner_app, store_options(extra)) }
-  let(:app) do
-    s = store
-    ->(env) { Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
-  end
-
-  def cookie_value
-    rack_mock_session.cookie_jar["rack.session"]
-  end
 
   def shown_session
     JSON.parse(last_response.body)

@@ -3,6 +3,7 @@
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "tmpdir"
+require_relative "../support/store_requests"
 
 # Pessimistic locking (`enable_locking: true`) end to end: tiny Rack apps
 # wrapped in Rack::Lint, driven by Rack::MockRequest against DynamoDB Local,
@@ -315,6 +316,8 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with enable_locking
   end
 
   describe "under contention", :stress do
+    include StoreRequestHelpers
+
     # Every request increments the counter, so each response body is the
     # value it wrote: all of 1..total, each exactly once, when no two
     # requests ever held the session at the same time. The app body sleeps
@@ -348,15 +351,6 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with enable_locking
     let(:contention_options) do
       store_options(enable_locking: true, lock_retry_delay: retry_delay_ms, lock_max_wait_time: 300,
                     lock_expiry_time: 60_000)
-    end
-
-    def seed_session(opts)
-      seed = described_class.new(lambda { |env|
-        env["rack.session"]["n"] = 0
-        [200, {}, [""]]
-      }, opts)
-      response = Rack::MockRequest.new(Rack::Lint.new(seed)).get("/")
-      Rack::Utils.unescape(response.headers["Set-Cookie"][/rack\.session=([^;]+)/, 1])
     end
 
     it "serialises #{threads} threads x #{requests} requests on one session (retry every #{retry_delay_ms} ms): " \

@@ -59,15 +59,7 @@ RSpec.describe "rake native:gem (the precompiled x86_64-linux gem)" do
       expect(answer).to eq("answer: Aws::SessionStore::DynamoDB::Errors::ResourceNotFoundError")
 
       # Another Ruby minor: a clear error naming what is inside and what to do.
-      other = <<~RUBY
-        Object.send(:remove_const, :RUBY_VERSION)
-        RUBY_VERSION = "3.9.0"
-        begin
-          require "aws-sessionstore-dynamodb-rs"
-        rescue LoadError => e
-          puts e.message
-        end
-      RUBY
+      other = GemFixtures.require_as_ruby("3.9.0")
       out, status = Open3.capture2e(env, RbConfig.ruby, "-W0", "-e", other, chdir: dir)
       expect(status).to be_success, out
       expect(out).to include("carries the native extension for Ruby #{minor}, not Ruby 3.9",

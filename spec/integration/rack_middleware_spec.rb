@@ -2,14 +2,13 @@
 
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
-require "rack/test"
+require_relative "../support/rack_test_store"
 
 RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
   include_context "with a session table"
-  include Rack::Test::Methods
+  include_context "through Rack::Test"
 
   let(:extra) { {} }
-  let(:errors) { StringIO.new }
 
   # Increments session["n"]; other paths exercise the session API.
   let(:inner_app) do
@@ -34,14 +33,6 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
   end
 
   let(:store) { described_class.new(inner_app, store_options(extra)) }
-  let(:app) do
-    s = store
-    ->(env) { Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
-  end
-
-  def cookie_value
-    rack_mock_session.cookie_jar["rack.session"]
-  end
 
   it "keeps a counter across requests in one DynamoDB item of the official format" do
     3.times { get "/" }

@@ -16,13 +16,8 @@ RSpec.describe "Real-world items and traffic" do
   include StoreRequestHelpers
 
   let(:errors_mod) { Aws::SessionStore::DynamoDB::Errors }
-  let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
+  include_context "through a counting proxy"
   let(:counter) { StoreRequestHelpers::COUNTER_APP }
-
-  after do
-    expect(proxy.errors).to be_empty
-    proxy.stop
-  end
 
   def store(app = counter, **extra)
     Aws::SessionStore::DynamoDB::RackMiddleware.new(app, store_options({ endpoint: proxy.endpoint }.merge(extra)))

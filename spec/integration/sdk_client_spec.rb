@@ -144,13 +144,8 @@ RSpec.describe "The SDK client" do
   end
 
   describe "through a fault-injecting proxy" do
-    let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
+    include_context "through a counting proxy"
     let(:app) { StoreRequestHelpers::COUNTER_APP }
-
-    after do
-      expect(proxy.errors).to be_empty
-      proxy.stop
-    end
 
     # Default retry and timeout settings: only the endpoint and table given.
     def store

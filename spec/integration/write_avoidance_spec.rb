@@ -6,18 +6,17 @@
 
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
-require "rack/test"
+require_relative "../support/rack_test_store"
 require_relative "../support/counting_proxy"
 
 RSpec.describe "DynamoDB requests per Rack request" do
   include_context "with a session table"
-  include Rack::Test::Methods
+  include_context "through Rack::Test"
 
-  let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
+  include_context "through a counting proxy"
   # touch_interval: 0 writes on every request (the official behaviour); the
   # write-avoidance context below uses the default.
   let(:extra) { { touch_interval: 0 } }
-  let(:errors) { StringIO.new }
 
   let(:inner_app) do
     lambda do |env|
@@ -35,19 +34,6 @@ RSpec.describe "DynamoDB requests per Rack request" do
   # client, since the endpoint differs); the table is set up without it.
   let(:store) do
     Aws::SessionStore::DynamoDB::RackMiddleware.new(inner_app, store_options(extra.merge(endpoint: proxy.endpoint)))
-  end
-  let(:app) do
-    s = store
-    ->(env) { Rack::Lint.new(s).call(env.merge("rack.errors" => errors)) }
-  end
-
-  after do
-    expect(proxy.errors).to be_empty
-    proxy.stop
-  end
-
-  def cookie_value
-    rack_mock_session.cookie_jar["rack.session"]
   end
 
   # Runs one Rack request and returns the DynamoDB requests it caused.

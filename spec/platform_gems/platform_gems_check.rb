@@ -125,15 +125,7 @@ RSpec.describe "the platform gems (script/native-gems test)" do
         GemFixtures.install_rack_session_stand_in(home)
         env = { "GEM_HOME" => home, "GEM_PATH" => ([home] + Gem.path).join(File::PATH_SEPARATOR) }
         run(env, "gem", "install", "--local", "--no-document", self.class.gem_file(gem_dir, "x86_64-linux"))
-        script = <<~RUBY
-          Object.send(:remove_const, :RUBY_VERSION)
-          RUBY_VERSION = "3.2.9"
-          begin
-            require "aws-sessionstore-dynamodb-rs"
-          rescue LoadError => e
-            puts e.message
-          end
-        RUBY
+        script = GemFixtures.require_as_ruby("3.2.9")
         out = run(env, RbConfig.ruby, "-W0", "-e", script)
         expect(out).to include("carries the native extension for Ruby #{rubies.fetch("x86_64-linux").join(", ")}, " \
                                "not Ruby 3.2", "--platform ruby")

@@ -582,3 +582,16 @@ class CountingProxy
     @lock.synchronize { @errors << error }
   end
 end
+
+if defined?(RSpec) && RSpec.respond_to?(:shared_context)
+  # `proxy`: a CountingProxy in front of DynamoDB Local, which must have
+  # seen no protocol error by the end of each example, then stopped.
+  RSpec.shared_context "through a counting proxy" do
+    let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
+
+    after do
+      expect(proxy.errors).to be_empty
+      proxy.stop
+    end
+  end
+end

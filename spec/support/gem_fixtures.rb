@@ -12,6 +12,20 @@ require "rubygems"
 module GemFixtures
   module_function
 
+  # A Ruby script that requires the gem posing as Ruby `version` and prints
+  # the LoadError's message (a platform gem with no build for that Ruby).
+  def require_as_ruby(version)
+    <<~RUBY
+      Object.send(:remove_const, :RUBY_VERSION)
+      RUBY_VERSION = "#{version}"
+      begin
+        require "aws-sessionstore-dynamodb-rs"
+      rescue LoadError => e
+        puts e.message
+      end
+    RUBY
+  end
+
   def install_rack_session_stand_in(gem_home)
     spec = Gem::Specification.new do |s|
       s.name = "rack-session"

@@ -80,17 +80,8 @@ class RawDynamoDB
   # All items of the table, following LastEvaluatedKey. Extra Scan parameters
   # (e.g. 'Limit' => 10 to force pagination) are passed through.
   def scan_all(table, extra = {})
-    items = []
-    start_key = nil
-    loop do
-      payload = { "TableName" => table, "ConsistentRead" => true }.merge(stringify(extra))
-      payload["ExclusiveStartKey"] = start_key if start_key
-      page = call("Scan", payload)
-      items.concat(page.fetch("Items", []))
-      start_key = page["LastEvaluatedKey"]
-      break unless start_key
-    end
-    items
+    paginate("Scan", { "TableName" => table, "ConsistentRead" => true }.merge(stringify(extra)),
+             list: "Items", next_key: "LastEvaluatedKey", start_param: "ExclusiveStartKey")
   end
 
   # Writes items in BatchWriteItem chunks of 25, retrying UnprocessedItems with
@@ -135,16 +126,8 @@ class RawDynamoDB
 
   # All table names, following LastEvaluatedTableName.
   def list_tables
-    names = []
-    start = nil
-    loop do
-      payload = start ? { "ExclusiveStartTableName" => start } : {}
-      page = call("ListTables", payload)
-      names.concat(page.fetch("TableNames", []))
-      start = page["LastEvaluatedTableName"]
-      break unless start
-    end
-    names
+    paginate("ListTables", {}, list: "TableNames", next_key: "LastEvaluatedTableName",
+                               start_param: "ExclusiveStartTableName")
   end
 
   # The TimeToLiveDescription hash, e.g. {'TimeToLiveStatus' => 'DISABLED'}.
@@ -160,6 +143,20 @@ class RawDynamoDB
   end
 
   private
+
+  # Every page of `operation`: each page's `list` concatenated, following
+  # the answer's `next_key` into the next request's `start_param`.
+  def paginate(operation, payload, list:, next_key:, start_param:)
+    all = []
+    start = nil
+    loop do
+      page = call(operation, start ? payload.merge(start_param => start) : payload)
+      all.concat(page.fetch(list, []))
+      start = page[next_key]
+      break unless start
+    end
+    all
+  end
 
   def post(operation, body)
     retried = false

@@ -2,11 +2,14 @@
 
 require "socket"
 require "json"
+require_relative "threaded_server"
 
 # A DynamoDB-shaped HTTP server in Ruby threads on loopback that waits
 # `delay` seconds before each answer. A native call against it can only
 # finish if the GVL is released meanwhile: the server's threads need it.
 class SlowServer
+  include ThreadedServer
+
   attr_reader :port, :requests
 
   def initialize(delay:, body: "{}")
@@ -22,12 +25,6 @@ class SlowServer
 
   def endpoint
     "http://127.0.0.1:#{port}"
-  end
-
-  def stop
-    @acceptor.kill
-    @threads.each(&:kill)
-    @server.close
   end
 
   private

@@ -29,6 +29,16 @@ module StoreRequestHelpers
     Process.clock_gettime(Process::CLOCK_MONOTONIC)
   end
 
+  # A new session holding {"n" => 0}, written through `store_class` with
+  # `options`; returns its cookie value.
+  def seed_session(options, store_class: Aws::SessionStore::DynamoDB::RackMiddleware)
+    app = lambda do |env|
+      env["rack.session"]["n"] = 0
+      [200, {}, [""]]
+    end
+    store_request(store_class.new(app, options)).cookie
+  end
+
   # Runs `path` through Rack::Lint and `app`; `cookie` is sent as the
   # rack.session cookie (escaped), `raw_cookie` as the whole Cookie header;
   # `env` adds to the Rack environment.

@@ -2,12 +2,15 @@
 
 require "openssl"
 require "socket"
+require_relative "threaded_server"
 
 # A TLS endpoint on loopback in front of DynamoDB Local: a throwaway CA, a
 # certificate for "localhost" signed by it, and a byte pump per connection.
 # The store then speaks https exactly as it does to AWS, with certificate
 # verification against the CA file it is given (SSL_CERT_FILE).
 class TlsProxy
+  include ThreadedServer
+
   attr_reader :port, :connections, :ca_file
 
   def initialize(upstream_port, dir)
@@ -32,12 +35,6 @@ class TlsProxy
 
   def endpoint
     "https://localhost:#{port}"
-  end
-
-  def stop
-    @acceptor.kill
-    @threads.each(&:kill)
-    @server.close
   end
 
   private

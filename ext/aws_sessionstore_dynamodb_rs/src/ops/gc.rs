@@ -3,9 +3,8 @@
 //! then BatchWriteItem deletes of 25 with UnprocessedItems retried.
 //!
 //! Each segment holds one scan page of keys at a time, and sends its delete
-//! batches concurrently (up to `DELETES_IN_FLIGHT`, 32, batches in flight for the whole
-//! run) while
-//! it scans on. A stop flag is checked before each batch is sent, so an
+//! batches concurrently while it scans on: `DELETES_IN_FLIGHT` (32) batches
+//! in flight at most, for the whole run. A stop flag is checked before each batch is sent, so an
 //! interrupted run sends no new batch and lets the ones in flight finish.
 //! Counters are atomics read by Ruby for progress.
 
@@ -284,9 +283,7 @@ async fn scan_pages(
         progress
             .scanned
             .fetch_add(page.scanned_count.max(0) as u64, Ordering::Relaxed);
-        progress
-            .capacity
-            .add(page.consumed_capacity.and_then(|c| c.capacity_units));
+        progress.capacity.add_from(&page);
         let keys = page.items.unwrap_or_default();
         progress
             .matched
@@ -355,9 +352,7 @@ async fn delete_batch(
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        for used in out.consumed_capacity.unwrap_or_default() {
-            progress.capacity.add(used.capacity_units);
-        }
+        progress.capacity.add_from(&out);
         pending = out
             .unprocessed_items
             .and_then(|mut m| m.remove(&spec.table))

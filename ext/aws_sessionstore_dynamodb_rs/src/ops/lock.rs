@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
 use crate::ops::item::Item;
-use crate::ops::schema::LOCKED_AT;
+use crate::ops::schema::{Update, LOCKED_AT};
 use crate::ops::session::{self, refusal, ItemKey, Refusal};
 use crate::ops::stats::send_counted;
 use crate::ops::time::{now_f64, parse_seconds};
@@ -61,22 +61,19 @@ async fn conditional_lock(
     lock: &str,
     observed: Option<&AttributeValue>,
 ) -> Result<Attempt, StoreError> {
-    let mut request = client
-        .update_item()
-        .table_name(&key.table)
-        .key(&key.key_name, key.key_value())
-        .update_expression("SET #l = :l")
-        .expression_attribute_names("#k", &key.key_name)
-        .expression_attribute_names("#l", LOCKED_AT)
-        .expression_attribute_values(":l", AttributeValue::S(lock.to_string()))
+    let mut update = Update::new();
+    update
+        .set("l", LOCKED_AT, AttributeValue::S(lock.to_string()))
+        .name("k", &key.key_name)
+        .require("attribute_exists(#k)");
+    match observed {
+        None => update.require("attribute_not_exists(#l)"),
+        Some(old) => update.require("#l = :old").value("old", old.clone()),
+    };
+    let request = update
+        .request(client, key)
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-    request = match observed {
-        None => request.condition_expression("attribute_exists(#k) AND attribute_not_exists(#l)"),
-        Some(old) => request
-            .condition_expression("attribute_exists(#k) AND #l = :old")
-            .expression_attribute_values(":old", old.clone()),
-    };
     match send_counted!(request, &key.stats) {
         Ok(out) => Ok(Attempt::Acquired(out.attributes.unwrap_or_default())),
         Err(err) => match refusal(&err) {
@@ -165,14 +162,10 @@ fn lock_expired(value: &AttributeValue, expiry: Duration) -> bool {
 /// Removes our lock without saving (the app raised). A lock that is no
 /// longer ours, or a deleted item, is left alone.
 pub async fn release(client: &Client, key: &ItemKey, lock: String) -> Result<bool, StoreError> {
-    let request = client
-        .update_item()
-        .table_name(&key.table)
-        .key(&key.key_name, key.key_value())
-        .update_expression("REMOVE #l")
-        .condition_expression("#l = :l")
-        .expression_attribute_names("#l", LOCKED_AT)
-        .expression_attribute_values(":l", AttributeValue::S(lock));
+    let request = Update::new()
+        .remove("l", LOCKED_AT)
+        .require_equal("l", LOCKED_AT, AttributeValue::S(lock))
+        .request(client, key);
     match send_counted!(request, &key.stats) {
         Ok(_) => Ok(true),
         Err(err) if refusal(&err).is_conditional() => Ok(false),

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
 use crate::ops::item::Item;
+use crate::ops::schema::Update;
 use crate::ops::session::{refusal, ItemKey};
 
 /// One scan page of whole items, and where the next one starts.
@@ -44,30 +45,17 @@ pub async fn rewrite(
     if set.is_empty() {
         return Ok(true);
     }
-    let mut request = client
-        .update_item()
-        .table_name(&key.table)
-        .key(&key.key_name, key.key_value())
-        .expression_attribute_names("#k", &key.key_name);
-    let mut sets = Vec::new();
+    let mut update = Update::new();
     for (i, (name, value)) in set.into_iter().enumerate() {
-        sets.push(format!("#s{i} = :s{i}"));
-        request = request
-            .expression_attribute_names(format!("#s{i}"), name)
-            .expression_attribute_values(format!(":s{i}"), value);
+        update.set(&format!("s{i}"), &name, value);
     }
-    let mut conditions = vec!["attribute_exists(#k)".to_string()];
+    update
+        .name("k", &key.key_name)
+        .require("attribute_exists(#k)");
     for (i, (name, value)) in expected.into_iter().enumerate() {
-        conditions.push(format!("#e{i} = :e{i}"));
-        request = request
-            .expression_attribute_names(format!("#e{i}"), name)
-            .expression_attribute_values(format!(":e{i}"), value);
+        update.require_equal(&format!("e{i}"), &name, value);
     }
-    let result = request
-        .update_expression(format!("SET {}", sets.join(", ")))
-        .condition_expression(conditions.join(" AND "))
-        .send()
-        .await;
+    let result = update.request(client, key).send().await;
     match result {
         Ok(_) => Ok(true),
         Err(err) if refusal(&err).is_conditional() => Ok(false),

@@ -4,8 +4,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnConsumedCapacity,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::ops::item::Item;
-use crate::ops::schema::{CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT};
-use crate::ops::stats::{send_counted, CallStats, CountAttempts};
+use crate::ops::schema::{Update, CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT};
+use crate::ops::stats::{send_counted, CallStats};
 use crate::ops::time::now_string;
 
 /// Where an item lives: table, hash key attribute name and its value; and
@@ -122,61 +122,37 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
     // Unique enough (microseconds) to recognise this very write if a retry
     // finds that an earlier attempt of it landed.
     let updated_at = AttributeValue::S(now_string());
-    let mut sets = vec!["#u = :u"];
-    let mut removes = Vec::new();
-    let mut request = client
-        .update_item()
-        .table_name(&save.key.table)
-        .key(&save.key.key_name, save.key.key_value())
-        .expression_attribute_names("#k", &save.key.key_name)
-        .expression_attribute_names("#u", UPDATED_AT)
-        .expression_attribute_names("#e", EXPIRE_AT)
-        .expression_attribute_values(":u", updated_at.clone());
+    let mut update = Update::new();
+    update.set("u", UPDATED_AT, updated_at.clone());
     if let Some(data) = save.data {
-        sets.push("#d = :d");
-        request = request
-            .expression_attribute_names("#d", DATA)
-            .expression_attribute_values(":d", AttributeValue::S(data));
+        update.set("d", DATA, AttributeValue::S(data));
     }
     if let Some(created) = save.created_at {
-        sets.push("#c = :c");
-        request = request
-            .expression_attribute_names("#c", CREATED_AT)
-            .expression_attribute_values(":c", AttributeValue::S(created));
+        update.set("c", CREATED_AT, AttributeValue::S(created));
     }
     match save.expire_at {
-        Some(at) => {
-            sets.push("#e = :e");
-            request = request.expression_attribute_values(":e", AttributeValue::N(at.to_string()));
-        }
-        None => removes.push("#e"),
-    }
-    let mut condition = match save.condition {
-        Condition::New => "attribute_not_exists(#k)".to_string(),
-        Condition::Existing => "attribute_exists(#k)".to_string(),
+        Some(at) => update.set("e", EXPIRE_AT, AttributeValue::N(at.to_string())),
+        None => update.remove("e", EXPIRE_AT),
     };
+    update
+        .name("k", &save.key.key_name)
+        .require(match save.condition {
+            Condition::New => "attribute_not_exists(#k)",
+            Condition::Existing => "attribute_exists(#k)",
+        });
     let locked = save.lock.is_some();
     if let Some(lock) = save.lock {
-        removes.push("#l");
-        condition.push_str(" AND #l = :l");
-        request = request
-            .expression_attribute_names("#l", LOCKED_AT)
-            .expression_attribute_values(":l", AttributeValue::S(lock));
+        update
+            .require_equal("l", LOCKED_AT, AttributeValue::S(lock))
+            .remove("l", LOCKED_AT);
     }
+    let mut request = update.request(client, &save.key);
     if locked || ours.is_some() {
         // To tell "our lock was taken" from "the item is gone", and a new
         // item our own lost first attempt wrote from someone else's.
         request = request
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     }
-    let mut expression = format!("SET {}", sets.join(", "));
-    if !removes.is_empty() {
-        expression.push_str(" REMOVE ");
-        expression.push_str(&removes.join(", "));
-    }
-    let request = request
-        .update_expression(expression)
-        .condition_expression(condition);
     match send_counted!(request, &save.key.stats) {
         Ok(_) => Ok(Saved::Written),
         Err(err) => match refusal(&err) {
@@ -295,26 +271,7 @@ pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
                 )
                 .build(),
         );
-    let sent = match &to.stats {
-        Some(stats) => {
-            stats
-                .calls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let sent = request
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .customize()
-                .interceptor(CountAttempts(stats.clone()))
-                .send()
-                .await;
-            if let Ok(out) = &sent {
-                for used in out.consumed_capacity() {
-                    stats.capacity.add(used.capacity_units);
-                }
-            }
-            sent
-        }
-        None => request.send().await,
-    };
+    let sent = send_counted!(request, &to.stats);
     match sent {
         Ok(_) => Ok(Moved::Moved),
         Err(err) => match cancellation(&err) {

@@ -9,6 +9,11 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::operation::{
+    batch_write_item::BatchWriteItemOutput, delete_item::DeleteItemOutput, get_item::GetItemOutput,
+    scan::ScanOutput, transact_write_items::TransactWriteItemsOutput,
+    update_item::UpdateItemOutput,
+};
 use aws_smithy_runtime_api::box_error::BoxError;
 
 #[derive(Debug, Default)]
@@ -37,10 +42,52 @@ impl Capacity {
         }
     }
 
+    /// Adds the capacity an operation's answer reports (every table's, for
+    /// the operations that report a list).
+    pub fn add_from(&self, out: &impl Consumed) {
+        out.each_consumed(|units| self.add(units));
+    }
+
     pub fn units(&self) -> f64 {
         self.milli.load(Ordering::Relaxed) as f64 / 1000.0
     }
 }
+
+/// An operation's answer that can carry `ConsumedCapacity`: one entry for
+/// item operations and Scan, a list for the multi-item ones.
+pub trait Consumed {
+    fn each_consumed(&self, add: impl FnMut(Option<f64>));
+}
+
+macro_rules! consumed_one {
+    ($($output:ty),+) => {$(
+        impl Consumed for $output {
+            fn each_consumed(&self, mut add: impl FnMut(Option<f64>)) {
+                add(self.consumed_capacity().and_then(|c| c.capacity_units));
+            }
+        }
+    )+};
+}
+
+macro_rules! consumed_list {
+    ($($output:ty),+) => {$(
+        impl Consumed for $output {
+            fn each_consumed(&self, mut add: impl FnMut(Option<f64>)) {
+                for used in self.consumed_capacity() {
+                    add(used.capacity_units);
+                }
+            }
+        }
+    )+};
+}
+
+consumed_one!(
+    GetItemOutput,
+    UpdateItemOutput,
+    DeleteItemOutput,
+    ScanOutput
+);
+consumed_list!(TransactWriteItemsOutput, BatchWriteItemOutput);
 
 impl CallStats {
     /// Retries: attempts beyond the first of each call.
@@ -90,11 +137,7 @@ macro_rules! send_counted {
                     .send()
                     .await;
                 if let Ok(out) = &sent {
-                    stats.capacity.add(
-                        out.consumed_capacity
-                            .as_ref()
-                            .and_then(|c| c.capacity_units),
-                    );
+                    stats.capacity.add_from(out);
                 }
                 sent
             }
@@ -115,5 +158,25 @@ mod tests {
         capacity.add(None);
         capacity.add(Some(1.25));
         assert_eq!(capacity.units(), 1.75);
+    }
+
+    #[test]
+    fn capacity_adds_one_entry_or_every_table_of_a_list() {
+        use aws_sdk_dynamodb::types::ConsumedCapacity;
+        let used = |units| ConsumedCapacity::builder().capacity_units(units).build();
+        let capacity = Capacity::default();
+        capacity.add_from(
+            &GetItemOutput::builder()
+                .consumed_capacity(used(0.5))
+                .build(),
+        );
+        capacity.add_from(&GetItemOutput::builder().build());
+        capacity.add_from(
+            &TransactWriteItemsOutput::builder()
+                .consumed_capacity(used(2.0))
+                .consumed_capacity(used(4.0))
+                .build(),
+        );
+        assert_eq!(capacity.units(), 6.5);
     }
 }

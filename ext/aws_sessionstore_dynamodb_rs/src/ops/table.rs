@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    ScalarAttributeType, TableDescription, TableStatus, TimeToLiveDescription,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -81,13 +82,9 @@ pub async fn create(client: &Client, spec: CreateTable) -> Result<Created, Store
 async fn wait_active(client: &Client, table: &str) -> Result<(), StoreError> {
     let started = tokio::time::Instant::now();
     loop {
-        let out = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        let status = out.table.and_then(|t| t.table_status);
+        let status = describe_table(client, table)
+            .await?
+            .and_then(|t| t.table_status);
         if status == Some(TableStatus::Active) {
             return Ok(());
         }
@@ -102,14 +99,8 @@ async fn wait_active(client: &Client, table: &str) -> Result<(), StoreError> {
 }
 
 async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
-    let current = client
-        .describe_time_to_live()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
-    let status = current
-        .time_to_live_description
+    let status = describe_ttl(client, table)
+        .await?
         .and_then(|d| d.time_to_live_status);
     if matches!(
         status,
@@ -156,13 +147,7 @@ pub async fn delete(client: &Client, table: &str) -> Result<Deleted, StoreError>
     }
     let started = tokio::time::Instant::now();
     loop {
-        match client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)
-        {
+        match describe_table(client, table).await {
             Err(e) if e.service_code() == Some("ResourceNotFoundException") => {
                 return Ok(Deleted::Deleted)
             }
@@ -191,22 +176,10 @@ pub struct Description {
 }
 
 pub async fn describe(client: &Client, table: &str) -> Result<Description, StoreError> {
-    let out = client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
-    let t = out
-        .table
+    let t = describe_table(client, table)
+        .await?
         .ok_or_else(|| StoreError::Internal("DescribeTable returned no table".into()))?;
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?
-        .time_to_live_description;
+    let ttl = describe_ttl(client, table).await?;
     Ok(Description {
         status: t
             .table_status
@@ -230,6 +203,26 @@ pub async fn describe(client: &Client, table: &str) -> Result<Description, Store
             .unwrap_or_else(|| "DISABLED".to_string()),
         ttl_attribute: ttl.and_then(|d| d.attribute_name),
     })
+}
+
+async fn describe_table(
+    client: &Client,
+    table: &str,
+) -> Result<Option<TableDescription>, StoreError> {
+    let out = client.describe_table().table_name(table).send().await;
+    Ok(out.map_err(StoreError::from_sdk)?.table)
+}
+
+async fn describe_ttl(
+    client: &Client,
+    table: &str,
+) -> Result<Option<TimeToLiveDescription>, StoreError> {
+    let out = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await;
+    Ok(out.map_err(StoreError::from_sdk)?.time_to_live_description)
 }
 
 fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {

@@ -4,15 +4,16 @@
 //! data, runs the operation with the GVL released, and builds Ruby objects
 //! after taking it back.
 //!
-//! This file holds the client itself and its registration; the methods are
-//! split by area, one `impl Client` block per file under `client/`:
-//! `session` (items and locks), `table`, `gc`, `migrate`. Reading a request
+//! This file holds the client itself (`new`, `connect`) and `init`; the
+//! methods are split by area, one `impl Client` block per file under
+//! `client/`: `session` (items and locks), `table`, `gc`, `migrate`, each
+//! with its own `define`, which registers them. Reading a request
 //! Struct is `client/request.rs`'s job, building the Hashes of counters
 //! `client/results.rs`'s.
 
 use std::sync::{Arc, Mutex};
 
-use magnus::{function, method, prelude::*, r_struct::RStruct, Error, RHash, RModule, Ruby};
+use magnus::{function, method, prelude::*, Error, RHash, RModule, Ruby};
 
 use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
@@ -101,23 +102,21 @@ impl Client {
         T: Send,
     {
         let stats = key.stats.clone();
-        let client = self.sdk(ruby)?;
-        Ok((nogvl(ruby, work(client, key))?, stats))
+        Ok((self.run(ruby, |client| work(client, key))?, stats))
     }
 
-    /// `on_key` for the item `request` names (its `table`, `key_name`,
-    /// `key` and `instrument` members).
-    fn on_item<T, F>(
+    /// Runs `work` with this process's client, the GVL released.
+    fn run<T, F>(
         &self,
         ruby: &Ruby,
-        request: RStruct,
-        work: impl FnOnce(aws_sdk_dynamodb::Client, ItemKey) -> F,
-    ) -> Result<(T, Option<Arc<CallStats>>), Error>
+        work: impl FnOnce(aws_sdk_dynamodb::Client) -> F,
+    ) -> Result<T, Error>
     where
         F: std::future::Future<Output = Result<T, StoreError>> + Send,
         T: Send,
     {
-        self.on_key(ruby, request::item_key(request)?, work)
+        let client = self.sdk(ruby)?;
+        nogvl(ruby, work(client))
     }
 
     /// Builds the client now (and resolves credentials/region), so boot
@@ -131,21 +130,9 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     let class = native.define_class("Client", ruby.class_object())?;
     class.define_singleton_method("new", function!(Client::new, 1))?;
     class.define_method("connect", method!(Client::connect, 0))?;
-    // client/session.rs
-    class.define_method("get_item", method!(Client::get_item, 1))?;
-    class.define_method("save_session", method!(Client::save_session, 1))?;
-    class.define_method("move_session", method!(Client::move_session, 1))?;
-    class.define_method("delete_item", method!(Client::delete_item, 1))?;
-    class.define_method("lock_session", method!(Client::lock_session, 1))?;
-    class.define_method("release_lock", method!(Client::release_lock, 1))?;
-    // client/table.rs
-    class.define_method("create_table", method!(Client::create_table, 1))?;
-    class.define_method("delete_table", method!(Client::delete_table, 1))?;
-    class.define_method("describe_table", method!(Client::describe_table, 1))?;
-    // client/migrate.rs
-    class.define_method("scan_page", method!(Client::scan_page, 1))?;
-    class.define_method("rewrite_item", method!(Client::rewrite_item, 1))?;
-    // client/gc.rs
-    class.define_method("collect_garbage", method!(Client::collect_garbage, 2))?;
+    session::define(class)?;
+    table::define(class)?;
+    migrate::define(class)?;
+    gc::define(class)?;
     Ok(())
 }

@@ -36,44 +36,54 @@ pub fn init(_ruby: &Ruby, native: RModule) -> Result<(), Error> {
 const STORAGE_KEY_LABEL: &[u8] = b"aws-sessionstore-dynamodb-rs storage key v2";
 
 fn storage_key(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {
-    // SAFETY: as in sid_digest.
-    let (secret, id) = unsafe { (secret.as_slice(), id.as_slice()) };
-    hmac_sha256(secret, STORAGE_KEY_LABEL)
-        .and_then(|derived| hmac_sha256(&derived, id))
-        .map(hex::encode)
-        .map_err(|e| StoreError::Internal(format!("HMAC-SHA256: {e}")).into_ruby(ruby))
+    hex_digest(ruby, secret, id, "HMAC-SHA256", |secret, id| {
+        hmac_sha256(secret, STORAGE_KEY_LABEL).and_then(|derived| hmac_sha256(&derived, id))
+    })
 }
 
 fn legacy_storage_key(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {
-    // SAFETY: as in sid_digest.
+    hex_digest(ruby, secret, id, "HMAC-SHA256", hmac_sha256)
+}
+
+fn sid_digest(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {
+    hex_digest(ruby, secret, id, "HMAC-MD5", hmac_md5)
+}
+
+/// `digest(secret, id)` in hex, reading both Ruby strings in place; an
+/// error names the digest.
+fn hex_digest<const N: usize>(
+    ruby: &Ruby,
+    secret: RString,
+    id: RString,
+    name: &str,
+    digest: impl FnOnce(&[u8], &[u8]) -> Result<[u8; N], InvalidLength>,
+) -> Result<String, Error> {
+    // SAFETY: the slices are read before any other Ruby call, with the GVL
+    // held, so neither string can change or move meanwhile.
     let (secret, id) = unsafe { (secret.as_slice(), id.as_slice()) };
-    hmac_sha256(secret, id)
+    digest(secret, id)
         .map(hex::encode)
-        .map_err(|e| StoreError::Internal(format!("HMAC-SHA256: {e}")).into_ruby(ruby))
+        .map_err(|e| StoreError::Internal(format!("{name}: {e}")).into_ruby(ruby))
 }
 
 /// HMAC-SHA256 (RFC 2104 over SHA-256); like HMAC-MD5, any key length.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], InvalidLength> {
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)?;
-    mac.update(data);
-    Ok(mac.finalize().into_bytes().into())
-}
-
-fn sid_digest(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {
-    // SAFETY: the slices are read before any other Ruby call, with the GVL
-    // held, so neither string can change or move meanwhile.
-    let (secret, id) = unsafe { (secret.as_slice(), id.as_slice()) };
-    hmac_md5(secret, id)
-        .map(hex::encode)
-        .map_err(|e| StoreError::Internal(format!("HMAC-MD5: {e}")).into_ruby(ruby))
+    Ok(mac::<HmacSha256>(key, data)?.into())
 }
 
 /// HMAC-MD5 (RFC 2104); the `hmac` crate takes a key of any length (a key
 /// longer than a block is hashed first), so this never fails in practice.
 pub fn hmac_md5(key: &[u8], data: &[u8]) -> Result<[u8; 16], InvalidLength> {
-    let mut mac = <HmacMd5 as KeyInit>::new_from_slice(key)?;
+    Ok(mac::<HmacMd5>(key, data)?.into())
+}
+
+fn mac<M: Mac + KeyInit>(
+    key: &[u8],
+    data: &[u8],
+) -> Result<hmac::digest::Output<M>, InvalidLength> {
+    let mut mac = <M as KeyInit>::new_from_slice(key)?;
     mac.update(data);
-    Ok(mac.finalize().into_bytes().into())
+    Ok(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]

@@ -11,13 +11,7 @@ module DynamoDb
 
       source_root File.expand_path("templates", __dir__)
 
-      argument :name, type: :string, default: "create_dynamo_db_sessions_table",
-                      desc: "Name of the migration class", banner: "Name"
-
-      # Writes db/migrate/<timestamp>_<name>.rb.
-      def generate_migration_file
-        write_session_table_migration
-      end
+      session_table_migration "create_dynamo_db_sessions_table"
     end
   end
 end

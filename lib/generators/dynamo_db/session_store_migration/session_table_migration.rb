@@ -19,6 +19,15 @@ module DynamoDb
 
       # Class methods of the generators.
       module ClassMethods
+        # Declares the Name argument (the migration's class name,
+        # `default_name` unless given) and the step writing
+        # db/migrate/<timestamp>_<name>.rb.
+        def session_table_migration(default_name)
+          argument :name, type: :string, default: default_name,
+                          desc: "Name of the migration class", banner: "Name"
+          define_method(:generate_migration_file) { write_session_table_migration }
+        end
+
         # A timestamp, past the newest migration's number so that two
         # generated in the same second still differ; ActiveRecord's own rule
         # when loaded.

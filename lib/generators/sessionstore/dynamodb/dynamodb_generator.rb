@@ -16,13 +16,7 @@ module Sessionstore
 
       source_root File.expand_path("templates", __dir__)
 
-      argument :name, type: :string, default: "sessionstore_migration",
-                      desc: "Name of the migration class", banner: "Name"
-
-      # Writes db/migrate/<timestamp>_<name>.rb.
-      def generate_migration_file
-        write_session_table_migration
-      end
+      session_table_migration "sessionstore_migration"
 
       # Writes config/sessionstore/dynamodb.yml.
       def copy_config_file

@@ -5,7 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use magnus::{block::Proc, prelude::*, r_struct::RStruct, Error, RHash, Ruby, Value};
+use magnus::{
+    block::Proc, method, prelude::*, r_struct::RStruct, Error, RClass, RHash, Ruby, Value,
+};
 
 use super::request::{member, seconds};
 use super::results::gc_stats;
@@ -94,4 +96,10 @@ impl Client {
         outcome.map_err(|e| e.into_ruby(ruby))?;
         Ok(stats)
     }
+}
+
+/// Registers this file's methods on `Native::Client`.
+pub(super) fn define(class: RClass) -> Result<(), Error> {
+    class.define_method("collect_garbage", method!(Client::collect_garbage, 2))?;
+    Ok(())
 }

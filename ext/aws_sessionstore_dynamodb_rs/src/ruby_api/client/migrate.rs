@@ -2,11 +2,10 @@
 //! items a scan page at a time, and conditional rewrites.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use magnus::{prelude::*, r_struct::RStruct, Error, Ruby, Value};
+use magnus::{method, prelude::*, r_struct::RStruct, Error, RClass, Ruby, Value};
 
 use super::request::{member, string_map, typed_list, uncounted_key};
 use super::Client;
-use crate::helpers::gvl::nogvl;
 use crate::ops::migrate;
 use crate::ruby_api::item;
 
@@ -19,8 +18,7 @@ impl Client {
         let table: String = member(request, "table")?;
         let limit: i32 = member(request, "limit")?;
         let start_key = string_map(request, "start_key")?;
-        let client = rb_self.sdk(ruby)?;
-        let (items, next) = nogvl(ruby, async move {
+        let (items, next) = rb_self.run(ruby, |client| async move {
             migrate::scan_page(&client, &table, start_key, limit).await
         })?;
         let list = ruby.ary_new_capa(items.len());
@@ -59,4 +57,11 @@ impl Client {
             })?;
         Ok(written)
     }
+}
+
+/// Registers this file's methods on `Native::Client`.
+pub(super) fn define(class: RClass) -> Result<(), Error> {
+    class.define_method("scan_page", method!(Client::scan_page, 1))?;
+    class.define_method("rewrite_item", method!(Client::rewrite_item, 1))?;
+    Ok(())
 }

@@ -1,13 +1,12 @@
 //! `Native::Client`'s item calls: get, save, move to a new key, delete,
 //! and the pessimistic lock's acquire and release.
 
-use magnus::{prelude::*, r_struct::RStruct, Error, IntoValue, Ruby, Value};
+use magnus::{method, prelude::*, r_struct::RStruct, Error, IntoValue, RClass, Ruby, Value};
 
 use super::request::{item_key, member, millis, typed};
 use super::results::with_stats;
 use super::Client;
 use crate::error::StoreError;
-use crate::helpers::gvl::nogvl;
 use crate::ops::lock::{self, LockTiming, Locked};
 use crate::ops::session::{self, Condition, Move, Moved, Save, Saved};
 use crate::ruby_api::item;
@@ -16,9 +15,10 @@ impl Client {
     /// `get_item(Native::ItemRequest)` → Hash of attributes, or nil.
     pub(super) fn get_item(ruby: &Ruby, rb_self: &Self, request: RStruct) -> Result<Value, Error> {
         let consistent: bool = member(request, "consistent")?;
-        let (found, stats) = rb_self.on_item(ruby, request, |client, key| async move {
-            session::get(&client, &key, consistent).await
-        })?;
+        let (found, stats) =
+            rb_self.on_key(ruby, item_key(request)?, |client, key| async move {
+                session::get(&client, &key, consistent).await
+            })?;
         let found = found.map(|item| item::to_ruby(ruby, item)).transpose()?;
         with_stats(ruby, found.into_value_with(ruby), &stats)
     }
@@ -45,8 +45,11 @@ impl Client {
             lock: member(request, "lock")?,
         };
         let stats = save.key.stats.clone();
-        let client = rb_self.sdk(ruby)?;
-        let written = match nogvl(ruby, async move { session::save(&client, save).await })? {
+        let saved = rb_self.run(
+            ruby,
+            |client| async move { session::save(&client, save).await },
+        )?;
+        let written = match saved {
             Saved::Written => true,
             Saved::ConditionFailed => false,
             Saved::LockLost => return Err(StoreError::LockLost.into_ruby(ruby)),
@@ -74,8 +77,11 @@ impl Client {
             lock: member(request, "lock")?,
         };
         let stats = mv.to.stats.clone();
-        let client = rb_self.sdk(ruby)?;
-        let outcome = match nogvl(ruby, async move { session::move_to(&client, mv).await })? {
+        let moved = rb_self.run(
+            ruby,
+            |client| async move { session::move_to(&client, mv).await },
+        )?;
+        let outcome = match moved {
             Moved::Moved => "moved",
             Moved::SourceGone => "source_gone",
             Moved::Refused => "refused",
@@ -98,9 +104,10 @@ impl Client {
             retry_delay: millis(request, "retry_delay_ms")?,
             max_wait: millis(request, "max_wait_ms")?,
         };
-        let (locked, stats) = rb_self.on_item(ruby, request, |client, key| async move {
-            lock::acquire(&client, &key, consistent, timing).await
-        })?;
+        let (locked, stats) =
+            rb_self.on_key(ruby, item_key(request)?, |client, key| async move {
+                lock::acquire(&client, &key, consistent, timing).await
+            })?;
         let value = match locked {
             Locked::Acquired { item, lock } => {
                 (item::to_ruby(ruby, item)?, lock).into_value_with(ruby)
@@ -117,9 +124,10 @@ impl Client {
         request: RStruct,
     ) -> Result<Value, Error> {
         let lock: String = member(request, "lock")?;
-        let (released, stats) = rb_self.on_item(ruby, request, |client, key| async move {
-            lock::release(&client, &key, lock).await
-        })?;
+        let (released, stats) =
+            rb_self.on_key(ruby, item_key(request)?, |client, key| async move {
+                lock::release(&client, &key, lock).await
+            })?;
         with_stats(ruby, released.into_value_with(ruby), &stats)
     }
 
@@ -129,9 +137,20 @@ impl Client {
         rb_self: &Self,
         request: RStruct,
     ) -> Result<Value, Error> {
-        let ((), stats) = rb_self.on_item(ruby, request, |client, key| async move {
+        let ((), stats) = rb_self.on_key(ruby, item_key(request)?, |client, key| async move {
             session::delete(&client, &key).await
         })?;
         with_stats(ruby, ruby.qnil().as_value(), &stats)
     }
+}
+
+/// Registers this file's methods on `Native::Client`.
+pub(super) fn define(class: RClass) -> Result<(), Error> {
+    class.define_method("get_item", method!(Client::get_item, 1))?;
+    class.define_method("save_session", method!(Client::save_session, 1))?;
+    class.define_method("move_session", method!(Client::move_session, 1))?;
+    class.define_method("delete_item", method!(Client::delete_item, 1))?;
+    class.define_method("lock_session", method!(Client::lock_session, 1))?;
+    class.define_method("release_lock", method!(Client::release_lock, 1))?;
+    Ok(())
 }

@@ -1,11 +1,10 @@
 //! `Native::Client`'s table calls: create, delete, describe.
 
-use magnus::{prelude::*, r_struct::RStruct, Error, RHash, Ruby, Value};
+use magnus::{method, prelude::*, r_struct::RStruct, Error, RClass, RHash, Ruby, Value};
 
 use super::request::{billing, member};
 use super::results::description;
 use super::Client;
-use crate::helpers::gvl::nogvl;
 use crate::ops::table::{self, CreateTable, Created, Deleted};
 
 impl Client {
@@ -22,8 +21,10 @@ impl Client {
             billing,
             enable_ttl: member(request, "enable_ttl")?,
         };
-        let client = rb_self.sdk(ruby)?;
-        let created = nogvl(ruby, async move { table::create(&client, spec).await })?;
+        let created = rb_self.run(
+            ruby,
+            |client| async move { table::create(&client, spec).await },
+        )?;
         Ok(ruby
             .to_symbol(match created {
                 Created::Created => "created",
@@ -34,8 +35,9 @@ impl Client {
 
     /// `delete_table(table)` → `:deleted` or `:missing`.
     pub(super) fn delete_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<Value, Error> {
-        let client = rb_self.sdk(ruby)?;
-        let deleted = nogvl(ruby, async move { table::delete(&client, &table).await })?;
+        let deleted = rb_self.run(ruby, |client| async move {
+            table::delete(&client, &table).await
+        })?;
         Ok(ruby
             .to_symbol(match deleted {
                 Deleted::Deleted => "deleted",
@@ -51,8 +53,17 @@ impl Client {
         rb_self: &Self,
         table: String,
     ) -> Result<RHash, Error> {
-        let client = rb_self.sdk(ruby)?;
-        let d = nogvl(ruby, async move { table::describe(&client, &table).await })?;
+        let d = rb_self.run(ruby, |client| async move {
+            table::describe(&client, &table).await
+        })?;
         description(ruby, d)
     }
+}
+
+/// Registers this file's methods on `Native::Client`.
+pub(super) fn define(class: RClass) -> Result<(), Error> {
+    class.define_method("create_table", method!(Client::create_table, 1))?;
+    class.define_method("delete_table", method!(Client::delete_table, 1))?;
+    class.define_method("describe_table", method!(Client::describe_table, 1))?;
+    Ok(())
 }

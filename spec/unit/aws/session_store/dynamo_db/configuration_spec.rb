@@ -4,29 +4,12 @@ require "fileutils"
 require "pathname"
 require "tmpdir"
 require "aws/session_store/dynamo_db/configuration"
+require_relative "../../../../support/store_environment"
 
 RSpec.describe Aws::SessionStore::DynamoDB::Configuration do
   let(:errors) { Aws::SessionStore::DynamoDB::Errors }
   let(:config_error) { errors::ConfigurationError }
-  let(:tmpdir) { Dir.mktmpdir("sessionstore-config") }
-
-  # Every test starts with none of our variables set and gets the
-  # environment back as it was.
-  around do |example|
-    saved = ENV.to_h
-    ENV.each_key { |k| ENV.delete(k) if k.start_with?("AWS_DYNAMO_DB_SESSION_", "DYNAMO_DB_SESSION_") }
-    described_class.reset_legacy_env_warnings!
-    example.run
-  ensure
-    ENV.replace(saved)
-    FileUtils.remove_entry(tmpdir) if File.directory?(tmpdir)
-  end
-
-  def yaml_file(text, name = "config.yml")
-    path = File.join(tmpdir, name)
-    File.write(path, text)
-    path
-  end
+  include_context "with a clean store environment"
 
   def with_rails_env(env)
     stub_const("Rails", Module.new)

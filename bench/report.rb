@@ -275,7 +275,7 @@ module BenchReport
     text = <<~MD
       The same GetItem (consistent read) + conditional UpdateItem (`updated_at`, `data`) a request of the
       middleware makes, issued straight from Rust with aws-sdk-dynamodb (release build, the extension's SDK
-      client settings, `block_on` per pair from the calling thread), #{pairs} pairs after a warm-up, against
+      client builder and allocator, `block_on` per pair from the calling thread), #{pairs} pairs after a warm-up, against
       the same DynamoDB Local: `cargo run --release --example floor -- <endpoint> <table> <n> [current|multi]`.
       Process CPU is getrusage(RUSAGE_SELF), every thread included. (Building the example took
       #{format("%.0f", build_seconds)} s of this section: cargo rebuilds it, optimised, whenever the crate changed.)

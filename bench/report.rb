@@ -295,80 +295,109 @@ module BenchReport
     ENV.fetch("BENCH_RUBIES", "3.3 3.4").split
   end
 
-  # One run of bench/request_cpu.rb per Ruby (and per Ruby with YJIT where
-  # that Ruby has it), against the same DynamoDB Local and redis-server, one
-  # after another: [label, parsed JSON or the reason it is missing].
-  def every_ruby_runs(env, redis_port, requests)
-    runs = [["#{RUBY_VERSION} (this Ruby)", JSON.parse(File.read(File.join(OUT, "request_cpu-host.json")))]]
-    redis = "redis://127.0.0.1:#{redis_port}/0"
-    yjit = File.join(OUT, "request_cpu-host-yjit.json")
-    runs << if defined?(RubyVM::YJIT)
-              run!([RbConfig.ruby, "--yjit", "-I", LIB, "bench/request_cpu.rb", "--requests", requests.to_s,
-                    "--redis", redis, "--json", yjit], name: "request_cpu-yjit", timeout: 900, env: env)
-              ["#{RUBY_VERSION} + YJIT", JSON.parse(File.read(yjit))]
-            else
-              ["#{RUBY_VERSION} + YJIT", "this Ruby was built without YJIT"]
-            end
+  # The variants measured side by side: [label, argv or the reason it can't
+  # run]. Rubies 3.3 and 3.4 go through script/bench-ruby (their Debian
+  # folders), this one straight, each with YJIT too where it is built in.
+  def ruby_variants(redis, requests)
+    common = ["--requests", requests.to_s, "--redis", redis]
+    host = [RbConfig.ruby, "-I", LIB, "bench/request_cpu.rb", *common]
+    variants = [[RUBY_VERSION, host]]
+    variants << ["#{RUBY_VERSION} + YJIT",
+                 defined?(RubyVM::YJIT) ? [RbConfig.ruby, "--yjit", *host.drop(1)] : "built without YJIT"]
     other_rubies.each do |minor|
-      [[], ["--yjit"]].each do |flags|
-        label = "#{minor}#{" + YJIT" unless flags.empty?}"
-        json = File.join(OUT, "request_cpu-#{minor}#{flags.first}.json")
+      variants << [minor, ["script/bench-ruby", minor, *common.first(2)]]
+      variants << ["#{minor} + YJIT", ["script/bench-ruby", minor, *common.first(2), "--yjit"]]
+    end
+    variants
+  end
+
+  # Rounds of one bench/request_cpu.rb run per variant, interleaved (the
+  # machine's load drifts over minutes; every variant sees each stretch of
+  # it), against the same DynamoDB Local and redis-server:
+  # { label => [parsed JSON per round] or the reason it was not measured }.
+  def every_ruby_runs(env, redis_port, requests, rounds)
+    redis = "redis://127.0.0.1:#{redis_port}/0"
+    results = Hash.new { |h, k| h[k] = [] }
+    rounds.times do |round|
+      ruby_variants(redis, requests).each do |label, argv|
+        next results[label] = argv if argv.is_a?(String)
+        next if results[label].is_a?(String)
+
+        progress("every Ruby: round #{round + 1}/#{rounds}, #{label}")
+        json = File.join(OUT, "request_cpu-#{label.tr(" +", "_")}-#{round}.json")
         FileUtils.rm_f(json)
-        out, status, tail = run(["script/bench-ruby", minor, "--requests", requests.to_s, *flags, "--json", json],
-                                name: "bench-ruby-#{minor}#{flags.first}", timeout: 2400,
-                                env: env.merge("REDIS_URL" => redis), chdir: ROOT)
-        runs << if status.success? && File.exist?(json)
-                  [label, JSON.parse(File.read(json))]
-                else
-                  reason = tail.lines.grep(/bench-ruby|debian-ruby/).last || tail.lines.last || out.lines.last
-                  [label, "not measured: #{reason.to_s.strip}"]
-                end
+        script = argv.first.start_with?("script/")
+        out, status, tail = run(argv + ["--json", json], name: "request_cpu-#{label.tr(" +", "_")}",
+                                                         timeout: 2400, env: env.merge("REDIS_URL" => redis),
+                                                         chdir: script ? ROOT : TREE)
+        results[label] = if status.success? && File.exist?(json)
+                           results[label] << JSON.parse(File.read(json))
+                         elsif status.exitstatus == 3
+                           "built without YJIT"
+                         else
+                           reason = tail.lines.grep(/bench-ruby|debian-ruby|Error/).last || out.lines.last
+                           "not measured: #{reason.to_s.strip}"
+                         end
       end
     end
-    runs
+    results
+  end
+
+  def median(values)
+    sorted = values.sort
+    (sorted[(sorted.size - 1) / 2] + sorted[sorted.size / 2]) / 2.0
+  end
+
+  REDIS_ROW = "Rack::Session::Redis (redis-rack, local redis-server)"
+  REDIS_THREADED_ROW = "Rack::Session::Redis, a second Ruby thread alive"
+  RUBY_ROWS = [
+    ["session changes (GetItem + UpdateItem)", "DynamoDB store (no locking, session changes)", REDIS_ROW],
+    ["unchanged session (GetItem)", "DynamoDB store (unchanged session, write avoidance)", REDIS_ROW],
+    ["session changes, a second Ruby thread alive", "DynamoDB store (session changes), a second Ruby thread alive",
+     REDIS_THREADED_ROW],
+    ["unchanged session, a second Ruby thread alive",
+     "DynamoDB store (unchanged session), a second Ruby thread alive", REDIS_THREADED_ROW],
+    ["redis-rack (one thread / two)", REDIS_ROW, REDIS_THREADED_ROW],
+    ["Rack::Session::Cookie", "Rack::Session::Cookie", nil],
+    ["Rack::Session::Pool", "Rack::Session::Pool", nil]
+  ].freeze
+
+  # One cell: the median over the rounds of the row's mean CPU and of its
+  # ratio to redis-rack in the same run (the ratio of medians would mix runs).
+  def ruby_cell(runs, label, name, base)
+    cpu = ->(name_) { median(runs.map { |r| r.fetch("cpu_mean_us").fetch(name_) }).round }
+    return "#{cpu.call(name)} / #{cpu.call(base)}" if label.start_with?("redis-rack")
+    return cpu.call(name).to_s unless base
+
+    ratio = median(runs.map { |r| r.fetch("cpu_mean_us").fetch(name) / r.fetch("cpu_mean_us").fetch(base) })
+    format("%d (**%.2f×**)", cpu.call(name), ratio)
   end
 
   def every_ruby(env, redis_port, requests)
     return "No redis-server: nothing to compare with." unless redis_port
 
-    runs = every_ruby_runs(env, redis_port, requests)
-    measured = runs.reject { |_, r| r.is_a?(String) }
-    redis = "Rack::Session::Redis (redis-rack, local redis-server)"
-    redis2 = "Rack::Session::Redis, a second Ruby thread alive"
-    rows = [
-      ["session changes (GetItem + UpdateItem)", "DynamoDB store (no locking, session changes)", redis],
-      ["unchanged session (GetItem)", "DynamoDB store (unchanged session, write avoidance)", redis],
-      ["session changes, a second Ruby thread alive", "DynamoDB store (session changes), a second Ruby thread alive",
-       redis2],
-      ["unchanged session, a second Ruby thread alive",
-       "DynamoDB store (unchanged session), a second Ruby thread alive", redis2],
-      ["redis-rack (one thread / two)", nil, nil],
-      ["Rack::Session::Cookie", "Rack::Session::Cookie", nil],
-      ["Rack::Session::Pool", "Rack::Session::Pool", nil]
-    ]
-    cell = lambda do |r, name, base|
-      cpu = r.fetch("cpu_mean_us")
-      return "#{cpu.fetch(redis).round} / #{cpu.fetch(redis2).round}" unless name
-
-      base ? format("%d (**%.2f×**)", cpu.fetch(name).round, cpu.fetch(name) / cpu.fetch(base)) : cpu.fetch(name).round.to_s
-    end
-    text = +"Process CPU per request, mean µs (× redis-rack measured in the same process, with or without the\n"
-    text << "second thread), #{requests} requests per row, one Ruby after another against the same servers:\n\n"
-    heads = measured.map { |_, r| "Ruby #{r["ruby"][/\d+\.\d+\.\d+/]}#{" + YJIT" if r["yjit"]}" }
+    rounds = Integer(ENV.fetch("BENCH_RUBY_ROUNDS", "3"))
+    results = every_ruby_runs(env, redis_port, requests, rounds)
+    measured = results.reject { |_, r| r.is_a?(String) || r.empty? }
+    heads = measured.map { |_, runs| "Ruby #{runs.first["ruby"][/\d+\.\d+\.\d+/]}#{" + YJIT" if runs.first["yjit"]}" }
+    text = +"Process CPU per request, µs: the median over #{rounds} interleaved rounds of each row's mean " \
+            "(#{requests} requests), and in bold the median of its ratio to redis-rack measured in the same " \
+            "run (with or without the second thread):\n\n"
     text << "| request | #{heads.join(" | ")} |\n|---|#{"---:|" * measured.size}\n"
-    rows.each do |label, name, base|
-      text << "| #{label} | #{measured.map { |_, r| cell.call(r, name, base) }.join(" | ")} |\n"
+    RUBY_ROWS.each do |label, name, base|
+      text << "| #{label} | #{measured.map { |_, runs| ruby_cell(runs, label, name, base) }.join(" | ")} |\n"
     end
     %w[rack glue gvl sdk kernel].zip(["Rack (Pool)", "Ruby glue", "GVL", "SDK + native", "kernel"]).each do |key, label|
-      values = measured.map { |_, r| r.dig("breakdown_us", "session changes", key).round }
+      values = measured.map { |_, runs| median(runs.map { |r| r.dig("breakdown_us", "session changes", key) }).round }
       text << "| session changes: #{label} | #{values.join(" | ")} |\n"
     end
     text << "\n"
-    measured.each { |label, r| text << "- #{label}: #{r["ruby"]}#{" (YJIT on)" if r["yjit"]}\n" }
-    runs.select { |_, r| r.is_a?(String) }.each { |label, why| text << "- #{label}: #{why}\n" }
+    measured.each { |label, runs| text << "- #{label}: #{runs.first["ruby"]}#{" (YJIT on)" if runs.first["yjit"]}\n" }
+    results.select { |_, r| r.is_a?(String) }.each { |label, why| text << "- #{label}: #{why}\n" }
     text << "\nRubies 3.3 and 3.4 run in their Debian folders (script/debian-ruby, script/bench-ruby) with the " \
             "release build script/native-gems makes for them, on Debian 12's Rack 2.2 and redis-rack 2.1 like " \
-            "this Ruby, so every column measures the same code.\n"
+            "this Ruby, so every column measures the same code. BENCH_RUBY_ROUNDS sets the rounds, " \
+            "BENCH_RUBIES the other Rubies (\"3.3 3.4\").\n"
     text
   end
 
@@ -404,7 +433,6 @@ module BenchReport
         argv = [RbConfig.ruby, "-I", LIB, "bench/request_cpu.rb", "--requests", requests.to_s]
         argv += ["--redis", "redis://127.0.0.1:#{redis_port}/0"] if redis_port
         argv += ["--floor-cpu-us", floor_cpu.to_s] if floor_cpu
-        argv += ["--json", File.join(OUT, "request_cpu-host.json")]
         out = run!(argv, name: "request_cpu", timeout: 900, env: env)
         note = <<~MD
           Each request goes through the middleware with Rack::MockRequest (no HTTP server), so CPU is the

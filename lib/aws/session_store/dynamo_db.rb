@@ -3,6 +3,7 @@
 require_relative "dynamo_db/version"
 require_relative "dynamo_db/errors"
 require_relative "dynamo_db/warnings"
+require_relative "dynamo_db/unknown_options"
 require_relative "dynamo_db/env_flag"
 require_relative "dynamo_db/serializer"
 require_relative "dynamo_db/configuration"

@@ -2,6 +2,7 @@
 
 require_relative "errors"
 require_relative "warnings"
+require_relative "unknown_options"
 require_relative "env_flag"
 require_relative "serializer"
 require_relative "options"

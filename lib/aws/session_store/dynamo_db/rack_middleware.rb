@@ -55,6 +55,8 @@ module Aws
           options = (options || {}).transform_keys(&:to_sym)
           store_options = options.slice(*Configuration::OPTION_NAMES)
           rack_options = options.reject { |name, _| Configuration::OPTION_NAMES.include?(name) }
+          UnknownOptions.report(rack_options.keys, known: Configuration::OPTION_NAMES + UnknownOptions::RACK_OPTION_NAMES,
+                                                   source: "#{self.class.name} options")
           super(app, rack_options)
           @config = Configuration.new(store_options.merge(require_secret: true))
           @serializer = @config.serializer_object

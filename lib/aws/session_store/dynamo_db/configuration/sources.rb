@@ -26,9 +26,20 @@ module Aws
           end
 
           def env_options
+            report_unknown_env
             (OPTION_NAMES - RUNTIME_ONLY_OPTIONS).each_with_object({}) do |name, opts|
               value = env_value(name)
               opts[name] = parse_env_option(name, value) unless value.nil?
+            end
+          end
+
+          # Variables under either prefix that name no option (a typo, or
+          # an option read at runtime only).
+          def report_unknown_env
+            [ENV_PREFIX, LEGACY_ENV_PREFIX].each do |prefix|
+              names = ENV.keys.select { |var| var.start_with?(prefix) }.map { |var| var.delete_prefix(prefix) }
+              known = (OPTION_NAMES - RUNTIME_ONLY_OPTIONS).map { |name| name.to_s.upcase }
+              UnknownOptions.report(names, known: known, source: "ENV", prefix: prefix)
             end
           end
 
@@ -72,7 +83,17 @@ module Aws
               raise Errors::ConfigurationError,
                     ":config_file #{path.to_s.inspect} must hold a Hash of options (got #{data.class})"
             end
-            symbolize_keys(data).reject { |name, _| RUNTIME_ONLY_OPTIONS.include?(name) || name == :config_file }
+            options = symbolize_keys(data)
+            report_unknown_file_keys(options, path)
+            options.reject { |name, _| RUNTIME_ONLY_OPTIONS.include?(name) || name == :config_file }
+          end
+
+          # Keys of the file that name no option. A Hash value is taken for
+          # an environment's section (read only under Rails) and passes.
+          def report_unknown_file_keys(options, path)
+            names = options.reject { |_, value| value.is_a?(Hash) }.keys
+            UnknownOptions.report(names, known: OPTION_NAMES - RUNTIME_ONLY_OPTIONS + %i[config_file],
+                                         source: "config file #{File.basename(path.to_s)}")
           end
 
           def load_yaml(path)

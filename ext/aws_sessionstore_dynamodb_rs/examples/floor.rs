@@ -29,6 +29,9 @@
 //!   `prebuilt` (both fluent builders built once, cloned per call). None of
 //!   them is the store's setting.
 
+// A benchmark program: a failed set-up ends the run with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryPartition, TokenBucket};

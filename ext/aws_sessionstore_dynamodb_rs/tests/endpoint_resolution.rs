@@ -6,6 +6,10 @@
 //! variables, so the cases run one after another in this binary's own
 //! process.
 
+// Test code: its helpers too may unwrap, expect and panic (a failed
+// assumption is a failed test).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;

@@ -11,6 +11,7 @@ pub fn init(_ruby: &Ruby, native: RModule) -> Result<(), Error> {
     native.define_module_function("__panic__", function!(panic_for_spec, 1))
 }
 
+#[allow(clippy::panic, reason = "the hook exists to panic, for the spec")]
 fn panic_for_spec(ruby: &Ruby, message: String) -> Result<(), Error> {
     nogvl(ruby, async move {
         if !message.is_empty() {

@@ -66,7 +66,7 @@ RSpec.describe "Large sessions" do
       [200, {}, ["ok"]]
     }, store_options(max_stale: 3600, compress_data_above: 1024))
     response = store_request(growing, cookie: cookie)
-    expect(response.errors).to match(/SessionTooLargeError: Session is \d+ bytes, over what a compressed session /)
+    expect(response.errors).to match(/SessionTooLargeError: session is \d+ bytes, over what a compressed session /)
     expect(response.errors).to include("may inflate to when read (67108864 bytes)")
     expect(raw_item(cookie)).to eq(before)
     expect(store_request(store(compress_data_above: 1024), "/read", cookie: cookie).body).to eq(big.bytesize.to_s)

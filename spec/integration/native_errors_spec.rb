@@ -54,8 +54,13 @@ RSpec.describe "Native client errors" do
     expect { client.create_table(request) }.to raise_error(errors::ConfigurationError, /billing_mode/)
   end
 
-  it "keeps a size given with a ready message (as the native layer builds it)" do
-    e = errors::SessionTooLargeError.new("too big", 10, size: 20)
-    expect([e.message, e.size, e.limit]).to eq(["too big", 20, 10])
+  it "builds the messages from the data the native layer passes (size and limit, milliseconds waited)" do
+    e = errors::SessionTooLargeError.new(20, 10)
+    expect([e.message, e.size, e.limit]).to eq(["session item is 20 bytes, over DynamoDB's item size limit of 10 " \
+                                                "bytes (400 KB); the stored session was left unchanged", 20, 10])
+    wait = errors::LockWaitTimeoutError.new(waited_ms: 1002)
+    expect([wait.message, wait.waited_ms])
+      .to eq(["Maximum time spent to acquire lock has been exceeded! (waited 1002 ms)", 1002])
+    expect(errors::LockWaitTimeoutError.new.message).to eq("Maximum time spent to acquire lock has been exceeded!")
   end
 end

@@ -45,18 +45,17 @@ class MemoryClient
   end
 
   def save_session(request)
-    size = request.key.bytesize + request.data.to_s.bytesize + 100
+    size = save_size(request)
     raise errors::SessionTooLargeError.new(size, ITEM_LIMIT) if size > ITEM_LIMIT
 
     answer(request, :save_session) do
       current = @items[request.key]
-      next false if request.new_session ? current : current.nil?
+      next retried_new_save?(request, current) if request.new_session && current
+      next false if !request.new_session && current.nil?
 
-      if request.lock && current["locked_at"] != request.lock
-        raise errors::LockLostError, "the session lock was taken over by another request"
-      end
+      raise errors::LockLostError if request.lock && current && current["locked_at"] != request.lock
 
-      item = (current || { "session_id" => request.key }).dup
+      item = (current || { request.key_name => request.key }).dup
       item["updated_at"] = now
       item["data"] = request.data if request.data
       item["created_at"] = request.created_at if request.created_at
@@ -71,10 +70,10 @@ class MemoryClient
     answer(request, :move_session) do
       old = @items[request.from_key]
       next :source_gone unless old
-      raise errors::LockLostError, "lock taken over" if request.lock && old["locked_at"] != request.lock
+      raise errors::LockLostError if request.lock && old["locked_at"] != request.lock
       next :refused if old["updated_at"].to_s != request.read_updated_at[1] || @items.key?(request.key)
 
-      @items[request.key] = { "session_id" => request.key, "data" => request.data,
+      @items[request.key] = { request.key_name => request.key, "data" => request.data,
                               "created_at" => request.created_at, "updated_at" => now,
                               "expire_at" => request.expire_at }.compact
       @items.delete(request.from_key)
@@ -91,8 +90,7 @@ class MemoryClient
       return found unless (request.instrument ? found.first : found) == :busy
 
       waited = (monotonic - started) * 1000
-      raise errors::LockWaitTimeoutError, "Maximum time spent to acquire lock has been exceeded!" \
-        if waited >= request.max_wait_ms
+      raise errors::LockWaitTimeoutError.new(waited_ms: waited.to_i) if waited >= request.max_wait_ms
 
       sleep([request.retry_delay_ms, request.max_wait_ms - waited].min / 1000.0)
     end
@@ -109,6 +107,22 @@ class MemoryClient
   end
 
   private
+
+  # What the native save counts (ops/session.rs save_size): the key, the
+  # attribute names and values, 20 bytes for updated_at, 12 for expire_at.
+  def save_size(request)
+    size = request.key_name.bytesize + request.key.bytesize + "updated_at".bytesize + 20
+    size += "data".bytesize + request.data.bytesize if request.data
+    size += "created_at".bytesize + request.created_at.bytesize if request.created_at
+    size += "expire_at".bytesize + 12 if request.expire_at
+    size
+  end
+
+  # A new save that finds its own data and created_at was an attempt of
+  # this very write whose answer was lost (the native client retries).
+  def retried_new_save?(request, current)
+    current["data"] == request.data && current["created_at"] == request.created_at
+  end
 
   # [item, lock] with the lock ours, nil without an item, :busy while
   # another live lock holds it.

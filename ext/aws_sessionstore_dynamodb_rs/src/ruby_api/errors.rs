@@ -93,15 +93,17 @@ impl StoreError {
                 status,
                 ..
             } => class.new_instance((message.clone(), code, request_id, status)),
-            // `SessionTooLargeError.new(message, limit, size: size)`: our
-            // message, and `#size` / `#limit` for whoever rescues it.
-            StoreError::TooLarge { size, limit } => {
-                let size_kw = ruby.hash_new();
-                match size_kw.aset(ruby.to_symbol("size"), size) {
-                    Ok(()) => class.new_instance((message.clone(), limit, KwArgs(size_kw))),
+            // Ruby builds these messages from the data (errors.rb), so the
+            // in-memory client of the specs raises the very same text.
+            StoreError::TooLarge { size, limit } => class.new_instance((size, limit)),
+            StoreError::LockWaitTimeout { waited_ms } => {
+                let kw = ruby.hash_new();
+                match kw.aset(ruby.to_symbol("waited_ms"), waited_ms) {
+                    Ok(()) => class.new_instance((KwArgs(kw),)),
                     Err(e) => Err(e),
                 }
             }
+            StoreError::LockLost => class.new_instance(()),
             _ => class.new_instance((message.clone(),)),
         };
         match built {

@@ -36,9 +36,15 @@ module Aws
         # Raised when a pessimistic lock could not be acquired within
         # `lock_max_wait_time` seconds.
         class LockWaitTimeoutError < Error
+          # @return [Integer, nil] milliseconds waited, when known.
+          attr_reader :waited_ms
+
           # @param [String] msg
-          def initialize(msg = "Maximum time spent to acquire lock has been exceeded!")
-            super
+          # @param [Integer, nil] waited_ms how long the wait lasted (the
+          #   native client passes it; the message then says so).
+          def initialize(msg = "Maximum time spent to acquire lock has been exceeded!", waited_ms: nil)
+            @waited_ms = waited_ms
+            super(waited_ms ? "#{msg} (waited #{waited_ms} ms)" : msg)
           end
         end
 
@@ -118,25 +124,29 @@ module Aws
           attr_reader :limit
 
           # @param [Integer, String, nil] size_or_message the rejected item's
-          #   size in bytes (the message is then built from it), or a ready
-          #   message.
+          #   size in bytes (the message is then built from it: the native
+          #   client passes size and limit), or a ready message.
           # @param [Integer] limit the limit in bytes.
-          # @param [String] what the limit, in words, for the message.
-          # @param [Integer, nil] size the rejected item's size in bytes, with
-          #   a ready message (the native layer passes both).
-          def initialize(size_or_message = nil, limit = LIMIT_BYTES, what: "DynamoDB's 400 KB item size limit",
-                         size: nil)
+          # @param [String, nil] what the limit, in words, when it is not
+          #   DynamoDB's item size limit.
+          def initialize(size_or_message = nil, limit = LIMIT_BYTES, what: nil)
             @limit = limit
-            @size = size
             case size_or_message
             when Integer
               @size = size_or_message
-              super("Session is #{@size} bytes, over #{what} (#{@limit} bytes)")
+              super(what ? "session is #{@size} bytes, over #{what} (#{@limit} bytes)" : item_message)
             when nil
-              super("Session exceeds DynamoDB's 400 KB item size limit (#{@limit} bytes)")
+              super("session exceeds DynamoDB's item size limit of #{@limit} bytes (400 KB)")
             else
               super(size_or_message.to_s)
             end
+          end
+
+          private
+
+          def item_message
+            "session item is #{@size} bytes, over DynamoDB's item size limit of #{@limit} bytes (400 KB); " \
+              "the stored session was left unchanged"
           end
         end
 
@@ -145,7 +155,8 @@ module Aws
         # so the other process's writes are not overwritten.
         class LockLostError < Error
           # @param [String] msg
-          def initialize(msg = "Session lock was taken over by another process before the session was saved")
+          def initialize(msg = "the session lock was taken over by another request before this one saved; " \
+                               "the session was not overwritten")
             super
           end
         end

@@ -1,0 +1,241 @@
+# frozen_string_literal: true
+
+# The contract of Native::Client as the Ruby layer uses it: answers,
+# refusals, errors and their messages, locks, moves and the stats of an
+# instrumented call. Run against the real client on DynamoDB Local
+# (spec/integration/native_client_contract_spec.rb) and against the
+# in-memory double (spec/unit/.../native_client_contract_spec.rb), so the
+# double the unit specs trust answers exactly as the real client does, and
+# a spec fails when they drift.
+#
+#   it_behaves_like "a native session client" do
+#     let(:client) { ... }      # answers the Native::Client item methods
+#     let(:table) { "..." }     # a table with hash key "session_id" (S)
+#   end
+RSpec.shared_examples "a native session client" do
+  let(:native) { Aws::SessionStore::DynamoDB::Native }
+  let(:errors) { Aws::SessionStore::DynamoDB::Errors }
+  let(:where) { { table: table, key_name: "session_id" } }
+  let(:key) { "contract-#{SecureRandom.hex(8)}" }
+
+  def get(key = self.key, **extra)
+    client.get_item(native::ItemRequest.new(**where, key: key, consistent: true, **extra))
+  end
+
+  def save(key = self.key, **fields)
+    client.save_session(native::SaveRequest.new(**where, key: key, expire_at: 2_000_000_000, **fields))
+  end
+
+  def create(key = self.key, data: '{"a":1}', created_at: "1700000000.25")
+    save(key, data: data, created_at: created_at, new_session: true)
+  end
+
+  def lock(key = self.key, expiry_ms: 5_000, max_wait_ms: 150, **extra)
+    client.lock_session(native::LockRequest.new(**where, key: key, consistent: true, expiry_ms: expiry_ms,
+                                                         retry_delay_ms: 40, max_wait_ms: max_wait_ms, **extra))
+  end
+
+  def release(lock_value, key = self.key)
+    client.release_lock(native::LockedItem.new(**where, key: key, lock: lock_value))
+  end
+
+  def move(to:, from:, read_updated_at:, lock: nil, data: '{"moved":1}')
+    client.move_session(native::MoveRequest.new(**where, key: to, from_key: from, data: data,
+                                                         created_at: "1700000000.5", expire_at: 2_000_000_000,
+                                                         read_updated_at: read_updated_at, lock: lock))
+  end
+
+  describe "get_item" do
+    it "answers nil for a missing item" do
+      expect(get).to be_nil
+    end
+
+    it "answers the stored attributes: Strings for S, an Integer for expire_at" do
+      create
+      item = get
+      expect(item.keys).to contain_exactly("session_id", "data", "created_at", "updated_at", "expire_at")
+      expect(item).to include("session_id" => key, "data" => '{"a":1}', "created_at" => "1700000000.25",
+                              "expire_at" => 2_000_000_000)
+      expect(Float(item["updated_at"])).to be_within(60).of(Time.now.to_f)
+    end
+
+    it "with instrument, answers [value, stats] with the call's counts and capacity" do
+      create
+      value, stats = get(instrument: true)
+      expect(value["data"]).to eq('{"a":1}')
+      expect(stats.keys).to contain_exactly(:calls, :attempts, :retries, :consumed_capacity)
+      expect(stats).to include(calls: 1, attempts: 1, retries: 0)
+      expect(stats[:consumed_capacity]).to be_a(Float)
+    end
+  end
+
+  describe "save_session" do
+    it "writes a new session once; a second new session on the same key with other data is refused" do
+      expect(create).to be(true)
+      expect(create(data: '{"b":2}')).to be(false)
+      expect(get["data"]).to eq('{"a":1}')
+    end
+
+    it "takes a repeated new save of the same data and created_at as its own (a retried write)" do
+      expect(create).to be(true)
+      expect(create).to be(true)
+    end
+
+    it "refuses to save an existing session that is gone (a logout is never undone)" do
+      expect(save(data: "{}", new_session: false)).to be(false)
+      expect(get).to be_nil
+    end
+
+    it "keeps the data when none is given, refreshes updated_at and sets expire_at" do
+      create
+      before = get["updated_at"]
+      sleep 0.002
+      expect(save(new_session: false, expire_at: 2_000_000_100)).to be(true)
+      item = get
+      expect(item).to include("data" => '{"a":1}', "created_at" => "1700000000.25", "expire_at" => 2_000_000_100)
+      expect(item["updated_at"]).not_to eq(before)
+    end
+
+    it "removes expire_at when none is given" do
+      create
+      save(new_session: false, expire_at: nil)
+      expect(get).not_to have_key("expire_at")
+    end
+
+    it "refuses an item over 400 KB before sending it, with the size and limit" do
+      expect { save(data: "x" * 409_600, new_session: true, created_at: "1") }
+        .to raise_error(errors::SessionTooLargeError) { |error|
+          expect(error.limit).to eq(409_600)
+          expect(error.size).to be > 409_600
+          expect(error.message).to eq("session item is #{error.size} bytes, over DynamoDB's item size limit of " \
+                                      "409600 bytes (400 KB); the stored session was left unchanged")
+        }
+      expect(get).to be_nil
+    end
+
+    it "counts the item's size the same way (the key, the attribute names and values)" do
+      data = "x" * 409_550
+      expect { save(data: data, new_session: true, created_at: "1700000000.25") }
+        .to raise_error(errors::SessionTooLargeError) { |error| expect(error.size).to eq(409_638 + key.bytesize) }
+    end
+  end
+
+  describe "locks" do
+    it "answers nil for a missing item, and locks nothing" do
+      expect(lock).to be_nil
+      expect(get).to be_nil
+    end
+
+    it "locks an item: [item with locked_at, the lock value]" do
+      create
+      item, value = lock
+      expect(value).to match(/\A\d+\.\d+\z/)
+      expect(item).to include("data" => '{"a":1}', "locked_at" => value)
+      expect(get["locked_at"]).to eq(value)
+    end
+
+    it "waits for a live lock, then raises LockWaitTimeoutError saying how long it waited" do
+      create
+      lock
+      expect { lock }.to raise_error(errors::LockWaitTimeoutError,
+                                     /\AMaximum time spent to acquire lock has been exceeded! \(waited \d+ ms\)\z/)
+    end
+
+    it "takes over a lock older than the expiry, with a new value" do
+      create
+      _, first = lock
+      sleep 0.06
+      _, second = lock(expiry_ms: 20)
+      expect(second).not_to eq(first)
+      expect(get["locked_at"]).to eq(second)
+    end
+
+    it "a save with our lock writes and removes it" do
+      create
+      _, value = lock
+      expect(save(data: '{"c":3}', new_session: false, lock: value)).to be(true)
+      expect(get).to include("data" => '{"c":3}')
+      expect(get).not_to have_key("locked_at")
+    end
+
+    it "a save with a lock that is no longer ours raises LockLostError and writes nothing" do
+      create
+      lock
+      expect { save(data: '{"c":3}', new_session: false, lock: "1.5") }
+        .to raise_error(errors::LockLostError, "the session lock was taken over by another request before this " \
+                                               "one saved; the session was not overwritten")
+      expect(get["data"]).to eq('{"a":1}')
+    end
+
+    it "a save with our lock on a deleted item is refused" do
+      create
+      _, value = lock
+      client.delete_item(native::ItemRequest.new(**where, key: key))
+      expect(save(data: "{}", new_session: false, lock: value)).to be(false)
+    end
+
+    it "release_lock removes our lock only: true for ours, false otherwise" do
+      create
+      _, value = lock
+      expect(release("1.5")).to be(false)
+      expect(get["locked_at"]).to eq(value)
+      expect(release(value)).to be(true)
+      expect(get).not_to have_key("locked_at")
+      expect(release(value)).to be(false)
+    end
+  end
+
+  describe "delete_item" do
+    it "deletes the item and answers nil, also when there is none" do
+      create
+      expect(client.delete_item(native::ItemRequest.new(**where, key: key))).to be_nil
+      expect(get).to be_nil
+      expect(client.delete_item(native::ItemRequest.new(**where, key: key))).to be_nil
+    end
+  end
+
+  describe "move_session" do
+    let(:to) { "#{key}-new" }
+
+    it "moves the session: written under the new key, gone from the old" do
+      create
+      read = get["updated_at"]
+      expect(move(to: to, from: key, read_updated_at: ["S", read])).to eq(:moved)
+      expect(get).to be_nil
+      expect(get(to)).to include("data" => '{"moved":1}', "created_at" => "1700000000.5",
+                                 "expire_at" => 2_000_000_000)
+    end
+
+    it "answers :source_gone when the old item is gone" do
+      expect(move(to: to, from: key, read_updated_at: %w[S 1])).to eq(:source_gone)
+      expect(get(to)).to be_nil
+    end
+
+    it "answers :refused when the old item changed since it was read, and writes nothing" do
+      create
+      expect(move(to: to, from: key, read_updated_at: %w[S 1.5])).to eq(:refused)
+      expect(get(to)).to be_nil
+      expect(get).not_to be_nil
+    end
+
+    it "answers :refused when the new key is taken" do
+      create
+      create(to)
+      read = get["updated_at"]
+      expect(move(to: to, from: key, read_updated_at: ["S", read])).to eq(:refused)
+      expect(get(to)["data"]).to eq('{"a":1}')
+      expect(get).not_to be_nil
+    end
+
+    it "raises LockLostError when our lock on the old item was taken over" do
+      create
+      _, value = lock
+      read = get["updated_at"]
+      sleep 0.03
+      lock(expiry_ms: 10)
+      expect { move(to: to, from: key, read_updated_at: ["S", read], lock: value) }
+        .to raise_error(errors::LockLostError)
+      expect(get(to)).to be_nil
+    end
+  end
+end

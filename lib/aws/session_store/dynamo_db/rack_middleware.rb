@@ -41,11 +41,25 @@ module Aws
         RENEWED_KEY = "aws.session_store.dynamo_db.renewed"
         # Per-request record of ids whose read failed for a passing reason.
         UNAVAILABLE_KEY = "aws.session_store.dynamo_db.unavailable"
+        # Per-request: the new id handed out for a signed cookie whose item
+        # was not found, and that cookie's id.
+        REPLACED_KEY = "aws.session_store.dynamo_db.replaced"
+        # Per-request: the cookie's id when no item was found for it.
+        MISSED_KEY = "aws.session_store.dynamo_db.missed"
+        # Set in the Rack env when the app dropped the session: the response
+        # then clears the cookie, whatever DynamoDB answered.
+        DROPPED_KEY = "aws.session_store.dynamo_db.dropped"
+        # Most ids whose delete failed that one process remembers (about
+        # 200 bytes each); past it the oldest is forgotten, with a line.
+        MAX_PENDING_DELETES = 10_000
+        # Most remembered deletes retried after one request's successful read.
+        PENDING_PER_REQUEST = 16
         # Hex digits of an HMAC-MD5.
         DIGEST_LENGTH = 32
         # Longest session id part accepted from a cookie.
         MAX_SID_LENGTH = 128
-        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :DIGEST_LENGTH, :MAX_SID_LENGTH
+        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :REPLACED_KEY, :MISSED_KEY, :DROPPED_KEY,
+                         :MAX_PENDING_DELETES, :PENDING_PER_REQUEST, :DIGEST_LENGTH, :MAX_SID_LENGTH
 
         # @param app [#call]
         # @param options [Hash] store options ({Configuration}) and Rack
@@ -60,7 +74,19 @@ module Aws
           @serializer = @config.serializer_object
           client = Native.client(@config.native_client_options)
           @lock = (@config.enable_locking ? Locking::Pessimistic : Locking::Null).new(@config, client)
+          # Ids logged out while their delete failed (insertion-ordered):
+          # refused here, and deleted once DynamoDB answers again.
+          @pending_deletes = {}
+          @pending_lock = Mutex.new
           warn_about_lifetime
+        end
+
+        # Clears the cookie when the app dropped the session (`drop`): a
+        # logout is final for the browser whatever DynamoDB answered.
+        def commit_session(req, res)
+          super
+        ensure
+          clear_cookie(req, res) if req.env.delete(DROPPED_KEY)
         end
 
         # Releases any pessimistic lock this request still holds: when the
@@ -85,6 +111,12 @@ module Aws
             handle_error(req.env, Errors::InvalidIDError.new)
             sid = nil
           end
+          if sid && pending_delete?(sid)
+            # Logged out during a fault: never served again, whatever the
+            # item says; its delete is tried again now.
+            retry_delete(sid)
+            sid = nil
+          end
           if sid
             session = read_session(req, sid)
             return [sid, session] if session
@@ -93,7 +125,11 @@ module Aws
             return [sid, {}] if unavailable(req.env).include?(sid)
           end
           req.env[NEW_SESSION_KEY] = "true"
-          [generate_sid, {}]
+          new_sid = generate_sid
+          # Not found here, but it may live under a key this server does not
+          # read (a hashed_keys rollout): a logout in this request ends it too.
+          req.env[REPLACED_KEY] = [new_sid, sid] if sid && req.env[MISSED_KEY] == sid
+          [new_sid, {}]
         end
 
         # @return [String, false] the id written, false when not saved.
@@ -125,9 +161,18 @@ module Aws
         # Rack may hand over the cookie's raw value (`reset_session` before
         # the session was read): only an id whose signature checks out is
         # ever deleted, so a forged cookie can't delete someone's session.
+        #
+        # A delete that fails (an outage, a timeout) still ends the session:
+        # the id is remembered by this process, refused from then on, and
+        # deleted again once DynamoDB answers; with `drop` the response
+        # clears the cookie. The error goes to the handler (raised with
+        # `raise_errors`).
         def delete_session(req, sid, options)
+          req.env[DROPPED_KEY] = true if options[:drop]
           loaded = loaded_sessions(req.env).delete(sid)
-          @lock.delete(sid) if sid && valid_sid?(sid)
+          delete_or_remember(req.env, sid) if sid && valid_sid?(sid)
+          replaced, cookie_sid = req.env[REPLACED_KEY]
+          delete_or_remember(req.env, cookie_sid) if replaced && replaced == sid
           return nil if options[:drop]
 
           new_sid = generate_sid
@@ -135,9 +180,6 @@ module Aws
           created = loaded&.created_at
           renewed(req.env)[new_sid] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
           new_sid
-        rescue StandardError => e
-          handle_error(req.env, e)
-          options[:drop] ? nil : generate_sid
         end
 
         private
@@ -168,7 +210,12 @@ module Aws
 
         def read_session(req, sid)
           loaded = @lock.get_session_data(sid)
-          return nil unless loaded
+          # DynamoDB answers: deletes that failed earlier are tried again.
+          retry_pending_deletes
+          unless loaded
+            req.env[MISSED_KEY] = sid
+            return nil
+          end
           return discard(sid, loaded) if expired?(loaded)
 
           # Recorded before decoding, so a lock on an undecodable item is
@@ -264,6 +311,63 @@ module Aws
 
         def unavailable(env)
           env[UNAVAILABLE_KEY] ||= []
+        end
+
+        def delete_or_remember(env, sid)
+          @lock.delete(sid)
+          forget_pending(sid)
+        rescue StandardError => e
+          remember_pending(env, sid)
+          handle_error(env, e)
+        end
+
+        def pending_delete?(sid)
+          return false if @pending_deletes.empty?
+
+          @pending_lock.synchronize { @pending_deletes.key?(sid) }
+        end
+
+        def remember_pending(env, sid)
+          forgotten = @pending_lock.synchronize do
+            @pending_deletes[sid] = true
+            @pending_deletes.shift if @pending_deletes.size > MAX_PENDING_DELETES
+          end
+          return unless forgotten
+
+          env["rack.errors"]&.puts("aws-sessionstore-dynamodb-rs: more than #{MAX_PENDING_DELETES} logouts " \
+                                   "wait for DynamoDB; the oldest is no longer refused by this process")
+        end
+
+        def forget_pending(sid)
+          @pending_lock.synchronize { @pending_deletes.delete(sid) } unless @pending_deletes.empty?
+        end
+
+        # One more try at a remembered delete; on failure it stays
+        # remembered (its first failure went to the handler already: this
+        # request, someone else's maybe, is not failed by it).
+        def retry_delete(sid)
+          @lock.delete(sid)
+          forget_pending(sid)
+          true
+        rescue StandardError
+          false
+        end
+
+        # After a successful read: a few remembered deletes, oldest first,
+        # until one fails.
+        def retry_pending_deletes
+          return if @pending_deletes.empty?
+
+          batch = @pending_lock.synchronize { @pending_deletes.keys.first(PENDING_PER_REQUEST) }
+          batch.each { |sid| break unless retry_delete(sid) }
+        end
+
+        # A deleting Set-Cookie for the session cookie, with its path and
+        # domain (Rack 2's Response::Raw and Rack 3's Response alike).
+        def clear_cookie(req, res)
+          options = req.session.options
+          res.delete_cookie(@key, { path: options[:path], domain: options[:domain], secure: options[:secure],
+                                    httponly: options[:httponly], same_site: options[:same_site] }.compact)
         end
 
         def release_locks(env)

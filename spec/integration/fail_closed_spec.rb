@@ -12,6 +12,8 @@
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "active_support/notifications"
+require "digest"
+require "tmpdir"
 require_relative "../support/counting_proxy"
 require_relative "../support/store_requests"
 
@@ -115,9 +117,10 @@ RSpec.describe "Failing closed" do
         expect(stolen.cookie).not_to eq(cookie)
 
         # DynamoDB answers again: the next request this process serves
-        # (anybody's) deletes it, and every server refuses the stolen copy.
+        # (anybody's: here a new visitor's) deletes it, and every server
+        # refuses the stolen copy.
         proxy.on_request { nil }
-        store_request(server_a, cookie: stolen.cookie)
+        store_request(server_a)
         expect(raw_item(cookie)).to be_nil
         again = store_request(server_b, cookie: cookie)
         expect(again.body).to eq("1")
@@ -271,6 +274,166 @@ RSpec.describe "Failing closed" do
                                         "created_at" => { "S" => now }, "updated_at" => { "S" => now })
       [cookie, other].each { |c| store_request(app, "/blind-logout", cookie: c) }
       expect(keys).to be_empty
+    end
+  end
+
+  describe "a v0.5 updated_at with more digits than a Float holds" do
+    it "is compared as stored: the session moves to its hashed key and its saves land" do
+      cookie = signed(SecureRandom.hex(16))
+      stamp = "#{Time.now.to_i}.1234567890123456789" # a Float keeps ~17 digits
+      raw_dynamodb.put_item(table_name, "session_id" => { "S" => cookie }, "data" => { "S" => '{"n":5}' },
+                                        "created_at" => { "N" => stamp }, "updated_at" => { "N" => stamp })
+      expect(store_request(counter(hashed_keys: true), cookie: cookie).body).to eq("6")
+      expect(keys).to eq([hashed(cookie)])
+      moved = raw_item(hashed(cookie))
+      expect(moved["created_at"]).to eq("S" => stamp) # carried over digit for digit
+      expect(store_request(counter(hashed_keys: true), cookie: cookie).body).to eq("7")
+    end
+
+    it "is compared as stored with locking too" do
+      cookie = signed(SecureRandom.hex(16))
+      stamp = "#{Time.now.to_i}.9876543210987654321"
+      raw_dynamodb.put_item(table_name, "session_id" => { "S" => cookie }, "data" => { "S" => '{"n":1}' },
+                                        "created_at" => { "N" => stamp }, "updated_at" => { "N" => stamp })
+      options = { hashed_keys: true, enable_locking: true }
+      expect(store_request(counter(**options), cookie: cookie).body).to eq("2")
+      expect(keys).to eq([hashed(cookie)])
+      expect(store_request(counter(**options), cookie: cookie).body).to eq("3")
+    end
+  end
+
+  describe "a lock stamped in the future" do
+    let(:options) { { enable_locking: true, lock_retry_delay: 50, lock_max_wait_time: 0.5, lock_expiry_time: 2000 } }
+
+    def lock_at(cookie, stamp)
+      raw_dynamodb.call("UpdateItem", "TableName" => table_name, "Key" => { "session_id" => { "S" => cookie } },
+                                      "UpdateExpression" => "SET locked_at = :l",
+                                      "ExpressionAttributeValues" => { ":l" => { "S" => stamp } })
+    end
+
+    it "more than lock_expiry_time ahead: taken over at once, and the event says why" do
+      cookie = store_request(counter(**options)).cookie
+      lock_at(cookie, (Time.now.to_f + 3600).to_s)
+      takeovers = []
+      dynamo::Instrumentation.subscribe(:lock_wait) { |event| takeovers << event.payload[:takeover] }
+      response = store_request(counter(**options), cookie: cookie)
+      expect(response.status).to eq(200)
+      expect(response.body).to eq("2")
+      expect(takeovers).to eq([:future])
+      expect(raw_item(cookie)).not_to have_key("locked_at")
+    end
+
+    it "within lock_expiry_time ahead: still held (a clock a little fast)" do
+      cookie = store_request(counter(**options)).cookie
+      lock_at(cookie, (Time.now.to_f + 1.5).to_s)
+      expect { store_request(counter(**options), cookie: cookie) }
+        .to raise_error(dynamo::Errors::LockWaitTimeoutError)
+    end
+
+    it "an expired one is reported as expired" do
+      cookie = store_request(counter(**options)).cookie
+      lock_at(cookie, (Time.now.to_f - 3600).to_s)
+      takeovers = []
+      dynamo::Instrumentation.subscribe(:lock_wait) { |event| takeovers << event.payload[:takeover] }
+      expect(store_request(counter(**options), cookie: cookie).body).to eq("2")
+      expect(takeovers).to eq([:expired])
+    end
+  end
+
+  describe "one deadline per request" do
+    let(:proxy) { CountingProxy.new }
+    let(:options) do
+      { endpoint: proxy.endpoint, enable_locking: true, operation_timeout: 1, max_attempts: 1, lock_expiry_time: 2000 }
+    end
+
+    after { proxy.stop }
+
+    # Reads (and locks) the session, then DynamoDB stops answering before
+    # the save: every call from then on stalls past operation_timeout.
+    def outage_after_read(env)
+      env["rack.session"]["n"]
+      proxy.reset!
+      proxy.on_request { 3 }
+      env["rack.session"]["n"] = 9
+      [200, { "content-type" => "text/plain" }, ["ok"]]
+    end
+
+    it "a locked request whose save times out makes no second call (the lock is left to expire)" do
+      cookie = store_request(app(**options)).cookie
+      response = store_request(middleware(method(:outage_after_read), **options), cookie: cookie)
+      expect(response.status).to eq(200)
+      expect(response.errors).to match(/TimeoutError/)
+      # The save, and nothing after it: no release waiting out a second timeout.
+      expect(proxy.operations).to eq(["UpdateItem"])
+    end
+
+    it "a logout after a failed read makes no second call either, and still ends the session" do
+      server = app(**options.merge(enable_locking: false))
+      cookie = logged_in_through(server)
+      proxy.on_request { 3 }
+      response = store_request(server, "/logout", cookie: cookie)
+      expect(response.status).to eq(200)
+      expect(proxy.operations).to eq(["GetItem"])
+      expect(cookie_header(response)).to match(/\Arack\.session=;/)
+      proxy.on_request { nil }
+      expect(store_request(server, cookie: cookie).body).to eq("1")
+    end
+
+    def logged_in_through(server)
+      cookie = store_request(server).cookie
+      proxy.reset!
+      cookie
+    end
+  end
+
+  describe "migrate's state file and summary" do
+    let(:state) { File.join(Dir.mktmpdir("migrate-state"), "state.json") }
+
+    def migrate(**run)
+      dynamo::Migration.migrate(store_options.merge(state_file: state).merge(run))
+    end
+
+    def put(key, data, timestamps)
+      now = Time.now.to_f
+      raw_dynamodb.put_item(table_name, "session_id" => { "S" => key }, "data" => { "S" => data },
+                                        "created_at" => { timestamps => now.to_s },
+                                        "updated_at" => { timestamps => now.to_s })
+    end
+
+    def state_with(fields)
+      File.write(state, JSON.generate({ "version" => 1, "table" => table_name, "key_name" => "session_id",
+                                        "dry_run" => false, "allow_marshal" => false, "scanned" => 100,
+                                        "start_key_sha256" => Digest::SHA256.hexdigest("k"),
+                                        "start_key" => "k" }.merge(fields)))
+    end
+
+    {
+      { "start_key" => 42 } => /start_key must be a non-empty String.*\(is an Integer\)/,
+      { "scanned" => "lots" } => /scanned must be an Integer of 0 or more \(is a String\)/,
+      { "scanned" => -1 } => /scanned must be an Integer of 0 or more \(is negative\)/,
+      { "dry_run" => "no" } => /dry_run must be true or false \(is a String\)/,
+      { "start_key_sha256" => nil } => /start_key_sha256 must be 64 hex digits \(is missing\)/,
+      { "start_key" => "other" } => /start_key_sha256 must be the SHA-256 of start_key/,
+      { "key_name" => "id" } => /made for key "id", not "session_id"/
+    }.each do |fields, message|
+      it "refuses #{fields.inspect} in one line, and changes nothing" do
+        put(signed("a" * 32), '{"n":1}', "N")
+        before = all_items
+        state_with(fields)
+        expect { migrate }.to raise_error(dynamo::Errors::ConfigurationError) { |error|
+          expect(error.message).to match(message)
+          expect(error.message.lines.size).to eq(1)
+        }
+        expect(all_items).to eq(before)
+      end
+    end
+
+    it "counts Marshal data it keeps as such, never as already v4" do
+      put(signed("a" * 32), [Marshal.dump("n" => 1)].pack("m*"), "S") # v4 timestamps, Marshal data
+      put(signed("b" * 32), '{"n":2}', "S")
+      result = migrate
+      expect(result.to_h).to include(scanned: 2, v4: 1, marshal_data: 1, marshal_kept: 1, rewritten: 0)
+      expect(result.summary).to include("already v4 1", "Marshal kept 1")
     end
   end
 

@@ -21,7 +21,11 @@ module Aws
       # there is some), `:calls` and `:attempts` (DynamoDB operations and
       # HTTP attempts), `:retries`, `:consumed_capacity` (capacity units, as
       # DynamoDB reports them: asked for only while someone listens), `:error`
-      # (the exception's class name); GC adds its counters.
+      # (the exception's class name); GC adds its counters. A `lock_wait`
+      # that took the lock from another holder adds `:takeover`: `:expired`
+      # (stamped longer than `lock_expiry_time` ago), `:future` (stamped
+      # more than that ahead: a clock running fast, or a planted value) or
+      # `:unreadable`.
       #
       # With ActiveSupport loaded, events go through
       # `ActiveSupport::Notifications` (duration and `:exception` are

@@ -46,6 +46,10 @@ module Aws
         REPLACED_KEY = "aws.session_store.dynamo_db.replaced"
         # Per-request: the cookie's id when no item was found for it.
         MISSED_KEY = "aws.session_store.dynamo_db.missed"
+        # Set in the Rack env once a DynamoDB call of this request failed for
+        # a passing reason (timeout, network, throttling, 5xx): the request
+        # makes no more calls, so an outage costs it one operation_timeout.
+        DOWN_KEY = "aws.session_store.dynamo_db.down"
         # Set in the Rack env when the app dropped the session: the response
         # then clears the cookie, whatever DynamoDB answered.
         DROPPED_KEY = "aws.session_store.dynamo_db.dropped"
@@ -58,7 +62,7 @@ module Aws
         DIGEST_LENGTH = 32
         # Longest session id part accepted from a cookie.
         MAX_SID_LENGTH = 128
-        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :REPLACED_KEY, :MISSED_KEY, :DROPPED_KEY,
+        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :REPLACED_KEY, :MISSED_KEY, :DOWN_KEY, :DROPPED_KEY,
                          :MAX_PENDING_DELETES, :PENDING_PER_REQUEST, :DIGEST_LENGTH, :MAX_SID_LENGTH
 
         # @param app [#call]
@@ -114,7 +118,7 @@ module Aws
           if sid && pending_delete?(sid)
             # Logged out during a fault: never served again, whatever the
             # item says; its delete is tried again now.
-            retry_delete(sid)
+            retry_delete(sid, req.env)
             sid = nil
           end
           if sid
@@ -143,6 +147,8 @@ module Aws
           loaded = loaded_sessions(req.env)[sid]
           # A new id with nothing in it: nothing to keep, nothing to write.
           return sid if loaded.nil? && session.empty?
+          # DynamoDB already failed this request: no second wait for it.
+          return false if req.env[DOWN_KEY]
 
           data = @serializer.dump(session.to_hash)
           return sid if fresh_enough?(loaded, data, options)
@@ -150,8 +156,10 @@ module Aws
           created_at = renewed(req.env).delete(sid) || now_string
           saved = @lock.save(sid, data, loaded, created_at: created_at, expire_at: expire_at(options))
           loaded_sessions(req.env).delete(sid)
+          retry_pending_deletes
           saved ? sid : false
         rescue StandardError => e
+          note_failure(req.env, e)
           handle_error(req.env, e)
           false
         end
@@ -223,9 +231,15 @@ module Aws
           loaded_sessions(req.env)[sid] = loaded
           @serializer.load(loaded.data)
         rescue StandardError => e
+          note_failure(req.env, e)
           handle_error(req.env, e)
           unavailable(req.env) << sid if transient?(e)
           nil
+        end
+
+        # Marks the request as having found DynamoDB failing (see DOWN_KEY).
+        def note_failure(env, error)
+          env[DOWN_KEY] = true if transient?(error)
         end
 
         # Errors after which the stored session is probably fine and will be
@@ -314,9 +328,14 @@ module Aws
         end
 
         def delete_or_remember(env, sid)
+          # DynamoDB already failed this request (and the handler heard of
+          # it): remembered without a second wait.
+          return remember_pending(env, sid) if env[DOWN_KEY]
+
           @lock.delete(sid)
           forget_pending(sid)
         rescue StandardError => e
+          note_failure(env, e)
           remember_pending(env, sid)
           handle_error(env, e)
         end
@@ -345,15 +364,16 @@ module Aws
         # One more try at a remembered delete; on failure it stays
         # remembered (its first failure went to the handler already: this
         # request, someone else's maybe, is not failed by it).
-        def retry_delete(sid)
+        def retry_delete(sid, env = nil)
           @lock.delete(sid)
           forget_pending(sid)
           true
-        rescue StandardError
+        rescue StandardError => e
+          note_failure(env, e) if env
           false
         end
 
-        # After a successful read: a few remembered deletes, oldest first,
+        # After a successful read or save: a few remembered deletes, oldest first,
         # until one fails.
         def retry_pending_deletes
           return if @pending_deletes.empty?
@@ -370,9 +390,14 @@ module Aws
                                     httponly: options[:httponly], same_site: options[:same_site] }.compact)
         end
 
+        # Without a second wait when DynamoDB already failed this request:
+        # the lock then expires after lock_expiry_time.
         def release_locks(env)
-          loaded_sessions(env).each { |sid, loaded| @lock.release(sid, loaded) }.clear
+          held = loaded_sessions(env)
+          held.each { |sid, loaded| @lock.release(sid, loaded) } unless env[DOWN_KEY]
+          held.clear
         rescue StandardError => e
+          held&.clear
           handle_error(env, e)
         end
 

@@ -56,7 +56,8 @@ module Aws
             found && [found, lock, nil]
           end
 
-          # [item, lock] once the lock on `where` is ours, or nil (no item).
+          # [item, lock, takeover] once the lock on `where` is ours, or nil
+          # (no item).
           def acquire(where)
             request = Native::LockRequest.new(
               **where,
@@ -70,6 +71,8 @@ module Aws
             instrumented(:lock_wait, request) do |payload|
               locked = call(:lock_session, request, payload)
               payload&.merge!(outcome: locked ? :acquired : :missing, bytes: bytes_of(locked&.first))
+              # Taken from another holder: why (:expired, :future, :unreadable).
+              payload[:takeover] = locked[2] if payload && locked && locked[2]
             end
             returned = true
             locked

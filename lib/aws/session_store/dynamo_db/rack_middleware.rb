@@ -56,7 +56,7 @@ module Aws
         # Most ids whose delete failed that one process remembers (about
         # 200 bytes each); past it the oldest is forgotten, with a line.
         MAX_PENDING_DELETES = 10_000
-        # Most remembered deletes retried after one request's successful read.
+        # Most remembered deletes retried after one successful read or save.
         PENDING_PER_REQUEST = 16
         # Hex digits of an HMAC-MD5.
         DIGEST_LENGTH = 32

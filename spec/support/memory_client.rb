@@ -124,18 +124,24 @@ class MemoryClient
     current["data"] == request.data && current["created_at"] == request.created_at
   end
 
-  # [item, lock] with the lock ours, nil without an item, :busy while
-  # another live lock holds it.
+  # [item, lock, takeover] with the lock ours, nil without an item, :busy
+  # while another live lock holds it (stamped within expiry_ms either side
+  # of now, as the native client judges it).
   def try_lock(request)
     current = @items[request.key]
     return nil unless current
 
     held = current["locked_at"]
-    return :busy if held && (Time.now.to_f - held.to_f) * 1000 <= request.expiry_ms
+    takeover = nil
+    if held
+      age_ms = (Time.now.to_f - held.to_f) * 1000
+      return :busy if age_ms.abs <= request.expiry_ms
 
+      takeover = age_ms.negative? ? :future : :expired
+    end
     lock = "#{format("%.6f", Time.now.to_f)}#{rand(1_000_000_000).to_s.rjust(9, "0")}"
     @items[request.key] = current.merge("locked_at" => lock)
-    [@items[request.key].dup, lock]
+    [@items[request.key].dup, lock, takeover]
   end
 
   def answer(request, method)

@@ -33,10 +33,37 @@ pub struct LockTiming {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Locked {
-    /// We hold the lock; `lock` is the `locked_at` value to release with.
-    Acquired { item: Item, lock: String },
+    /// We hold the lock; `lock` is the `locked_at` value to release with;
+    /// `takeover` says why when it was taken from another holder.
+    Acquired {
+        item: Item,
+        lock: String,
+        takeover: Option<Takeover>,
+    },
     /// No such item: the caller starts a fresh session.
     Missing,
+}
+
+/// Why a held lock was taken over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takeover {
+    /// Stamped longer than `lock_expiry_time` ago.
+    Expired,
+    /// Stamped more than `lock_expiry_time` in the future (a clock running
+    /// ahead, or a planted value): it would otherwise hold until then.
+    Future,
+    /// Not a time at all: its writer could never release it.
+    Unreadable,
+}
+
+impl Takeover {
+    pub fn name(self) -> &'static str {
+        match self {
+            Takeover::Expired => "expired",
+            Takeover::Future => "future",
+            Takeover::Unreadable => "unreadable",
+        }
+    }
 }
 
 /// A `locked_at` value unique to this holder: the time with microseconds,
@@ -93,6 +120,7 @@ pub async fn acquire(
 ) -> Result<Locked, StoreError> {
     let started = Instant::now();
     let mut observed: Option<AttributeValue> = None;
+    let mut takeover: Option<Takeover> = None;
     // Whether the last refusal already earned an immediate retry: a lock
     // released or expired is tried again at once, but only once in a row,
     // so no path can spin.
@@ -100,7 +128,13 @@ pub async fn acquire(
     loop {
         let lock = lock_value();
         let old = match conditional_lock(client, key, &lock, observed.as_ref()).await? {
-            Attempt::Acquired(item) => return Ok(Locked::Acquired { item, lock }),
+            Attempt::Acquired(item) => {
+                return Ok(Locked::Acquired {
+                    item,
+                    lock,
+                    takeover: observed.as_ref().and(takeover),
+                })
+            }
             Attempt::Refused(Some(old)) => old,
             // Servers that don't return the old item: look it up.
             Attempt::Refused(None) => match session::get(client, key, consistent).await? {
@@ -113,16 +147,24 @@ pub async fn acquire(
             // Our own lock: an earlier attempt of this call landed and its
             // answer was lost, then the SDK retried.
             Some(AttributeValue::S(held)) if *held == lock => {
-                return Ok(Locked::Acquired { item: old, lock });
+                return Ok(Locked::Acquired {
+                    item: old,
+                    lock,
+                    takeover: tried.as_ref().and(takeover),
+                });
             }
             // Released between our write and now.
             None => true,
             // Expired, and not the value a takeover just failed on: take
             // over exactly this lock, nobody else's.
-            Some(value) if lock_expired(value, timing.expiry) && tried.as_ref() != Some(value) => {
-                observed = Some(value.clone());
-                true
-            }
+            Some(value) if tried.as_ref() != Some(value) => match stale(value, timing.expiry) {
+                Some(why) => {
+                    observed = Some(value.clone());
+                    takeover = Some(why);
+                    true
+                }
+                None => false,
+            },
             Some(_) => false,
         };
         // A lock seen released or expired is tried again at once, even at
@@ -145,18 +187,32 @@ pub async fn acquire(
     }
 }
 
-/// Whether a `locked_at` value is older than `expiry`. The official gem
+/// Why a `locked_at` value may be taken over, or None while it holds: older
+/// than `expiry`, or more than `expiry` in the future. The official gem
 /// writes S, v0.5 wrote N; a value that is no time at all can never be
-/// released by its writer, so it counts as expired.
-fn lock_expired(value: &AttributeValue, expiry: Duration) -> bool {
+/// released by its writer, so it is stale too.
+fn stale(value: &AttributeValue, expiry: Duration) -> Option<Takeover> {
     let at = match value {
         AttributeValue::S(s) | AttributeValue::N(s) => parse_seconds(s),
         _ => None,
     };
-    match at {
-        Some(at) => (now_f64() - at) * 1000.0 > expiry.as_millis() as f64,
-        None => true,
+    let Some(at) = at else {
+        return Some(Takeover::Unreadable);
+    };
+    let age_ms = (now_f64() - at) * 1000.0;
+    let limit = expiry.as_millis() as f64;
+    if age_ms > limit {
+        Some(Takeover::Expired)
+    } else if -age_ms > limit {
+        Some(Takeover::Future)
+    } else {
+        None
     }
+}
+
+#[cfg(test)]
+fn lock_expired(value: &AttributeValue, expiry: Duration) -> bool {
+    stale(value, expiry).is_some()
 }
 
 /// Removes our lock without saving (the app raised). A lock that is no
@@ -203,6 +259,27 @@ mod tests {
         assert!(!lock_expired(&AttributeValue::N(fresh), limit));
         assert!(lock_expired(&AttributeValue::S("garbage".into()), limit));
         assert!(lock_expired(&AttributeValue::Bool(true), limit));
+    }
+
+    #[test]
+    fn a_lock_stamped_beyond_the_expiry_in_the_future_is_stale() {
+        let limit = Duration::from_millis(500);
+        let ahead = ruby_float_string(now_f64() + 60.0);
+        assert_eq!(
+            stale(&AttributeValue::S(ahead), limit),
+            Some(Takeover::Future)
+        );
+        let slightly = ruby_float_string(now_f64() + 0.1);
+        assert_eq!(stale(&AttributeValue::S(slightly), limit), None);
+        let old = ruby_float_string(now_f64() - 60.0);
+        assert_eq!(
+            stale(&AttributeValue::N(old), limit),
+            Some(Takeover::Expired)
+        );
+        assert_eq!(
+            stale(&AttributeValue::S("x".into()), limit),
+            Some(Takeover::Unreadable)
+        );
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! DynamoDB attribute values to Ruby objects, after the GVL is taken back.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use magnus::{Error, IntoValue, RHash, Ruby, Value};
+use magnus::{prelude::*, Error, IntoValue, RClass, RHash, RModule, Ruby, Value};
 
 use crate::ops::item::Item;
 
 /// A Hash of attribute name to value: S as String, N as Integer or Float
-/// (or String when it fits neither), BOOL, NULL as nil. Other types (B
+/// when one holds it exactly, else as `Native::StoredNumber` (the number's
+/// own text: a condition on it compares what DynamoDB stores), BOOL, NULL
+/// as nil. Other types (B
 /// included: the store never writes binary) come back as a Symbol naming
 /// the type, so Ruby can reject an item with a wrongly typed attribute
 /// instead of reading it as a session.
@@ -35,12 +37,42 @@ fn attribute(ruby: &Ruby, value: AttributeValue) -> Value {
 }
 
 fn number(ruby: &Ruby, n: String) -> Value {
-    if let Ok(i) = n.parse::<i64>() {
-        return i.into_value_with(ruby);
+    match exact_number(&n) {
+        Some(Exact::Integer(i)) => i.into_value_with(ruby),
+        Some(Exact::Float(f)) => f.into_value_with(ruby),
+        None => stored_number(ruby, n),
     }
-    match n.parse::<f64>() {
-        Ok(f) if f.is_finite() => f.into_value_with(ruby),
-        _ => n.into_value_with(ruby),
+}
+
+enum Exact {
+    Integer(i64),
+    Float(f64),
+}
+
+/// The Integer or Float that is exactly this number, written exactly so
+/// (DynamoDB answers numbers in their shortest form); None when neither is
+/// (more digits than a Float holds, or out of range).
+fn exact_number(n: &str) -> Option<Exact> {
+    if let Ok(i) = n.parse::<i64>() {
+        return (i.to_string() == n).then_some(Exact::Integer(i));
+    }
+    let f = n.parse::<f64>().ok().filter(|f| f.is_finite())?;
+    (format!("{f}") == n).then_some(Exact::Float(f))
+}
+
+/// `Aws::SessionStore::DynamoDB::Native::StoredNumber.new(text)`, or the
+/// text as a String if Ruby has no such class (never: native.rb defines it).
+fn stored_number(ruby: &Ruby, n: String) -> Value {
+    let class: Result<RClass, Error> = ruby
+        .class_object()
+        .const_get::<_, RModule>("Aws")
+        .and_then(|m| m.const_get::<_, RModule>("SessionStore"))
+        .and_then(|m| m.const_get::<_, RModule>("DynamoDB"))
+        .and_then(|m| m.const_get::<_, RModule>("Native"))
+        .and_then(|m| m.const_get::<_, RClass>("StoredNumber"));
+    match class.and_then(|c| c.new_instance((n.as_str(),))) {
+        Ok(number) => number,
+        Err(_) => n.into_value_with(ruby),
     }
 }
 
@@ -79,5 +111,25 @@ pub fn typed_value(kind: &str, text: String) -> Option<AttributeValue> {
         "S" => Some(AttributeValue::S(text)),
         "N" => Some(AttributeValue::N(text)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_a_float_holds_exactly_are_floats_and_the_others_are_not() {
+        assert!(matches!(
+            exact_number("1795303103"),
+            Some(Exact::Integer(1795303103))
+        ));
+        assert!(matches!(
+            exact_number("1795303103.393567"),
+            Some(Exact::Float(_))
+        ));
+        assert!(exact_number("1795303103.1234567890123").is_none());
+        assert!(exact_number("99999999999999999999").is_none());
+        assert!(exact_number("1e400").is_none());
     }
 }

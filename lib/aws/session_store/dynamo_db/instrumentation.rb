@@ -21,7 +21,11 @@ module Aws
       # there is some), `:calls` and `:attempts` (DynamoDB operations and
       # HTTP attempts), `:retries`, `:consumed_capacity` (capacity units, as
       # DynamoDB reports them: asked for only while someone listens), `:error`
-      # (the exception's class name); GC adds its counters.
+      # (the exception's class name); GC adds its counters. A `lock_wait`
+      # that took the lock from another holder adds `:takeover`: `:expired`
+      # (stamped longer than `lock_expiry_time` ago), `:future` (stamped
+      # more than that ahead: a clock running fast, or a planted value) or
+      # `:unreadable`.
       #
       # With ActiveSupport loaded, events go through
       # `ActiveSupport::Notifications` (duration and `:exception` are
@@ -80,6 +84,8 @@ module Aws
           def instrument(event, table)
             return yield(nil) unless listening?(event)
 
+            # The store's own record: subscribers only ever get copies of it,
+            # so one that freezes or mutates what it gets changes nothing.
             payload = { table: table }
             name = "#{event}.#{NAMESPACE}"
             started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
@@ -139,13 +145,18 @@ module Aws
             ran = false
             value = nil
             raised = nil
+            # ActiveSupport's subscribers get their own Hash, filled with a
+            # copy of the store's once the block has run (for `finish`).
+            published = payload.dup
             begin
-              ::ActiveSupport::Notifications.instrument(name, payload) do
+              ::ActiveSupport::Notifications.instrument(name, published) do
                 ran = true
                 value = yield
               rescue Exception => e # rubocop:disable Lint/RescueException
                 raised = e
                 raise
+              ensure
+                hand_over(published, payload)
               end
             rescue Exception => e # rubocop:disable Lint/RescueException
               raise unless subscriber_error?(e, raised)
@@ -157,21 +168,37 @@ module Aws
             ran ? value : yield
           end
 
+          # Copies the store's payload into the subscribers' Hash, whatever
+          # they did to it (frozen, replaced methods): theirs to break.
+          def hand_over(published, payload)
+            published.merge!(payload)
+          rescue Exception # rubocop:disable Lint/RescueException
+            nil
+          end
+
           # Whether `error`, escaping Notifications.instrument, is a
-          # subscriber's (a StandardError that is not the block's own).
+          # subscriber's: anything but the block's own exception (StandardError
+          # or not: NotImplementedError, a custom Exception), except a signal
+          # or an exit, which stop the process and are never swallowed.
           def subscriber_error?(error, raised)
-            !error.equal?(raised) && error.is_a?(StandardError) &&
+            !error.equal?(raised) && subscriber_raisable?(error) &&
               !(raised && error.respond_to?(:exceptions) && error.exceptions.include?(raised))
+          end
+
+          def subscriber_raisable?(error)
+            !error.is_a?(SignalException) && !error.is_a?(SystemExit)
           end
 
           def publish(event, name, duration, payload)
             subscribers = @subscribers.select { |events, _| events.include?(event) }
             return if subscribers.empty?
 
-            published = Event.new(name, duration, payload.dup.freeze)
             subscribers.each do |handle|
-              handle[1].call(published)
-            rescue StandardError => e
+              # A copy each: what one subscriber does to it no other sees.
+              handle[1].call(Event.new(name, duration, payload.dup.freeze))
+            rescue Exception => e # rubocop:disable Lint/RescueException
+              raise unless subscriber_raisable?(e)
+
               report_subscriber_error(e, handle)
             end
           end

@@ -97,9 +97,10 @@ module Aws
 
         def migrate_item(client, config, item, run, result, pace)
           result.scanned += 1
-          expected, set = rewrite_for(item, run[:allow_marshal], result)
+          expected, set, legacy = rewrite_for(item, run[:allow_marshal], result)
           if set.empty?
-            result.v4 += 1 if expected.empty?
+            # Marshal data kept as it is is counted as such, not as v4.
+            result.v4 += 1 unless legacy
             return
           end
           return result.rewritten += 1 if run[:dry_run]
@@ -114,7 +115,8 @@ module Aws
           sleep(pace) if pace
         end
 
-        # [expected, set] for one item's rewrite (both empty: already v4).
+        # [expected, set, legacy] for one item's rewrite; legacy: whether it
+        # has a v0.5 shape at all (rewritten or not).
         def rewrite_for(item, allow_marshal, result)
           expected = []
           set = []
@@ -127,7 +129,8 @@ module Aws
             end
           end
           type, data = item["data"]
-          if type == "S" && data.start_with?(MARSHAL_PREFIX)
+          marshal = type == "S" && data.start_with?(MARSHAL_PREFIX)
+          if marshal
             result.marshal_data += 1
             json = allow_marshal ? marshal_to_json(data) : nil
             if json
@@ -139,7 +142,7 @@ module Aws
               result.marshal_kept += 1
             end
           end
-          [expected, set]
+          [expected, set, !numeric.empty? || marshal]
         end
 
         # The session as JSON, or nil unless JSON holds exactly the same.
@@ -164,6 +167,7 @@ module Aws
             @key_name = config.table_key
             @mode = { "dry_run" => run[:dry_run] ? true : false, "allow_marshal" => run[:allow_marshal] ? true : false }
             @resumed = false
+            @scanned_before = 0
           end
 
           def resumed?
@@ -181,6 +185,8 @@ module Aws
             check(saved)
             @resumed = true
             start_key, where = position(saved)
+            # Counted on from where it stopped (from 0 when it starts over).
+            @scanned_before = start_key ? saved["scanned"] : 0
             warn "migration: resuming #{@table} from #{@path} (#{saved["scanned"]} items scanned before; #{where})"
             start_key
           end
@@ -191,7 +197,8 @@ module Aws
             return FileUtils.rm_f(@path) unless start_key
 
             write(JSON.generate(@mode.merge("version" => STATE_VERSION, "table" => @table, "key_name" => @key_name,
-                                            "scanned" => result.scanned, **stored_key(start_key))))
+                                            "scanned" => @scanned_before + result.scanned,
+                                            **stored_key(start_key))))
           end
 
           private
@@ -215,12 +222,57 @@ module Aws
               raise Errors::ConfigurationError, "migration state file #{@path} was made for table " \
                                                 "#{saved["table"].inspect}, not #{@table.inspect}"
             end
+            if saved["key_name"].is_a?(String) && saved["key_name"] != @key_name
+              raise Errors::ConfigurationError, "migration state file #{@path} was made for key " \
+                                                "#{saved["key_name"].inspect}, not #{@key_name.inspect}"
+            end
+            check_fields(saved)
             return if @mode.all? { |name, value| saved[name] == value }
 
             raise Errors::ConfigurationError, "migration state file #{@path} was made by a run with " \
                                               "#{describe(saved)}; this run has #{describe(@mode)}: run again " \
                                               "the same way to resume, or delete the file to start over"
           end
+
+          # Every field as this version writes it, or a one-line error naming
+          # the first that is not.
+          def check_fields(saved)
+            wrong = FIELDS.find { |name, (_, valid)| !valid.call(saved[name], saved) }
+            wrong ||= ["start_key_sha256", ["the SHA-256 of start_key"]] if mismatched_key?(saved)
+            return unless wrong
+
+            name, (expected,) = wrong
+            raise Errors::ConfigurationError, "migration state file #{@path}: #{name} must be #{expected} " \
+                                              "(is #{kind(saved[name])}); delete it to start over"
+          end
+
+          def mismatched_key?(saved)
+            key = saved["start_key"]
+            key.is_a?(String) && Digest::SHA256.hexdigest(key) != saved["start_key_sha256"]
+          end
+
+          # A value's kind for an error message, never its content (it may
+          # be a session id).
+          def kind(value)
+            case value
+            when nil then "missing"
+            when true, false then value.to_s
+            when Integer then value.negative? ? "negative" : "an Integer"
+            else "a #{value.class}"
+            end
+          end
+
+          BOOLEAN = ->(value, _) { [true, false].include?(value) }
+          FIELDS = {
+            "key_name" => ["a String", ->(value, _) { value.is_a?(String) && !value.empty? }],
+            "dry_run" => ["true or false", BOOLEAN],
+            "allow_marshal" => ["true or false", BOOLEAN],
+            "scanned" => ["an Integer of 0 or more", ->(value, _) { value.is_a?(Integer) && !value.negative? }],
+            "start_key_sha256" => ["64 hex digits", ->(value, _) { value.is_a?(String) && value.match?(/\A\h{64}\z/) }],
+            "start_key" => ["a non-empty String, or absent (a live session id is never kept)",
+                            ->(value, saved) { saved.key?("start_key") ? value.is_a?(String) && !value.empty? : true }]
+          }.freeze
+          private_constant :BOOLEAN, :FIELDS
 
           def describe(mode)
             "dry_run=#{mode["dry_run"].inspect}, allow_marshal=#{mode["allow_marshal"].inspect}"

@@ -102,6 +102,47 @@ module Aws
         GcRequest = Struct.new(:table, :key_name, :max_age, :max_stale, :segments, :operation_delay,
                                :max_deletes_per_second, :dry_run, keyword_init: true)
 
+        # A DynamoDB number (N) no Integer or Float holds exactly: a
+        # timestamp with more digits than a Float (v0.5 or hand-written
+        # items). It keeps the number's own text, so a condition on it
+        # compares what DynamoDB stores (`to_s`), and reads as a Float
+        # wherever a value is needed (`Float(n)`, comparisons).
+        class StoredNumber < Numeric
+          include Comparable
+
+          # @param text [String] the number as DynamoDB answered it
+          def initialize(text)
+            super()
+            @text = String.new(text).freeze
+            freeze
+          end
+
+          # @return [String] the number's own text
+          def to_s
+            @text
+          end
+
+          def to_f
+            Float(@text)
+          end
+
+          def to_i
+            to_f.to_i
+          end
+
+          def inspect
+            "#<#{self.class.name} #{@text}>"
+          end
+
+          def coerce(other)
+            [Float(other), to_f]
+          end
+
+          def <=>(other)
+            other.is_a?(Numeric) ? to_f <=> other.to_f : nil
+          end
+        end
+
         @client_factory = nil
 
         class << self

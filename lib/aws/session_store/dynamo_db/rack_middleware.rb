@@ -41,11 +41,29 @@ module Aws
         RENEWED_KEY = "aws.session_store.dynamo_db.renewed"
         # Per-request record of ids whose read failed for a passing reason.
         UNAVAILABLE_KEY = "aws.session_store.dynamo_db.unavailable"
+        # Per-request: the new id handed out for a signed cookie whose item
+        # was not found, and that cookie's id.
+        REPLACED_KEY = "aws.session_store.dynamo_db.replaced"
+        # Per-request: the cookie's id when no item was found for it.
+        MISSED_KEY = "aws.session_store.dynamo_db.missed"
+        # Set in the Rack env once a DynamoDB call of this request failed for
+        # a passing reason (timeout, network, throttling, 5xx): the request
+        # makes no more calls, so an outage costs it one operation_timeout.
+        DOWN_KEY = "aws.session_store.dynamo_db.down"
+        # Set in the Rack env when the app dropped the session: the response
+        # then clears the cookie, whatever DynamoDB answered.
+        DROPPED_KEY = "aws.session_store.dynamo_db.dropped"
+        # Most ids whose delete failed that one process remembers (about
+        # 200 bytes each); past it the oldest is forgotten, with a line.
+        MAX_PENDING_DELETES = 10_000
+        # Most remembered deletes retried after one successful read or save.
+        PENDING_PER_REQUEST = 16
         # Hex digits of an HMAC-MD5.
         DIGEST_LENGTH = 32
         # Longest session id part accepted from a cookie.
         MAX_SID_LENGTH = 128
-        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :DIGEST_LENGTH, :MAX_SID_LENGTH
+        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :REPLACED_KEY, :MISSED_KEY, :DOWN_KEY, :DROPPED_KEY,
+                         :MAX_PENDING_DELETES, :PENDING_PER_REQUEST, :DIGEST_LENGTH, :MAX_SID_LENGTH
 
         # @param app [#call]
         # @param options [Hash] store options ({Configuration}) and Rack
@@ -62,7 +80,19 @@ module Aws
           @serializer = @config.serializer_object
           client = Native.client(@config.native_client_options)
           @lock = (@config.enable_locking ? Locking::Pessimistic : Locking::Null).new(@config, client)
+          # Ids logged out while their delete failed (insertion-ordered):
+          # refused here, and deleted once DynamoDB answers again.
+          @pending_deletes = {}
+          @pending_lock = Mutex.new
           warn_about_lifetime
+        end
+
+        # Clears the cookie when the app dropped the session (`drop`): a
+        # logout is final for the browser whatever DynamoDB answered.
+        def commit_session(req, res)
+          super
+        ensure
+          clear_cookie(req, res) if req.env.delete(DROPPED_KEY)
         end
 
         # Releases any pessimistic lock this request still holds: when the
@@ -87,6 +117,12 @@ module Aws
             handle_error(req.env, Errors::InvalidIDError.new)
             sid = nil
           end
+          if sid && pending_delete?(sid)
+            # Logged out during a fault: never served again, whatever the
+            # item says; its delete is tried again now.
+            retry_delete(sid, req.env)
+            sid = nil
+          end
           if sid
             session = read_session(req, sid)
             return [sid, session] if session
@@ -95,7 +131,11 @@ module Aws
             return [sid, {}] if unavailable(req.env).include?(sid)
           end
           req.env[NEW_SESSION_KEY] = "true"
-          [generate_sid, {}]
+          new_sid = generate_sid
+          # Not found here, but it may live under a key this server does not
+          # read (a hashed_keys rollout): a logout in this request ends it too.
+          req.env[REPLACED_KEY] = [new_sid, sid] if sid && req.env[MISSED_KEY] == sid
+          [new_sid, {}]
         end
 
         # @return [String, false] the id written, false when not saved.
@@ -109,6 +149,8 @@ module Aws
           loaded = loaded_sessions(req.env)[sid]
           # A new id with nothing in it: nothing to keep, nothing to write.
           return sid if loaded.nil? && session.empty?
+          # DynamoDB already failed this request: no second wait for it.
+          return false if req.env[DOWN_KEY]
 
           data = @serializer.dump(session.to_hash)
           return sid if fresh_enough?(loaded, data, options)
@@ -116,8 +158,10 @@ module Aws
           created_at = renewed(req.env).delete(sid) || now_string
           saved = @lock.save(sid, data, loaded, created_at: created_at, expire_at: expire_at(options))
           loaded_sessions(req.env).delete(sid)
+          retry_pending_deletes
           saved ? sid : false
         rescue StandardError => e
+          note_failure(req.env, e)
           handle_error(req.env, e)
           false
         end
@@ -127,9 +171,18 @@ module Aws
         # Rack may hand over the cookie's raw value (`reset_session` before
         # the session was read): only an id whose signature checks out is
         # ever deleted, so a forged cookie can't delete someone's session.
+        #
+        # A delete that fails (an outage, a timeout) still ends the session:
+        # the id is remembered by this process, refused from then on, and
+        # deleted again once DynamoDB answers; with `drop` the response
+        # clears the cookie. The error goes to the handler (raised with
+        # `raise_errors`).
         def delete_session(req, sid, options)
+          req.env[DROPPED_KEY] = true if options[:drop]
           loaded = loaded_sessions(req.env).delete(sid)
-          @lock.delete(sid) if sid && valid_sid?(sid)
+          delete_or_remember(req.env, sid) if sid && valid_sid?(sid)
+          replaced, cookie_sid = req.env[REPLACED_KEY]
+          delete_or_remember(req.env, cookie_sid) if replaced && replaced == sid
           return nil if options[:drop]
 
           new_sid = generate_sid
@@ -137,9 +190,6 @@ module Aws
           created = loaded&.created_at
           renewed(req.env)[new_sid] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
           new_sid
-        rescue StandardError => e
-          handle_error(req.env, e)
-          options[:drop] ? nil : generate_sid
         end
 
         private
@@ -170,7 +220,12 @@ module Aws
 
         def read_session(req, sid)
           loaded = @lock.get_session_data(sid)
-          return nil unless loaded
+          # DynamoDB answers: deletes that failed earlier are tried again.
+          retry_pending_deletes
+          unless loaded
+            req.env[MISSED_KEY] = sid
+            return nil
+          end
           return discard(sid, loaded) if expired?(loaded)
 
           # Recorded before decoding, so a lock on an undecodable item is
@@ -178,9 +233,15 @@ module Aws
           loaded_sessions(req.env)[sid] = loaded
           @serializer.load(loaded.data)
         rescue StandardError => e
+          note_failure(req.env, e)
           handle_error(req.env, e)
           unavailable(req.env) << sid if transient?(e)
           nil
+        end
+
+        # Marks the request as having found DynamoDB failing (see DOWN_KEY).
+        def note_failure(env, error)
+          env[DOWN_KEY] = true if transient?(error)
         end
 
         # Errors after which the stored session is probably fine and will be
@@ -268,9 +329,77 @@ module Aws
           env[UNAVAILABLE_KEY] ||= []
         end
 
-        def release_locks(env)
-          loaded_sessions(env).each { |sid, loaded| @lock.release(sid, loaded) }.clear
+        def delete_or_remember(env, sid)
+          # DynamoDB already failed this request (and the handler heard of
+          # it): remembered without a second wait.
+          return remember_pending(env, sid) if env[DOWN_KEY]
+
+          @lock.delete(sid)
+          forget_pending(sid)
         rescue StandardError => e
+          note_failure(env, e)
+          remember_pending(env, sid)
+          handle_error(env, e)
+        end
+
+        def pending_delete?(sid)
+          return false if @pending_deletes.empty?
+
+          @pending_lock.synchronize { @pending_deletes.key?(sid) }
+        end
+
+        def remember_pending(env, sid)
+          forgotten = @pending_lock.synchronize do
+            @pending_deletes[sid] = true
+            @pending_deletes.shift if @pending_deletes.size > MAX_PENDING_DELETES
+          end
+          return unless forgotten
+
+          env["rack.errors"]&.puts("aws-sessionstore-dynamodb-rs: more than #{MAX_PENDING_DELETES} logouts " \
+                                   "wait for DynamoDB; the oldest is no longer refused by this process")
+        end
+
+        def forget_pending(sid)
+          @pending_lock.synchronize { @pending_deletes.delete(sid) } unless @pending_deletes.empty?
+        end
+
+        # One more try at a remembered delete; on failure it stays
+        # remembered (its first failure went to the handler already: this
+        # request, someone else's maybe, is not failed by it).
+        def retry_delete(sid, env = nil)
+          @lock.delete(sid)
+          forget_pending(sid)
+          true
+        rescue StandardError => e
+          note_failure(env, e) if env
+          false
+        end
+
+        # After a successful read or save: a few remembered deletes, oldest first,
+        # until one fails.
+        def retry_pending_deletes
+          return if @pending_deletes.empty?
+
+          batch = @pending_lock.synchronize { @pending_deletes.keys.first(PENDING_PER_REQUEST) }
+          batch.each { |sid| break unless retry_delete(sid) }
+        end
+
+        # A deleting Set-Cookie for the session cookie, with its path and
+        # domain (Rack 2's Response::Raw and Rack 3's Response alike).
+        def clear_cookie(req, res)
+          options = req.session.options
+          res.delete_cookie(@key, { path: options[:path], domain: options[:domain], secure: options[:secure],
+                                    httponly: options[:httponly], same_site: options[:same_site] }.compact)
+        end
+
+        # Without a second wait when DynamoDB already failed this request:
+        # the lock then expires after lock_expiry_time.
+        def release_locks(env)
+          held = loaded_sessions(env)
+          held.each { |sid, loaded| @lock.release(sid, loaded) } unless env[DOWN_KEY]
+          held.clear
+        rescue StandardError => e
+          held&.clear
           handle_error(env, e)
         end
 

@@ -27,10 +27,17 @@ module Aws
         # which Base64 encodes as "BA". No JSON text starts with "B".
         MARSHAL_BASE64_PREFIX = "BA"
 
-        # Options for the JSON calls: the same nesting freedom as `JSON.dump`,
-        # and no object creation from `json_class` on parse.
-        JSON_GENERATE_OPTIONS = { max_nesting: false }.freeze
-        JSON_PARSE_OPTIONS = { max_nesting: false, create_additions: false }.freeze
+        # Deepest nesting of Hashes and Arrays read or written. Far beyond any
+        # session (JSON.parse's own default is 100), and far below what
+        # would exhaust a thread's stack: a crafted item nested deeper (a
+        # 400 KB item holds 200,000 levels) is corrupt, not a crash.
+        MAX_NESTING = 1000
+
+        # Options for the JSON calls: nesting up to {MAX_NESTING} both ways
+        # (what is saved reads back), and no object creation from
+        # `json_class` on parse.
+        JSON_GENERATE_OPTIONS = { max_nesting: MAX_NESTING }.freeze
+        JSON_PARSE_OPTIONS = { max_nesting: MAX_NESTING, create_additions: false }.freeze
         private_constant :JSON_GENERATE_OPTIONS, :JSON_PARSE_OPTIONS
 
         # Helpers shared by the serializers.
@@ -39,6 +46,8 @@ module Aws
 
           def json_dump(hash)
             ::JSON.generate(hash, JSON_GENERATE_OPTIONS)
+          rescue ::JSON::NestingError
+            raise ::JSON::GeneratorError, "session data is nested deeper than #{MAX_NESTING} levels", cause: nil
           rescue ::JSON::GeneratorError => e
             # No cause, and only the class: json 2.9+ (Ruby 3.4) quotes the
             # offending value, which is session data, in its messages.
@@ -48,12 +57,16 @@ module Aws
           def json_load(string)
             check_string!(string)
             hash_or_corrupt!(::JSON.parse(string, JSON_PARSE_OPTIONS))
-          rescue ::JSON::ParserError, EncodingError
+          rescue ::JSON::NestingError
+            raise Errors::CorruptSessionError, "Stored session data is nested deeper than #{MAX_NESTING} levels",
+                  cause: nil
+          rescue ::JSON::ParserError, EncodingError, SystemStackError
             # No cause: the parser's message quotes the stored data.
             raise Errors::CorruptSessionError, "Stored session data is not valid JSON", cause: nil
           end
 
           def marshal_dump(hash)
+            check_depth!(hash) { |message| raise ArgumentError, "session data #{message}" }
             [::Marshal.dump(hash)].pack("m*")
           end
 
@@ -63,11 +76,46 @@ module Aws
               # Only for :marshal / :json_allow_marshal, chosen by the app for
               # items its own servers wrote (the `serializer` option).
               ::Marshal.load(string.unpack1("m*")) # rubocop:disable Security/MarshalLoad
-            rescue StandardError => e
+            rescue StandardError, SystemStackError => e
+              # Marshal has no nesting limit of its own: a stream too deep for
+              # the stack is refused here, one that loads is checked below.
               raise Errors::CorruptSessionError,
                     "Stored session data is not valid Base64 Marshal data (#{e.class})", cause: nil
             end
+            check_depth!(value) { |message| raise Errors::CorruptSessionError, "Stored session data #{message}" }
             hash_or_corrupt!(value)
+          end
+
+          # Yields a message when Hashes and Arrays nest deeper than
+          # {MAX_NESTING}. Walked without recursion, each object once (Marshal
+          # data may share objects, or refer to itself: a loop is not depth).
+          def check_depth!(value)
+            heights = {}.compare_by_identity
+            on_path = {}.compare_by_identity
+            stack = [[value, false]]
+            until stack.empty?
+              node, expanded = stack.pop
+              if expanded
+                on_path.delete(node)
+                height = 1 + (containers_in(node).map { |child| heights.fetch(child, 0) }.max || 0)
+                return yield("is nested deeper than #{MAX_NESTING} levels") if height > MAX_NESTING
+
+                heights[node] = height
+              elsif !heights.key?(node) && !on_path.key?(node)
+                on_path[node] = true
+                stack << [node, true]
+                containers_in(node).each { |child| stack << [child, false] }
+              end
+            end
+          end
+
+          def containers_in(node)
+            children = case node
+                       when Hash then node.keys + node.values
+                       when Array then node
+                       else return []
+                       end
+            children.select { |child| child.is_a?(Hash) || child.is_a?(Array) }
           end
 
           def check_string!(string)

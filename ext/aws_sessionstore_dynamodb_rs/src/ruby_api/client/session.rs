@@ -90,8 +90,10 @@ impl Client {
         with_stats(ruby, ruby.to_symbol(outcome).as_value(), &stats)
     }
 
-    /// `lock_session(Native::LockRequest)` → `[item, lock]`, or nil when
-    /// there is no such item. Raises `LockWaitTimeoutError` after
+    /// `lock_session(Native::LockRequest)` → `[item, lock, takeover]`
+    /// (takeover: nil, or why the lock was taken from another holder:
+    /// `:expired`, `:future`, `:unreadable`), or nil when there is no such
+    /// item. Raises `LockWaitTimeoutError` after
     /// `max_wait_ms`.
     pub(super) fn lock_session(
         ruby: &Ruby,
@@ -109,9 +111,16 @@ impl Client {
                 lock::acquire(&client, &key, consistent, timing).await
             })?;
         let value = match locked {
-            Locked::Acquired { item, lock } => {
-                (item::to_ruby(ruby, item)?, lock).into_value_with(ruby)
-            }
+            Locked::Acquired {
+                item,
+                lock,
+                takeover,
+            } => (
+                item::to_ruby(ruby, item)?,
+                lock,
+                takeover.map(|why| ruby.to_symbol(why.name())),
+            )
+                .into_value_with(ruby),
             Locked::Missing => ruby.qnil().as_value(),
         };
         with_stats(ruby, value, &stats)

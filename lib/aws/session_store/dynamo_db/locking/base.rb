@@ -49,11 +49,13 @@ module Aws
             write(request)
           end
 
-          # Deletes the item (and with it any lock on it); with `hashed_keys`
-          # also any still under an older form of its key.
+          # Deletes the item (and with it any lock on it) under every key the
+          # session may have, whatever this server's `hashed_keys`: its clear
+          # id and both hashed schemes' keys. During a rollout (either way)
+          # servers disagree on where a session lives; a logout on any of them
+          # must end it on all.
           def delete(sid)
-            delete_item(item(sid))
-            old_keys(sid).each { |key| delete_item(at(key)) }
+            every_key(sid).each { |key| delete_item(at(key)) }
           end
 
           # Releases a lock without saving; the app raised. No-op here.
@@ -134,6 +136,13 @@ module Aws
           # the cookie's clear value. None without.
           def old_keys(sid)
             @hashed ? [Native.legacy_storage_key(@config.secret_key, sid), sid] : []
+          end
+
+          # Every key `sid` may be stored under, its current one first.
+          def every_key(sid)
+            current = storage_key(sid)
+            secret = @config.secret_key
+            [current] + ([Native.storage_key(secret, sid), Native.legacy_storage_key(secret, sid), sid] - [current])
           end
 
           # The item under `key`, in this store's table.

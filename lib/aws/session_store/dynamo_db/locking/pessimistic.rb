@@ -56,7 +56,8 @@ module Aws
             found && [found, lock, nil]
           end
 
-          # [item, lock] once the lock on `where` is ours, or nil (no item).
+          # [item, lock, takeover] once the lock on `where` is ours, or nil
+          # (no item).
           def acquire(where)
             request = Native::LockRequest.new(
               **where,
@@ -65,11 +66,28 @@ module Aws
               retry_delay_ms: Integer(@config.lock_retry_delay),
               max_wait_ms: (@config.lock_max_wait_time * 1000).to_i
             )
+            locked = nil
+            returned = false
             instrumented(:lock_wait, request) do |payload|
-              call(:lock_session, request, payload).tap do |locked|
-                payload&.merge!(outcome: locked ? :acquired : :missing, bytes: bytes_of(locked&.first))
-              end
+              locked = call(:lock_session, request, payload)
+              payload&.merge!(outcome: locked ? :acquired : :missing, bytes: bytes_of(locked&.first))
+              # Taken from another holder: why (:expired, :future, :unreadable).
+              payload[:takeover] = locked[2] if payload && locked && locked[2]
             end
+            returned = true
+            locked
+          ensure
+            # Taken, but something raised before the caller could record it:
+            # released here, on every path out (ensure, not rescue).
+            release_quietly(where, locked[1]) if locked && !returned
+          end
+
+          # A release on the way out of an exception: the exception is the
+          # one that counts; the lock expires if this fails too.
+          def release_quietly(where, lock)
+            release_lock(where, lock)
+          rescue StandardError
+            nil
           end
         end
       end

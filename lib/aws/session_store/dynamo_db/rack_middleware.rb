@@ -18,8 +18,29 @@ module Aws
       # and never the other way round.
       #
       # The cookie holds `"<HMAC-MD5 hex>--<sid>"`, the item's key, exactly as
-      # the official gem writes it.
-      class RackMiddleware < Rack::Session::Abstract::Persisted
+      # the official gem writes it (with `hashed_keys`, an HMAC-SHA256 of it
+      # is the key).
+      #
+      # Session ids are `Rack::Session::SessionId`s wherever Rack or Rails
+      # see them, as with Rack's `PersistedSecure`: `public_id` (and `to_s`)
+      # is the cookie's value, `session["session_id"]` (or
+      # `session[:session_id]`) and `env["rack.session.options"][:id]` give
+      # it too. `private_id` is Rack's: a SHA-256 digest of the public id;
+      # the store never uses it (the storage key is the public id, or with
+      # `hashed_keys` an HMAC-SHA256 of it under a key derived from the
+      # secret, which nothing in the public id reveals). An id from the
+      # user's side (the cookie, or one handed back to `find_session`,
+      # `write_session`, `delete_session`) counts only once its signature
+      # checks out, in constant time.
+      class RackMiddleware < Rack::Session::Abstract::PersistedSecure
+        # `env["rack.session"]`: Rack's, with `session[:session_id]` the
+        # public id as `session["session_id"]` is (as in Rails).
+        class SessionHash < Rack::Session::Abstract::PersistedSecure::SecureSessionHash
+          def [](key)
+            super(key.is_a?(Symbol) ? key.to_s : key)
+          end
+        end
+
         # @return [Configuration]
         attr_reader :config
 
@@ -41,11 +62,18 @@ module Aws
         RENEWED_KEY = "aws.session_store.dynamo_db.renewed"
         # Per-request record of ids whose read failed for a passing reason.
         UNAVAILABLE_KEY = "aws.session_store.dynamo_db.unavailable"
+        # Per-request record of the cookie checked: its value and the
+        # SessionId it gave (nil when its signature did not check out).
+        COOKIE_KEY = "aws.session_store.dynamo_db.cookie"
+        # Set when the request presented a cookie whose signature did not
+        # check out; the session's load reports it (InvalidIDError).
+        INVALID_COOKIE_KEY = "aws.session_store.dynamo_db.invalid_cookie"
         # Hex digits of an HMAC-MD5.
         DIGEST_LENGTH = 32
         # Longest session id part accepted from a cookie.
         MAX_SID_LENGTH = 128
-        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :DIGEST_LENGTH, :MAX_SID_LENGTH
+        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :COOKIE_KEY, :INVALID_COOKIE_KEY,
+                         :DIGEST_LENGTH, :MAX_SID_LENGTH
 
         # @param app [#call]
         # @param options [Hash] store options ({Configuration}) and Rack
@@ -77,67 +105,73 @@ module Aws
         # middleware does; apps read it.
         NEW_SESSION_KEY = "dynamo_db.new_session"
 
-        # @return [Array(String, Hash)] the session id and the session.
+        # @param sid [Rack::Session::SessionId, String, nil] the id presented.
+        # @return [Array(Rack::Session::SessionId, Hash)] the session id and
+        #   the session: a new id unless `sid` is signed and its session is
+        #   there (or DynamoDB could not be asked).
         def find_session(req, sid)
+          invalid_cookie = req.env.delete(INVALID_COOKIE_KEY)
           return [generate_sid, {}] if req.session.options[:skip]
 
-          if sid && !valid_sid?(sid)
-            handle_error(req.env, Errors::InvalidIDError.new)
-            sid = nil
-          end
-          if sid
-            session = read_session(req, sid)
-            return [sid, session] if session
+          id = checked_id(req, sid)
+          # No id given: a cookie may have been refused (extract_session_id).
+          invalid = sid.nil? ? invalid_cookie : id.nil?
+          handle_error(req.env, Errors::InvalidIDError.new) if invalid
+          if id
+            session = read_session(req, id)
+            return [session_id(id), session] if session
             # DynamoDB could not be asked: keep the id, so the stored session
             # is there again once it answers (write_session won't touch it).
-            return [sid, {}] if unavailable(req.env).include?(sid)
+            return [session_id(id), {}] if unavailable(req.env).include?(id)
           end
           req.env[NEW_SESSION_KEY] = "true"
           [generate_sid, {}]
         end
 
-        # @return [String, false] the id written, false when not saved.
+        # @param sid [Rack::Session::SessionId, String] the id to save under:
+        #   one this store gave out (find_session, delete_session).
+        # @return [Rack::Session::SessionId, false] the id written, false
+        #   when not saved.
         def write_session(req, sid, session, options)
+          id = public_id(sid)
           # Read failed for a passing reason: neither overwrite the stored
           # session with this request's stand-in nor replace the cookie.
-          return false if unavailable(req.env).include?(sid)
+          return false if id && unavailable(req.env).include?(id)
 
           # Forgotten only once saved: if the save raises, the lock (if any)
           # is still released at the end of the request.
-          loaded = loaded_sessions(req.env)[sid]
+          loaded = id && loaded_sessions(req.env)[id]
+          # An id read this request was checked then; any other must be signed.
+          raise Errors::InvalidIDError if loaded.nil? && !(id && valid_sid?(id))
           # A new id with nothing in it: nothing to keep, nothing to write.
-          return sid if loaded.nil? && session.empty?
+          return session_id(id) if loaded.nil? && session.empty?
 
           data = @serializer.dump(session.to_hash)
-          return sid if fresh_enough?(loaded, data, options)
+          return session_id(id) if fresh_enough?(loaded, data, options)
 
-          created_at = renewed(req.env).delete(sid) || now_string
-          saved = @lock.save(sid, data, loaded, created_at: created_at, expire_at: expire_at(options))
-          loaded_sessions(req.env).delete(sid)
-          saved ? sid : false
+          created_at = renewed(req.env).delete(id) || now_string
+          saved = @lock.save(id, data, loaded, created_at: created_at, expire_at: expire_at(options))
+          loaded_sessions(req.env).delete(id)
+          saved ? session_id(id) : false
         rescue StandardError => e
           handle_error(req.env, e)
           false
         end
 
-        # Deletes the item. @return [String, nil] a new id, nil on drop.
+        # Deletes the item. @return [Rack::Session::SessionId, nil] a new id,
+        # nil on drop.
         #
         # Rack may hand over the cookie's raw value (`reset_session` before
         # the session was read): only an id whose signature checks out is
         # ever deleted, so a forged cookie can't delete someone's session.
         def delete_session(req, sid, options)
-          loaded = loaded_sessions(req.env).delete(sid)
-          @lock.delete(sid) if sid && valid_sid?(sid)
-          return nil if options[:drop]
-
-          new_sid = generate_sid
-          # Carry created_at over (older gem versions stored it as a number).
-          created = loaded&.created_at
-          renewed(req.env)[new_sid] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
-          new_sid
+          id = checked_id(req, sid)
+          loaded = id && loaded_sessions(req.env).delete(id)
+          @lock.delete(id) if id
+          new_id(req, loaded, options)
         rescue StandardError => e
           handle_error(req.env, e)
-          options[:drop] ? nil : generate_sid
+          new_id(req, nil, options)
         end
 
         private
@@ -145,7 +179,79 @@ module Aws
         # A random id of at least 128 bits, signed: "<hmac>--<sid>".
         def generate_sid(*)
           sid = SecureRandom.hex([@sid_length.to_i, DIGEST_LENGTH].max / 2)
-          "#{hmac(sid)}--#{sid}"
+          session_id("#{hmac(sid)}--#{sid}")
+        end
+
+        # The id after a delete: nil on drop, else a new one, which is
+        # `options[:id]` from now on (`session.destroy` in plain Rack goes on
+        # with it; Rails loads the session again from it).
+        def new_id(req, loaded, options)
+          return nil if options[:drop]
+
+          new_sid = generate_sid
+          # Carry created_at over (older gem versions stored it as a number).
+          created = loaded&.created_at
+          renewed(req.env)[new_sid.public_id] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
+          options[:id] = new_sid
+        end
+
+        def session_id(id)
+          Rack::Session::SessionId.new(id)
+        end
+
+        def session_class
+          SessionHash
+        end
+
+        # The cookie's id, a SessionId, only when its signature checks out;
+        # otherwise nil, and the load that follows reports InvalidIDError. An
+        # empty or absent cookie is no id, as in Rack.
+        def extract_session_id(req)
+          presented = super
+          raw = presented.is_a?(Rack::Session::SessionId) ? presented.public_id : presented
+          return nil if raw.nil? || (raw.respond_to?(:empty?) && raw.empty?)
+
+          seen = req.env[COOKIE_KEY]
+          unless seen && seen[0] == raw
+            id = checked(raw)
+            seen = req.env[COOKIE_KEY] = [raw, id && session_id(id)]
+          end
+          req.env[INVALID_COOKIE_KEY] = true unless seen[1]
+          seen[1]
+        end
+
+        # A cookie whose signature did not check out still loads the
+        # session: it gets a new id (and the cookie is replaced).
+        def session_exists?(req)
+          super || req.env.key?(INVALID_COOKIE_KEY)
+        end
+
+        # The loaded id in the session options too, where Rails keeps it.
+        def load_session(req)
+          sid, session = super
+          req.session_options[:id] = sid
+          [sid, session]
+        end
+
+        # `sid`'s public id as a plain String, if it has one.
+        def public_id(sid)
+          raw = sid.is_a?(Rack::Session::SessionId) ? sid.public_id : sid
+          raw.is_a?(String) ? String.new(raw) : nil
+        end
+
+        # `sid`'s public id when its signature checks out (constant time),
+        # else nil. The SessionId extract_session_id gave this request was
+        # checked there.
+        def checked_id(req, sid)
+          seen = req.env[COOKIE_KEY]
+          return sid.public_id if seen && seen[1] && sid.equal?(seen[1])
+
+          checked(sid)
+        end
+
+        def checked(sid)
+          id = public_id(sid)
+          id && valid_sid?(id) ? id.freeze : nil
         end
 
         # HMAC-MD5 hex, as `OpenSSL::HMAC.hexdigest("MD5", secret, sid)`

@@ -138,8 +138,10 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
     ["garbage", forged, "#{victim}x"].each do |value|
       response = store_request(store, "/early", cookie: value)
       ids = body(response)
-      expect(ids["early"]).to be_nil
       expect(response.cookie).not_to eq(value)
+      # nil before the load; the new id when something loaded it already
+      # (Rack 3's Rack::Lint reads the session's to_hash first).
+      expect([nil, response.cookie]).to include(ids["early"])
       agree(ids["before"], response.cookie)
       expect(response.errors).to eq("Aws::SessionStore::DynamoDB::Errors::InvalidIDError: Corrupt Session ID!\n")
     end

@@ -65,6 +65,8 @@ module Aws
         # Per-request record of the cookie checked: its value and the
         # SessionId it gave (nil when its signature did not check out).
         COOKIE_KEY = "aws.session_store.dynamo_db.cookie"
+        # Per-request record of the ids this store generated (signed by it).
+        ISSUED_KEY = "aws.session_store.dynamo_db.issued"
         # Set when the request presented a cookie whose signature did not
         # check out; the session's load reports it (InvalidIDError).
         INVALID_COOKIE_KEY = "aws.session_store.dynamo_db.invalid_cookie"
@@ -72,7 +74,7 @@ module Aws
         DIGEST_LENGTH = 32
         # Longest session id part accepted from a cookie.
         MAX_SID_LENGTH = 128
-        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :COOKIE_KEY, :INVALID_COOKIE_KEY,
+        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :COOKIE_KEY, :ISSUED_KEY, :INVALID_COOKIE_KEY,
                          :DIGEST_LENGTH, :MAX_SID_LENGTH
 
         # @param app [#call]
@@ -111,7 +113,7 @@ module Aws
         #   there (or DynamoDB could not be asked).
         def find_session(req, sid)
           invalid_cookie = req.env.delete(INVALID_COOKIE_KEY)
-          return [generate_sid, {}] if req.session.options[:skip]
+          return [issue(req), {}] if req.session.options[:skip]
 
           id = checked_id(req, sid)
           # No id given: a cookie may have been refused (extract_session_id).
@@ -125,7 +127,7 @@ module Aws
             return [session_id(id), {}] if unavailable(req.env).include?(id)
           end
           req.env[NEW_SESSION_KEY] = "true"
-          [generate_sid, {}]
+          [issue(req), {}]
         end
 
         # @param sid [Rack::Session::SessionId, String] the id to save under:
@@ -141,8 +143,9 @@ module Aws
           # Forgotten only once saved: if the save raises, the lock (if any)
           # is still released at the end of the request.
           loaded = id && loaded_sessions(req.env)[id]
-          # An id read this request was checked then; any other must be signed.
-          raise Errors::InvalidIDError if loaded.nil? && !(id && valid_sid?(id))
+          # An id read or generated this request was checked or signed then;
+          # any other must be signed.
+          raise Errors::InvalidIDError if loaded.nil? && !(id && (issued(req.env).key?(id) || valid_sid?(id)))
           # A new id with nothing in it: nothing to keep, nothing to write.
           return session_id(id) if loaded.nil? && session.empty?
 
@@ -188,7 +191,7 @@ module Aws
         def new_id(req, loaded, options)
           return nil if options[:drop]
 
-          new_sid = generate_sid
+          new_sid = issue(req)
           # Carry created_at over (older gem versions stored it as a number).
           created = loaded&.created_at
           renewed(req.env)[new_sid.public_id] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
@@ -197,6 +200,11 @@ module Aws
 
         def session_id(id)
           Rack::Session::SessionId.new(id)
+        end
+
+        # A new id, recorded as this request's own.
+        def issue(req)
+          generate_sid.tap { |sid| issued(req.env)[sid.public_id] = true }
         end
 
         def session_class
@@ -370,6 +378,10 @@ module Aws
 
         def unavailable(env)
           env[UNAVAILABLE_KEY] ||= []
+        end
+
+        def issued(env)
+          env[ISSUED_KEY] ||= {}
         end
 
         def release_locks(env)

@@ -150,6 +150,23 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
     expect(JSON.parse(raw_item(victim)["data"]["S"])).to eq("n" => 2)
   end
 
+  it "deletes nothing for a forged cookie on renew or drop, even when the session was never loaded" do
+    # An item under an unsigned key (planted, or left by another app).
+    forged = "#{"0" * 32}--#{SecureRandom.hex(16)}"
+    now = Time.now.to_f.to_s
+    raw_dynamodb.put_item(table_name, "session_id" => { "S" => forged }, "data" => { "S" => '{"n":1}' },
+                                      "created_at" => { "S" => now }, "updated_at" => { "S" => now })
+    %i[renew drop].each do |option|
+      app = lambda do |env|
+        env["rack.session.options"][option] = true
+        [200, {}, [""]]
+      end
+      mw = Aws::SessionStore::DynamoDB::RackMiddleware.new(app, store_options(max_stale: 3600))
+      expect(store_request(mw, cookie: forged).status).to eq(200)
+      expect(raw_item(forged)).not_to be_nil, "deleted on #{option}"
+    end
+  end
+
   it "treats an empty cookie as no cookie: no error, no id until the session is written" do
     response = store_request(store, "/read", raw_cookie: "rack.session=")
     expect(response.errors).to eq("")
@@ -190,10 +207,15 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
 
     it "delete_session: a forged id deletes nothing; a new SessionId comes back" do
       victim
+      # An item under the forged key (planted, or left by another app).
+      now = Time.now.to_f.to_s
+      raw_dynamodb.put_item(table_name, "session_id" => { "S" => forged.public_id }, "data" => { "S" => "{}" },
+                                        "created_at" => { "S" => now }, "updated_at" => { "S" => now })
       options = {}
       new_sid, = inside { |s, req| s.delete_session(req, forged, options) }
       expect(new_sid).to be_a(Rack::Session::SessionId)
       expect(options[:id]).to equal(new_sid)
+      expect(raw_item(forged.public_id)).not_to be_nil
       expect(raw_item(victim)).not_to be_nil
       dropped, = inside { |s, req| s.delete_session(req, victim, { drop: true }) }
       expect(dropped).to be_nil

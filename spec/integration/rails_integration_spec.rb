@@ -17,6 +17,7 @@
 
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
+require "digest"
 require "fileutils"
 require "json"
 require "open3"
@@ -74,6 +75,10 @@ module RailsAppHelpers
             config.hosts.clear
             config.active_record.migration_error = false
             config.logger = Logger.new(File.expand_path("../log/app.log", __dir__))
+            # The app's SameSite default for its cookies (Rails: lax).
+            if ENV["COOKIES_SAME_SITE"]
+              config.action_dispatch.cookies_same_site_protection = ENV["COOKIES_SAME_SITE"].to_sym
+            end
           end
         end
       RUBY
@@ -82,9 +87,17 @@ module RailsAppHelpers
         Rails.application.initialize!
       RUBY
       "config/initializers/session_store.rb" => <<~RUBY,
-        # Store options (max_stale, max_age) and a cookie option (key).
+        # Store options (max_stale, max_age, hashed_keys) and cookie options
+        # (key, same_site).
+        extra = {}
+        extra[:hashed_keys] = true if ENV["HASHED_KEYS"]
+        if ENV["SAME_SITE"] == "proc"
+          extra[:same_site] = ->(_request, _response) { :strict }
+        elsif ENV["SAME_SITE"]
+          extra[:same_site] = ENV["SAME_SITE"].to_sym
+        end
         Rails.application.config.session_store ENV.fetch("SESSION_STORE").to_sym,
-                                               key: #{COOKIE.inspect}, max_stale: 7200, max_age: 86_400
+                                               key: #{COOKIE.inspect}, max_stale: 7200, max_age: 86_400, **extra
       RUBY
       "config/database.yml" => <<~YAML,
         development:
@@ -100,6 +113,7 @@ module RailsAppHelpers
           post "submit" => "counter#submit"
           get "flash_set" => "counter#flash_set"
           get "flash_show" => "counter#flash_show"
+          get "ids" => "counter#ids"
         end
       RUBY
       "app/controllers/counter_controller.rb" => <<~RUBY,
@@ -145,6 +159,31 @@ module RailsAppHelpers
           def flash_show
             render plain: flash[:notice].to_s
           end
+
+          # The session id read the four ways (session[:session_id] first:
+          # it loads the session), before and after reset_session; `early`
+          # is session.id before anything loaded the session.
+          def ids
+            early = session.id&.public_id
+            session[:n] = (session[:n] || 0) + 1 unless params[:read]
+            before = id_reads
+            if params[:reset]
+              reset_session
+              session[:n] = 1
+              after = id_reads
+            end
+            render json: { early: early, before: before, after: after }
+          end
+
+          private
+
+          def id_reads
+            id = session[:session_id]
+            option = request.session_options[:id]
+            { sym: id, str: session["session_id"], public_id: session.id&.public_id, to_s: session.id.to_s,
+              option: option&.to_s, classes: [session.id.class.name, option.class.name].uniq,
+              private_id: session.id&.private_id }
+          end
         end
       RUBY
       "Rakefile" => <<~RUBY,
@@ -189,10 +228,18 @@ module RailsAppHelpers
                 request.(third, "POST", "/submit", "authenticity_token" => "forged")]
         set = get.(third, "/flash_set")
         flash = [set, get.(third, URI(set[:location].to_s).path), get.(third, "/flash_show")]
+        # The session id, by a fourth client: new, read, count, reset, read;
+        # then cookies that are no session id (forged, malformed, not UTF-8).
+        fourth = {}
+        ids = %w[/ids /ids?read=1 /ids /ids?reset=1 /ids?read=1].map { |path| get.(fourth, path) }
+        forged = ["garbage", "#{"0" * 32}--#{"a" * 32}", "%FF%FE%C3%28"].map do |value|
+          get.({ cookie: "#{COOKIE}=#{value}" }, "/ids?read=1").merge(presented: value)
+        end
         store = ObjectSpace.each_object(ActionDispatch::Session::DynamoDbStore).first
         config = store.config
         puts JSON.generate(
           counts: counts, info: info, reset: reset, cookie: client[:cookie], csrf: csrf, flash: flash,
+          ids: ids, forged: forged, hashed_keys: config.hashed_keys,
           rails_version: Rails::VERSION::STRING, rack_version: Rack.release,
           session_store: Rails.application.config.session_store.name, store_class: store.class.name,
           store_ancestors: store.class.ancestors.map(&:to_s),
@@ -265,6 +312,20 @@ RSpec.describe "Rails integration", :rails do
     run_step(:drive, "script/drive.rb", env: { "REQUESTS" => "3", "RESET" => "1" })
     @drive = parse_json(:drive)
     @items_after_drive = @raw.scan_all(@table) if @described
+
+    # The session id and SameSite under other settings: hashed keys with
+    # the app's SameSite default set to strict; an explicit same_site
+    # (:none, a callable) over the app's default.
+    @id_drives = {
+      drive_hashed: { "HASHED_KEYS" => "1", "COOKIES_SAME_SITE" => "strict" },
+      drive_same_site_none: { "SAME_SITE" => "none", "COOKIES_SAME_SITE" => "strict" },
+      drive_same_site_proc: { "SAME_SITE" => "proc" }
+    }
+    @keys_after = {}
+    @id_drives.each do |name, env|
+      run_step(name, "script/drive.rb", env: env.merge("REQUESTS" => "1"))
+      @keys_after[name] = @raw.scan_all(@table).map { |i| i["session_id"]["S"] } if @described
+    end
 
     run_step(:rails_tasks, "bin/rails", "-T", "dynamo_db")
     run_step(:rake_tasks, "rake", "-T", ruby: false)
@@ -476,6 +537,90 @@ RSpec.describe "Rails integration", :rails do
       expect(reset["cookie"]).not_to eq(before["cookie"])
       expect(item(cookie_value(before["cookie"]))).to be_nil
       expect(item(cookie_value(after["cookie"]))["data"]).to eq("S" => '{"n":1}')
+    end
+  end
+
+  describe "session ids (Rack::Session::SessionId) and the cookie's SameSite" do
+    let(:secret) { "rails-spec-secret-key-base-#{"s" * 64}" }
+
+    # The storage key under hashed_keys (OpenSSL as the reference).
+    def hashed(cookie)
+      derived = OpenSSL::HMAC.digest("SHA256", secret, "aws-sessionstore-dynamodb-rs storage key v2")
+      OpenSSL::HMAC.hexdigest("SHA256", derived, cookie)
+    end
+
+    def same_site(result)
+      result["set_cookie"].to_s[/;\s*samesite=(\w+)/i, 1]&.downcase
+    end
+
+    def body(result)
+      JSON.parse(result["body"])
+    end
+
+    # The four reads agree on the cookie's value, a Rack::Session::SessionId
+    # whose private_id is Rack's (a SHA-256 digest of the public id).
+    def agree(reads, cookie)
+      expect(cookie).to match(/\A\h{32}--\h{32}\z/)
+      expect(reads.slice("sym", "str", "public_id", "to_s", "option").values.uniq).to eq([cookie])
+      expect(reads["classes"]).to eq(["Rack::Session::SessionId"])
+      expect(reads["private_id"]).to eq("2::#{Digest::SHA256.hexdigest(cookie)}")
+    end
+
+    { drive: false, drive_hashed: true }.each do |name, hashed_keys|
+      it "reads the id all four ways before and after reset_session (#{hashed_keys ? "hashed" : "clear"} keys)" do
+        step(name)
+        drive = name == :drive ? @drive : parse_json(name)
+        expect(drive["hashed_keys"]).to be(hashed_keys)
+        new, read, count, reset, again = drive["ids"]
+        expect([new, read, count, reset, again].map { |r| r["status"] }).to all(eq(200))
+        first = cookie_value(new["cookie"])
+        expect(body(new)["early"]).to be_nil # no cookie yet
+        [new, read, count].each { |r| agree(body(r)["before"], first) }
+        expect(body(read)["early"]).to eq(first) # a signed cookie is the id before the load
+        agree(body(reset)["before"], first)
+        second = cookie_value(reset["cookie"])
+        expect(second).not_to eq(first)
+        agree(body(reset)["after"], second)
+        agree(body(again)["before"], second)
+        expect(body(again)["early"]).to eq(second)
+
+        # The items' keys as ever: the cookie, or its HMAC-SHA256.
+        keys = name == :drive ? @items_after_drive.map { |i| i["session_id"]["S"] } : @keys_after[name]
+        expect(keys).to include(hashed_keys ? hashed(second) : second)
+        expect(keys).not_to include(hashed(first), first)
+        expect(keys).not_to include(second) if hashed_keys
+      end
+    end
+
+    it "never takes a forged, malformed or non-UTF-8 cookie as the id: a fresh one, no error page" do
+      step(:drive)
+      expect(@drive["forged"].size).to eq(3)
+      @drive["forged"].each do |result|
+        expect(result["status"]).to eq(200), result.inspect
+        fresh = cookie_value(result["cookie"])
+        expect(fresh).not_to eq(result["presented"])
+        expect(body(result)["early"]).to be_nil
+        agree(body(result)["before"], fresh)
+      end
+    end
+
+    it "gets the app's SameSite default (cookies_same_site_protection) unless same_site is given" do
+      results = { drive: @drive }
+      @id_drives.each_key do |name|
+        step(name)
+        results[name] = parse_json(name)
+      end
+      # Every session cookie set: new sessions, resets, fresh ids for forged cookies.
+      set = results.transform_values { |drive| (drive["ids"] + drive["forged"]).select { |r| r["set_cookie"] } }
+      expect(set.values.map(&:size)).to all(be >= 5)
+      seen = set.transform_values { |cookies| cookies.map { |r| same_site(r) }.uniq }
+      expect(seen).to eq(
+        drive: ["lax"],                 # load_defaults: lax
+        drive_hashed: ["strict"],       # config.action_dispatch.cookies_same_site_protection = :strict
+        drive_same_site_none: ["none"], # same_site: :none over the app's strict
+        drive_same_site_proc: ["strict"] # same_site: a callable, over the app's lax
+      )
+      expect(same_site(@drive["counts"].first)).to eq("lax")
     end
   end
 

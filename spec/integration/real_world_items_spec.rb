@@ -162,8 +162,12 @@ RSpec.describe "Real-world items and traffic" do
       # Straight through the Rack contract, as a store subclass or another
       # Rack version may call it with the cookie's raw value.
       req = Rack::Request.new(Rack::MockRequest.env_for("/"))
-      expect(mw.delete_session(req, forged, {})).to match(/\A\h{32}--\h{32}\z/)
-      expect(mw.delete_session(req, forged, { drop: true })).to be_nil
+      [forged, Rack::Session::SessionId.new(forged)].each do |given|
+        new_sid = mw.delete_session(req, given, {})
+        expect(new_sid).to be_a(Rack::Session::SessionId)
+        expect(new_sid.public_id).to match(/\A\h{32}--\h{32}\z/)
+        expect(mw.delete_session(req, given, { drop: true })).to be_nil
+      end
       expect(proxy.bodies("DeleteItem").map { |b| b.dig("Key", "session_id", "S") }).not_to include(forged)
       expect(stored(forged)).not_to be_nil
     end

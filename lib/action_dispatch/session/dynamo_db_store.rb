@@ -153,8 +153,15 @@ module ActionDispatch
       end
 
       # Through the cookie jar, as ActionDispatch::Session::AbstractStore does,
-      # so Rails' cookie settings (same_site protection, ...) apply.
+      # so Rails' cookie settings apply. Rack puts `same_site: nil` in the
+      # cookie when the app set none (rack-session 2 always, Rack 2.2 unless
+      # Rails gave a default), and the jar applies
+      # `config.action_dispatch.cookies_same_site_protection` only to a
+      # cookie without the key: drop it, so the app's SameSite default
+      # reaches the session cookie. A `same_site:` given to
+      # `config.session_store` (`:none` included) is never nil and wins.
       def set_cookie(request, _response, cookie)
+        cookie = cookie.except(:same_site) if cookie.key?(:same_site) && cookie[:same_site].nil?
         request.cookie_jar[key] = cookie
       end
 

@@ -18,8 +18,29 @@ module Aws
       # and never the other way round.
       #
       # The cookie holds `"<HMAC-MD5 hex>--<sid>"`, the item's key, exactly as
-      # the official gem writes it.
-      class RackMiddleware < Rack::Session::Abstract::Persisted
+      # the official gem writes it (with `hashed_keys`, an HMAC-SHA256 of it
+      # is the key).
+      #
+      # Session ids are `Rack::Session::SessionId`s wherever Rack or Rails
+      # see them, as with Rack's `PersistedSecure`: `public_id` (and `to_s`)
+      # is the cookie's value, `session["session_id"]` (or
+      # `session[:session_id]`) and `env["rack.session.options"][:id]` give
+      # it too. `private_id` is Rack's: a SHA-256 digest of the public id;
+      # the store never uses it (the storage key is the public id, or with
+      # `hashed_keys` an HMAC-SHA256 of it under a key derived from the
+      # secret, which nothing in the public id reveals). An id from the
+      # user's side (the cookie, or one handed back to `find_session`,
+      # `write_session`, `delete_session`) counts only once its signature
+      # checks out, in constant time.
+      class RackMiddleware < Rack::Session::Abstract::PersistedSecure
+        # `env["rack.session"]`: Rack's, with `session[:session_id]` the
+        # public id as `session["session_id"]` is (as in Rails).
+        class SessionHash < Rack::Session::Abstract::PersistedSecure::SecureSessionHash
+          def [](key)
+            super(key.is_a?(Symbol) ? key.to_s : key)
+          end
+        end
+
         # @return [Configuration]
         attr_reader :config
 
@@ -41,6 +62,18 @@ module Aws
         RENEWED_KEY = "aws.session_store.dynamo_db.renewed"
         # Per-request record of ids whose read failed for a passing reason.
         UNAVAILABLE_KEY = "aws.session_store.dynamo_db.unavailable"
+        # Per-request record of the cookie checked: its value and the
+        # SessionId it gave (nil when its signature did not check out).
+        COOKIE_KEY = "aws.session_store.dynamo_db.cookie"
+        # Per-request record of the ids this store generated (signed by it).
+        ISSUED_KEY = "aws.session_store.dynamo_db.issued"
+        # Set when the request presented a cookie whose signature did not
+        # check out; the session's load reports it (InvalidIDError).
+        INVALID_COOKIE_KEY = "aws.session_store.dynamo_db.invalid_cookie"
+        # Hex digits of an HMAC-MD5.
+        DIGEST_LENGTH = 32
+        # Longest session id part accepted from a cookie.
+        MAX_SID_LENGTH = 128
         # Per-request: the new id handed out for a signed cookie whose item
         # was not found, and that cookie's id.
         REPLACED_KEY = "aws.session_store.dynamo_db.replaced"
@@ -58,12 +91,9 @@ module Aws
         MAX_PENDING_DELETES = 10_000
         # Most remembered deletes retried after one successful read or save.
         PENDING_PER_REQUEST = 16
-        # Hex digits of an HMAC-MD5.
-        DIGEST_LENGTH = 32
-        # Longest session id part accepted from a cookie.
-        MAX_SID_LENGTH = 128
-        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :REPLACED_KEY, :MISSED_KEY, :DOWN_KEY, :DROPPED_KEY,
-                         :MAX_PENDING_DELETES, :PENDING_PER_REQUEST, :DIGEST_LENGTH, :MAX_SID_LENGTH
+        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :COOKIE_KEY, :ISSUED_KEY, :INVALID_COOKIE_KEY,
+                         :REPLACED_KEY, :MISSED_KEY, :DOWN_KEY, :DROPPED_KEY, :MAX_PENDING_DELETES,
+                         :PENDING_PER_REQUEST, :DIGEST_LENGTH, :MAX_SID_LENGTH
 
         # @param app [#call]
         # @param options [Hash] store options ({Configuration}) and Rack
@@ -87,14 +117,6 @@ module Aws
           warn_about_lifetime
         end
 
-        # Clears the cookie when the app dropped the session (`drop`): a
-        # logout is final for the browser whatever DynamoDB answered.
-        def commit_session(req, res)
-          super
-        ensure
-          clear_cookie(req, res) if req.env.delete(DROPPED_KEY)
-        end
-
         # Releases any pessimistic lock this request still holds: when the
         # app raised, or Rack skipped the save (`skip`, a secure cookie over
         # plain HTTP). Without locking nothing is held and this is a no-op.
@@ -104,69 +126,89 @@ module Aws
           release_locks(env) if @config.enable_locking
         end
 
+        # Clears the cookie when the app dropped the session (`drop`): a
+        # logout is final for the browser whatever DynamoDB answered.
+        def commit_session(req, res)
+          super
+        ensure
+          clear_cookie(req, res) if req.env.delete(DROPPED_KEY)
+        end
+
         # Set to "true" in the Rack env when the request's session is new (no
         # cookie, an invalid one, or its item is gone), as the official
         # middleware does; apps read it.
         NEW_SESSION_KEY = "dynamo_db.new_session"
 
-        # @return [Array(String, Hash)] the session id and the session.
+        # @param sid [Rack::Session::SessionId, String, nil] the id presented.
+        # @return [Array(Rack::Session::SessionId, Hash)] the session id and
+        #   the session: a new id unless `sid` is signed and its session is
+        #   there (or DynamoDB could not be asked).
         def find_session(req, sid)
-          return [generate_sid, {}] if req.session.options[:skip]
+          invalid_cookie = req.env.delete(INVALID_COOKIE_KEY)
+          return [issue(req), {}] if req.session.options[:skip]
 
-          if sid && !valid_sid?(sid)
-            handle_error(req.env, Errors::InvalidIDError.new)
-            sid = nil
-          end
-          if sid && pending_delete?(sid)
+          id = checked_id(req, sid)
+          # No id given: a cookie may have been refused (extract_session_id).
+          invalid = sid.nil? ? invalid_cookie : id.nil?
+          handle_error(req.env, Errors::InvalidIDError.new) if invalid
+          if id && pending_delete?(id)
             # Logged out during a fault: never served again, whatever the
             # item says; its delete is tried again now.
-            retry_delete(sid, req.env)
-            sid = nil
+            retry_delete(id, req.env)
+            id = nil
           end
-          if sid
-            session = read_session(req, sid)
-            return [sid, session] if session
+          if id
+            session = read_session(req, id)
+            return [session_id(id), session] if session
             # DynamoDB could not be asked: keep the id, so the stored session
             # is there again once it answers (write_session won't touch it).
-            return [sid, {}] if unavailable(req.env).include?(sid)
+            return [session_id(id), {}] if unavailable(req.env).include?(id)
           end
           req.env[NEW_SESSION_KEY] = "true"
-          new_sid = generate_sid
+          new_sid = issue(req)
           # Not found here, but it may live under a key this server does not
           # read (a hashed_keys rollout): a logout in this request ends it too.
-          req.env[REPLACED_KEY] = [new_sid, sid] if sid && req.env[MISSED_KEY] == sid
+          req.env[REPLACED_KEY] = [new_sid.public_id, id] if id && req.env[MISSED_KEY] == id
           [new_sid, {}]
         end
 
-        # @return [String, false] the id written, false when not saved.
+        # @param sid [Rack::Session::SessionId, String] the id to save under:
+        #   one this store gave out (find_session, delete_session).
+        # @return [Rack::Session::SessionId, false] the id written, false
+        #   when not saved.
         def write_session(req, sid, session, options)
+          id = public_id(sid)
           # Read failed for a passing reason: neither overwrite the stored
           # session with this request's stand-in nor replace the cookie.
-          return false if unavailable(req.env).include?(sid)
+          return false if id && unavailable(req.env).include?(id)
 
           # Forgotten only once saved: if the save raises, the lock (if any)
           # is still released at the end of the request.
-          loaded = loaded_sessions(req.env)[sid]
+          loaded = id && loaded_sessions(req.env)[id]
+          # An id read or generated this request was checked or signed then;
+          # any other must be signed.
+          raise Errors::InvalidIDError if loaded.nil? && !(id && (issued(req.env).key?(id) || valid_sid?(id)))
           # A new id with nothing in it: nothing to keep, nothing to write.
-          return sid if loaded.nil? && session.empty?
+          return session_id(id) if loaded.nil? && session.empty?
           # DynamoDB already failed this request: no second wait for it.
           return false if req.env[DOWN_KEY]
 
           data = @serializer.dump(session.to_hash)
-          return sid if fresh_enough?(loaded, data, options)
+          return session_id(id) if fresh_enough?(loaded, data, options)
 
-          created_at = renewed(req.env).delete(sid) || now_string
-          saved = @lock.save(sid, data, loaded, created_at: created_at, expire_at: expire_at(options))
-          loaded_sessions(req.env).delete(sid)
+          created_at = renewed(req.env).delete(id) || now_string
+          saved = @lock.save(id, data, loaded, created_at: created_at, expire_at: expire_at(options))
+          loaded_sessions(req.env).delete(id)
           retry_pending_deletes
-          saved ? sid : false
+          saved ? session_id(id) : false
         rescue StandardError => e
           note_failure(req.env, e)
           handle_error(req.env, e)
           false
         end
 
-        # Deletes the item. @return [String, nil] a new id, nil on drop.
+        # Deletes the item. @return [Rack::Session::SessionId, nil] a new id,
+        # nil on drop.
         #
         # Rack may hand over the cookie's raw value (`reset_session` before
         # the session was read): only an id whose signature checks out is
@@ -179,17 +221,12 @@ module Aws
         # `raise_errors`).
         def delete_session(req, sid, options)
           req.env[DROPPED_KEY] = true if options[:drop]
-          loaded = loaded_sessions(req.env).delete(sid)
-          delete_or_remember(req.env, sid) if sid && valid_sid?(sid)
-          replaced, cookie_sid = req.env[REPLACED_KEY]
-          delete_or_remember(req.env, cookie_sid) if replaced && replaced == sid
-          return nil if options[:drop]
-
-          new_sid = generate_sid
-          # Carry created_at over (older gem versions stored it as a number).
-          created = loaded&.created_at
-          renewed(req.env)[new_sid] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
-          new_sid
+          id = checked_id(req, sid)
+          loaded = id && loaded_sessions(req.env).delete(id)
+          delete_or_remember(req.env, id) if id
+          replaced, cookie_id = req.env[REPLACED_KEY]
+          delete_or_remember(req.env, cookie_id) if replaced && replaced == id
+          new_id(req, loaded, options)
         end
 
         private
@@ -197,7 +234,84 @@ module Aws
         # A random id of at least 128 bits, signed: "<hmac>--<sid>".
         def generate_sid(*)
           sid = SecureRandom.hex([@sid_length.to_i, DIGEST_LENGTH].max / 2)
-          "#{hmac(sid)}--#{sid}"
+          session_id("#{hmac(sid)}--#{sid}")
+        end
+
+        # The id after a delete: nil on drop, else a new one, which is
+        # `options[:id]` from now on (`session.destroy` in plain Rack goes on
+        # with it; Rails loads the session again from it).
+        def new_id(req, loaded, options)
+          return nil if options[:drop]
+
+          new_sid = issue(req)
+          # Carry created_at over (older gem versions stored it as a number).
+          created = loaded&.created_at
+          renewed(req.env)[new_sid.public_id] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
+          options[:id] = new_sid
+        end
+
+        def session_id(id)
+          Rack::Session::SessionId.new(id)
+        end
+
+        # A new id, recorded as this request's own.
+        def issue(req)
+          generate_sid.tap { |sid| issued(req.env)[sid.public_id] = true }
+        end
+
+        def session_class
+          SessionHash
+        end
+
+        # The cookie's id, a SessionId, only when its signature checks out;
+        # otherwise nil, and the load that follows reports InvalidIDError. An
+        # empty or absent cookie is no id, as in Rack.
+        def extract_session_id(req)
+          presented = super
+          raw = presented.is_a?(Rack::Session::SessionId) ? presented.public_id : presented
+          return nil if raw.nil? || (raw.respond_to?(:empty?) && raw.empty?)
+
+          seen = req.env[COOKIE_KEY]
+          unless seen && seen[0] == raw
+            id = checked(raw)
+            seen = req.env[COOKIE_KEY] = [raw, id && session_id(id)]
+          end
+          req.env[INVALID_COOKIE_KEY] = true unless seen[1]
+          seen[1]
+        end
+
+        # A cookie whose signature did not check out still loads the
+        # session: it gets a new id (and the cookie is replaced).
+        def session_exists?(req)
+          super || req.env.key?(INVALID_COOKIE_KEY)
+        end
+
+        # The loaded id in the session options too, where Rails keeps it.
+        def load_session(req)
+          sid, session = super
+          req.session_options[:id] = sid
+          [sid, session]
+        end
+
+        # `sid`'s public id as a plain String, if it has one.
+        def public_id(sid)
+          raw = sid.is_a?(Rack::Session::SessionId) ? sid.public_id : sid
+          raw.is_a?(String) ? String.new(raw) : nil
+        end
+
+        # `sid`'s public id when its signature checks out (constant time),
+        # else nil. The SessionId extract_session_id gave this request was
+        # checked there.
+        def checked_id(req, sid)
+          seen = req.env[COOKIE_KEY]
+          return sid.public_id if seen && seen[1] && sid.equal?(seen[1])
+
+          checked(sid)
+        end
+
+        def checked(sid)
+          id = public_id(sid)
+          id && valid_sid?(id) ? id.freeze : nil
         end
 
         # HMAC-MD5 hex, as `OpenSSL::HMAC.hexdigest("MD5", secret, sid)`
@@ -327,6 +441,10 @@ module Aws
 
         def unavailable(env)
           env[UNAVAILABLE_KEY] ||= []
+        end
+
+        def issued(env)
+          env[ISSUED_KEY] ||= {}
         end
 
         def delete_or_remember(env, sid)

@@ -17,11 +17,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::ops::item::Item;
-use crate::ops::schema::{Update, LOCKED_AT};
-use crate::ops::session::{self, refusal, ItemKey, Refusal};
+use crate::ops::item::{Item, ItemKey};
+use crate::ops::schema::LOCKED_AT;
+use crate::ops::session;
 use crate::ops::stats::send_counted;
 use crate::ops::time::{now_f64, parse_seconds};
+use crate::ops::update::{refusal, Refusal, Update};
 
 /// The official options, in their official units.
 #[derive(Debug, Clone, Copy)]

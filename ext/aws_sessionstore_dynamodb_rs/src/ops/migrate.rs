@@ -10,9 +10,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::ops::item::Item;
-use crate::ops::schema::Update;
-use crate::ops::session::{refusal, ItemKey};
+use crate::ops::item::{Item, ItemKey};
+use crate::ops::update::{refusal, Update};
 
 /// One scan page of whole items, and where the next one starts.
 pub async fn scan_page(

@@ -12,3 +12,4 @@ pub mod session;
 pub mod stats;
 pub mod table;
 pub mod time;
+pub mod update;

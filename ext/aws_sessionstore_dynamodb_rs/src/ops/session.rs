@@ -2,7 +2,6 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem,
@@ -10,29 +9,12 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use std::sync::Arc;
-
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
-use crate::ops::item::Item;
-use crate::ops::schema::{Update, CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT};
-use crate::ops::stats::{send_counted, CallStats};
+use crate::ops::item::{Item, ItemKey};
+use crate::ops::schema::{CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT};
+use crate::ops::stats::send_counted;
 use crate::ops::time::now_string;
-
-/// Where an item lives: table, hash key attribute name and its value; and
-/// where to count the call's cost, when someone listens.
-#[derive(Debug, Clone)]
-pub struct ItemKey {
-    pub table: String,
-    pub key_name: String,
-    pub key: String,
-    pub stats: Option<Arc<CallStats>>,
-}
-
-impl ItemKey {
-    pub fn key_value(&self) -> AttributeValue {
-        AttributeValue::S(self.key.clone())
-    }
-}
+use crate::ops::update::{refusal, Refusal, Update};
 
 /// What must hold for a save to go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,40 +301,6 @@ pub async fn delete(client: &Client, key: &ItemKey) -> Result<(), StoreError> {
         .key(&key.key_name, key.key_value());
     send_counted!(request, &key.stats).map_err(StoreError::from_sdk)?;
     Ok(())
-}
-
-/// What an UpdateItem error says about its condition expression.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Refusal {
-    /// Any other error than a failed condition.
-    NotConditional,
-    /// The condition failed and no old item came back (there is none, or
-    /// the request did not ask for it, or the server does not send it).
-    Refused,
-    /// The condition failed; the item as it was.
-    RefusedWith(Item),
-}
-
-impl Refusal {
-    /// Whether the condition failed (with or without the old item).
-    pub fn is_conditional(&self) -> bool {
-        !matches!(self, Refusal::NotConditional)
-    }
-}
-
-/// Whether `err` is a failed condition, and the old item if DynamoDB
-/// returned it.
-pub fn refusal(err: &SdkError<UpdateItemError, HttpResponse>) -> Refusal {
-    match err {
-        SdkError::ServiceError(service) => match service.err() {
-            UpdateItemError::ConditionalCheckFailedException(e) => match &e.item {
-                Some(old) => Refusal::RefusedWith(old.clone()),
-                None => Refusal::Refused,
-            },
-            _ => Refusal::NotConditional,
-        },
-        _ => Refusal::NotConditional,
-    }
 }
 
 /// DynamoDB's own refusal of an oversized item, said the same way as ours.

@@ -19,7 +19,7 @@ use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
 use crate::helpers::runtime;
 use crate::ops::connect::{self, ClientOptions};
-use crate::ops::session::ItemKey;
+use crate::ops::item::ItemKey;
 use crate::ops::stats::CallStats;
 use crate::ruby_api::options;
 

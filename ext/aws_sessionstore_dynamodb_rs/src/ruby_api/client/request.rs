@@ -16,7 +16,7 @@ use magnus::{
 };
 
 use crate::error::StoreError;
-use crate::ops::session::ItemKey;
+use crate::ops::item::ItemKey;
 use crate::ops::stats::CallStats;
 use crate::ops::table::Billing;
 use crate::ruby_api::item;

@@ -12,6 +12,7 @@ require_relative "dynamo_db/instrumentation"
 require_relative "dynamo_db/table"
 require_relative "dynamo_db/garbage_collection"
 require_relative "dynamo_db/locking"
+require_relative "dynamo_db/request_state"
 require_relative "dynamo_db/rack_middleware"
 
 module Aws

@@ -56,44 +56,18 @@ module Aws
           Warnings.forget!(:lifetime)
         end
 
-        # Per-request record of the sessions read, keyed by session id.
-        LOADED_KEY = "aws.session_store.dynamo_db.loaded"
-        # Per-request record of ids created by renew, with the created_at to carry.
-        RENEWED_KEY = "aws.session_store.dynamo_db.renewed"
-        # Per-request record of ids whose read failed for a passing reason.
-        UNAVAILABLE_KEY = "aws.session_store.dynamo_db.unavailable"
-        # Per-request record of the cookie checked: its value and the
-        # SessionId it gave (nil when its signature did not check out).
-        COOKIE_KEY = "aws.session_store.dynamo_db.cookie"
-        # Per-request record of the ids this store generated (signed by it).
-        ISSUED_KEY = "aws.session_store.dynamo_db.issued"
-        # Set when the request presented a cookie whose signature did not
-        # check out; the session's load reports it (InvalidIDError).
-        INVALID_COOKIE_KEY = "aws.session_store.dynamo_db.invalid_cookie"
+        # The Rack env key of this request's RequestState.
+        STATE_KEY = "aws.session_store.dynamo_db.request"
         # Hex digits of an HMAC-MD5.
         DIGEST_LENGTH = 32
         # Longest session id part accepted from a cookie.
         MAX_SID_LENGTH = 128
-        # Per-request: the new id handed out for a signed cookie whose item
-        # was not found, and that cookie's id.
-        REPLACED_KEY = "aws.session_store.dynamo_db.replaced"
-        # Per-request: the cookie's id when no item was found for it.
-        MISSED_KEY = "aws.session_store.dynamo_db.missed"
-        # Set in the Rack env once a DynamoDB call of this request failed for
-        # a passing reason (timeout, network, throttling, 5xx): the request
-        # makes no more calls, so an outage costs it one operation_timeout.
-        DOWN_KEY = "aws.session_store.dynamo_db.down"
-        # Set in the Rack env when the app dropped the session: the response
-        # then clears the cookie, whatever DynamoDB answered.
-        DROPPED_KEY = "aws.session_store.dynamo_db.dropped"
         # Most ids whose delete failed that one process remembers (about
         # 200 bytes each); past it the oldest is forgotten, with a line.
         MAX_PENDING_DELETES = 10_000
         # Most remembered deletes retried after one successful read or save.
         PENDING_PER_REQUEST = 16
-        private_constant :LOADED_KEY, :RENEWED_KEY, :UNAVAILABLE_KEY, :COOKIE_KEY, :ISSUED_KEY, :INVALID_COOKIE_KEY,
-                         :REPLACED_KEY, :MISSED_KEY, :DOWN_KEY, :DROPPED_KEY, :MAX_PENDING_DELETES,
-                         :PENDING_PER_REQUEST, :DIGEST_LENGTH, :MAX_SID_LENGTH
+        private_constant :STATE_KEY, :MAX_PENDING_DELETES, :PENDING_PER_REQUEST, :DIGEST_LENGTH, :MAX_SID_LENGTH
 
         # @param app [#call]
         # @param options [Hash] store options ({Configuration}) and Rack
@@ -131,7 +105,7 @@ module Aws
         def commit_session(req, res)
           super
         ensure
-          clear_cookie(req, res) if req.env.delete(DROPPED_KEY)
+          clear_cookie(req, res) if state(req.env).dropped
         end
 
         # Set to "true" in the Rack env when the request's session is new (no
@@ -144,7 +118,8 @@ module Aws
         #   the session: a new id unless `sid` is signed and its session is
         #   there (or DynamoDB could not be asked).
         def find_session(req, sid)
-          invalid_cookie = req.env.delete(INVALID_COOKIE_KEY)
+          invalid_cookie = state(req.env).invalid_cookie
+          state(req.env).invalid_cookie = nil
           return [issue(req), {}] if req.session.options[:skip]
 
           id = checked_id(req, sid)
@@ -168,7 +143,7 @@ module Aws
           new_sid = issue(req)
           # Not found here, but it may live under a key this server does not
           # read (a hashed_keys rollout): a logout in this request ends it too.
-          req.env[REPLACED_KEY] = [new_sid.public_id, id] if id && req.env[MISSED_KEY] == id
+          state(req.env).replaced = [new_sid.public_id, id] if id && state(req.env).missed == id
           [new_sid, {}]
         end
 
@@ -191,7 +166,7 @@ module Aws
           # A new id with nothing in it: nothing to keep, nothing to write.
           return session_id(id) if loaded.nil? && session.empty?
           # DynamoDB already failed this request: no second wait for it.
-          return false if req.env[DOWN_KEY]
+          return false if state(req.env).down
 
           data = @serializer.dump(session.to_hash)
           return session_id(id) if fresh_enough?(loaded, data, options)
@@ -220,11 +195,11 @@ module Aws
         # clears the cookie. The error goes to the handler (raised with
         # `raise_errors`).
         def delete_session(req, sid, options)
-          req.env[DROPPED_KEY] = true if options[:drop]
+          state(req.env).dropped = true if options[:drop]
           id = checked_id(req, sid)
           loaded = id && loaded_sessions(req.env).delete(id)
           delete_or_remember(req.env, id) if id
-          replaced, cookie_id = req.env[REPLACED_KEY]
+          replaced, cookie_id = state(req.env).replaced
           delete_or_remember(req.env, cookie_id) if replaced && replaced == id
           new_id(req, loaded, options)
         end
@@ -271,19 +246,19 @@ module Aws
           raw = presented.is_a?(Rack::Session::SessionId) ? presented.public_id : presented
           return nil if raw.nil? || (raw.respond_to?(:empty?) && raw.empty?)
 
-          seen = req.env[COOKIE_KEY]
+          seen = state(req.env).cookie
           unless seen && seen[0] == raw
             id = checked(raw)
-            seen = req.env[COOKIE_KEY] = [raw, id && session_id(id)]
+            seen = state(req.env).cookie = [raw, id && session_id(id)]
           end
-          req.env[INVALID_COOKIE_KEY] = true unless seen[1]
+          state(req.env).invalid_cookie = true unless seen[1]
           seen[1]
         end
 
         # A cookie whose signature did not check out still loads the
         # session: it gets a new id (and the cookie is replaced).
         def session_exists?(req)
-          super || req.env.key?(INVALID_COOKIE_KEY)
+          super || state(req.env).invalid_cookie == true
         end
 
         # The loaded id in the session options too, where Rails keeps it.
@@ -303,7 +278,7 @@ module Aws
         # else nil. The SessionId extract_session_id gave this request was
         # checked there.
         def checked_id(req, sid)
-          seen = req.env[COOKIE_KEY]
+          seen = state(req.env).cookie
           return sid.public_id if seen && seen[1] && sid.equal?(seen[1])
 
           checked(sid)
@@ -337,7 +312,7 @@ module Aws
           # DynamoDB answers: deletes that failed earlier are tried again.
           retry_pending_deletes
           unless loaded
-            req.env[MISSED_KEY] = sid
+            state(req.env).missed = sid
             return nil
           end
           return discard(sid, loaded) if expired?(loaded)
@@ -353,9 +328,9 @@ module Aws
           nil
         end
 
-        # Marks the request as having found DynamoDB failing (see DOWN_KEY).
+        # Marks the request as having found DynamoDB failing (RequestState#down).
         def note_failure(env, error)
-          env[DOWN_KEY] = true if transient?(error)
+          state(env).down = true if transient?(error)
         end
 
         # Errors after which the stored session is probably fine and will be
@@ -431,26 +406,30 @@ module Aws
           Time.now.to_f.to_s
         end
 
+        def state(env)
+          env[STATE_KEY] ||= RequestState.new
+        end
+
         def loaded_sessions(env)
-          env[LOADED_KEY] ||= {}
+          state(env).loaded
         end
 
         def renewed(env)
-          env[RENEWED_KEY] ||= {}
+          state(env).renewed
         end
 
         def unavailable(env)
-          env[UNAVAILABLE_KEY] ||= []
+          state(env).unavailable
         end
 
         def issued(env)
-          env[ISSUED_KEY] ||= {}
+          state(env).issued
         end
 
         def delete_or_remember(env, sid)
           # DynamoDB already failed this request (and the handler heard of
           # it): remembered without a second wait.
-          return remember_pending(env, sid) if env[DOWN_KEY]
+          return remember_pending(env, sid) if state(env).down
 
           @lock.delete(sid)
           forget_pending(sid)
@@ -514,7 +493,7 @@ module Aws
         # the lock then expires after lock_expiry_time.
         def release_locks(env)
           held = loaded_sessions(env)
-          held.each { |sid, loaded| @lock.release(sid, loaded) } unless env[DOWN_KEY]
+          held.each { |sid, loaded| @lock.release(sid, loaded) } unless state(env).down
           held.clear
         rescue StandardError => e
           held&.clear

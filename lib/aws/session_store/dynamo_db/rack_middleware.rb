@@ -1,6 +1,5 @@
 # frozen_string_literal: true
 
-require "securerandom"
 require "rack"
 require "rack/session/abstract/id"
 
@@ -58,16 +57,12 @@ module Aws
 
         # The Rack env key of this request's RequestState.
         STATE_KEY = "aws.session_store.dynamo_db.request"
-        # Hex digits of an HMAC-MD5.
-        DIGEST_LENGTH = 32
-        # Longest session id part accepted from a cookie.
-        MAX_SID_LENGTH = 128
         # Most ids whose delete failed that one process remembers (about
         # 200 bytes each); past it the oldest is forgotten, with a line.
         MAX_PENDING_DELETES = 10_000
         # Most remembered deletes retried after one successful read or save.
         PENDING_PER_REQUEST = 16
-        private_constant :STATE_KEY, :MAX_PENDING_DELETES, :PENDING_PER_REQUEST, :DIGEST_LENGTH, :MAX_SID_LENGTH
+        private_constant :STATE_KEY, :MAX_PENDING_DELETES, :PENDING_PER_REQUEST
 
         # @param app [#call]
         # @param options [Hash] store options ({Configuration}) and Rack
@@ -84,10 +79,8 @@ module Aws
           @serializer = @config.serializer_object
           client = Native.client(@config.native_client_options)
           @lock = (@config.enable_locking ? Locking::Pessimistic : Locking::Null).new(@config, client)
-          # Ids logged out while their delete failed (insertion-ordered):
-          # refused here, and deleted once DynamoDB answers again.
-          @pending_deletes = {}
-          @pending_lock = Mutex.new
+          @ids = SessionIds.new(@config.secret_key, @sid_length)
+          @pending_deletes = PendingDeletes.new(MAX_PENDING_DELETES)
           warn_about_lifetime
         end
 
@@ -208,8 +201,7 @@ module Aws
 
         # A random id of at least 128 bits, signed: "<hmac>--<sid>".
         def generate_sid(*)
-          sid = SecureRandom.hex([@sid_length.to_i, DIGEST_LENGTH].max / 2)
-          session_id("#{hmac(sid)}--#{sid}")
+          session_id(@ids.generate)
         end
 
         # The id after a delete: nil on drop, else a new one, which is
@@ -268,10 +260,8 @@ module Aws
           [sid, session]
         end
 
-        # `sid`'s public id as a plain String, if it has one.
         def public_id(sid)
-          raw = sid.is_a?(Rack::Session::SessionId) ? sid.public_id : sid
-          raw.is_a?(String) ? String.new(raw) : nil
+          SessionIds.public_id(sid)
         end
 
         # `sid`'s public id when its signature checks out (constant time),
@@ -285,26 +275,11 @@ module Aws
         end
 
         def checked(sid)
-          id = public_id(sid)
-          id && valid_sid?(id) ? id.freeze : nil
+          @ids.checked(sid)
         end
 
-        # HMAC-MD5 hex, as `OpenSSL::HMAC.hexdigest("MD5", secret, sid)`
-        # (computed natively: loading OpenSSL would double the require time).
-        def hmac(sid)
-          Native.sid_digest(@config.secret_key, sid)
-        end
-
-        # Signature checked in constant time; anything malformed is invalid.
         def valid_sid?(sid)
-          return false unless sid.is_a?(String) && sid.bytesize <= DIGEST_LENGTH + 2 + MAX_SID_LENGTH
-
-          # Bytes, not characters: a cookie may be any bytes (invalid UTF-8).
-          digest, separator, id = sid.b.partition("--")
-          return false unless separator == "--" && digest.bytesize == DIGEST_LENGTH
-          return false unless id.match?(/\A[0-9a-zA-Z]+\z/n)
-
-          Rack::Utils.secure_compare(hmac(id), digest)
+          @ids.valid?(sid)
         end
 
         def read_session(req, sid)
@@ -440,24 +415,18 @@ module Aws
         end
 
         def pending_delete?(sid)
-          return false if @pending_deletes.empty?
-
-          @pending_lock.synchronize { @pending_deletes.key?(sid) }
+          @pending_deletes.include?(sid)
         end
 
         def remember_pending(env, sid)
-          forgotten = @pending_lock.synchronize do
-            @pending_deletes[sid] = true
-            @pending_deletes.shift if @pending_deletes.size > MAX_PENDING_DELETES
-          end
-          return unless forgotten
+          return unless @pending_deletes.add(sid)
 
           env["rack.errors"]&.puts("aws-sessionstore-dynamodb-rs: more than #{MAX_PENDING_DELETES} logouts " \
                                    "wait for DynamoDB; the oldest is no longer refused by this process")
         end
 
         def forget_pending(sid)
-          @pending_lock.synchronize { @pending_deletes.delete(sid) } unless @pending_deletes.empty?
+          @pending_deletes.delete(sid)
         end
 
         # One more try at a remembered delete; on failure it stays
@@ -477,8 +446,7 @@ module Aws
         def retry_pending_deletes
           return if @pending_deletes.empty?
 
-          batch = @pending_lock.synchronize { @pending_deletes.keys.first(PENDING_PER_REQUEST) }
-          batch.each { |sid| break unless retry_delete(sid) }
+          @pending_deletes.first(PENDING_PER_REQUEST).each { |sid| break unless retry_delete(sid) }
         end
 
         # A deleting Set-Cookie for the session cookie, with its path and

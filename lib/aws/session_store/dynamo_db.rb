@@ -15,6 +15,7 @@ require_relative "dynamo_db/locking"
 require_relative "dynamo_db/request_state"
 require_relative "dynamo_db/session_ids"
 require_relative "dynamo_db/pending_deletes"
+require_relative "dynamo_db/lifetime"
 require_relative "dynamo_db/rack_middleware"
 
 module Aws

@@ -81,7 +81,8 @@ module Aws
           @lock = (@config.enable_locking ? Locking::Pessimistic : Locking::Null).new(@config, client)
           @ids = SessionIds.new(@config.secret_key, @sid_length)
           @pending_deletes = PendingDeletes.new(MAX_PENDING_DELETES)
-          warn_about_lifetime
+          @lifetime = Lifetime.new(@config, @default_options[:expire_after])
+          @lifetime.warn_at_boot
         end
 
         # Releases any pessimistic lock this request still holds: when the
@@ -162,10 +163,10 @@ module Aws
           return false if state(req.env).down
 
           data = @serializer.dump(session.to_hash)
-          return session_id(id) if fresh_enough?(loaded, data, options)
+          return session_id(id) if @lifetime.fresh_enough?(loaded, data, options[:expire_after])
 
           created_at = renewed(req.env).delete(id) || now_string
-          saved = @lock.save(id, data, loaded, created_at: created_at, expire_at: expire_at(options))
+          saved = @lock.save(id, data, loaded, created_at: created_at, expire_at: @lifetime.expire_at(options[:expire_after]))
           loaded_sessions(req.env).delete(id)
           retry_pending_deletes
           saved ? session_id(id) : false
@@ -290,7 +291,7 @@ module Aws
             state(req.env).missed = sid
             return nil
           end
-          return discard(sid, loaded) if expired?(loaded)
+          return discard(sid, loaded) if @lifetime.expired?(loaded)
 
           # Recorded before decoding, so a lock on an undecodable item is
           # still released at the end of the request.
@@ -318,63 +319,9 @@ module Aws
           end
         end
 
-        # Past max_age, or unused for longer than the session's lifetime:
-        # treated as gone even before GC/TTL runs.
-        def expired?(loaded)
-          now = Time.now.to_f
-          stale = @config.effective_max_stale(@default_options[:expire_after])
-          (@config.max_age && older_than?(loaded.created_at, now - @config.max_age)) ||
-            older_than?(loaded.updated_at, now - stale)
-        end
-
-        def older_than?(stamp, limit)
-          Float(stamp, exception: false)&.<(limit) || false
-        end
-
         def discard(sid, loaded)
           @lock.release(sid, loaded)
           nil
-        end
-
-        # Write avoidance: an unchanged session written less than the touch
-        # interval ago needs no write. A held lock must always be released
-        # by the save.
-        def fresh_enough?(loaded, data, options)
-          return false unless loaded && loaded.lock.nil? && !loaded.under_old_key? && data == loaded.data
-
-          interval = @config.effective_touch_interval(options[:expire_after])
-          return false unless interval.positive?
-
-          touched = Float(loaded.updated_at, exception: false)
-          touched ? Time.now.to_f - touched < interval : false
-        end
-
-        # Seconds since the epoch at which DynamoDB's TTL may delete the item:
-        # the session's lifetime (Configuration#effective_max_stale) from
-        # now. The touch interval is added: a session used without a write
-        # within it must not expire early.
-        def expire_at(options)
-          expire_after = options[:expire_after]
-          (Time.now + @config.effective_max_stale(expire_after) + @config.effective_touch_interval(expire_after)).to_i
-        end
-
-        # One line at boot (once per process) when the session lifetime was
-        # not chosen, or when garbage collection (which knows no cookie)
-        # would end sessions before their cookies do.
-        def warn_about_lifetime
-          return if @config.max_stale
-
-          expire_after = @default_options[:expire_after]
-          default_days = Configuration::DEFAULT_MAX_STALE / 86_400
-          if expire_after.nil?
-            self.class.warn_once "aws-sessionstore-dynamodb-rs: neither max_stale nor expire_after is set: " \
-                                 "sessions unused for #{default_days} days expire (DynamoDB TTL on expire_at, " \
-                                 "and garbage collection). Set max_stale to choose."
-          elsif expire_after > Configuration::DEFAULT_MAX_STALE
-            self.class.warn_once "aws-sessionstore-dynamodb-rs: expire_after is #{expire_after} s but max_stale " \
-                                 "is not set: garbage collection deletes sessions unused for #{default_days} days, " \
-                                 "before their cookies expire. Set max_stale to expire_after."
-          end
         end
 
         def now_string

@@ -171,7 +171,6 @@ module Aws
           retry_pending_deletes
           saved ? session_id(id) : false
         rescue StandardError => e
-          note_failure(req.env, e)
           handle_error(req.env, e)
           false
         end
@@ -298,7 +297,6 @@ module Aws
           loaded_sessions(req.env)[sid] = loaded
           @serializer.load(loaded.data)
         rescue StandardError => e
-          note_failure(req.env, e)
           handle_error(req.env, e)
           unavailable(req.env) << sid if transient?(e)
           nil
@@ -356,7 +354,6 @@ module Aws
           @lock.delete(sid)
           forget_pending(sid)
         rescue StandardError => e
-          note_failure(env, e)
           remember_pending(env, sid)
           handle_error(env, e)
         end
@@ -415,9 +412,12 @@ module Aws
           handle_error(env, e)
         end
 
-        # The one place store errors go: the configured handler raises or
-        # logs; the request goes on with a fresh session.
+        # The one place store errors go: the request is marked as having
+        # found DynamoDB failing when the error says so (no more calls in
+        # it), then the configured handler raises or logs; the request goes
+        # on with a fresh session.
         def handle_error(env, error)
+          note_failure(env, error)
           @config.error_handler.handle_error(error, env)
         end
       end

@@ -1,5 +1,8 @@
 # frozen_string_literal: true
 
+# First, before the gem loads: a warning located in lib/ fails the run.
+require_relative "support/lib_warnings"
+
 $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
 
 require "rack"
@@ -67,7 +70,15 @@ module SpecStack
 
   def description
     session = rack3? ? ", rack-session #{rack_session_version}" : ""
-    "Ruby #{RUBY_VERSION}, Rack #{Rack.release}#{session}, Rails #{rails_version}"
+    "Ruby #{RUBY_VERSION}#{ruby_flags}, Rack #{Rack.release}#{session}, Rails #{rails_version}"
+  end
+
+  # " (+YJIT, -W:deprecated)" when this run has them on.
+  def ruby_flags
+    flags = []
+    flags << "+YJIT" if defined?(RubyVM::YJIT) && RubyVM::YJIT.enabled?
+    flags << "-W:deprecated" if Warning[:deprecated]
+    flags.empty? ? "" : " (#{flags.join(", ")})"
   end
 
   def rack_session_version
@@ -94,6 +105,18 @@ end
 RSpec.configure do |config|
   config.include StoreSpecHelpers
   config.before(:suite) { puts "Stack: #{SpecStack.description}" }
+  # Warnings located in lib/ (support/lib_warnings.rb): an example's fail
+  # it; those of loading the files fail the run once every example ran.
+  loading_warnings = []
+  config.before(:suite) { loading_warnings = LibWarnings.take }
+  config.after do
+    message = LibWarnings.failure(LibWarnings.take, "during this example")
+    raise message if message
+  end
+  config.after(:suite) do
+    message = LibWarnings.failure(loading_warnings + LibWarnings.take, "while the spec files loaded")
+    raise message if message
+  end
   config.disable_monkey_patching!
   config.order = :random
   Kernel.srand config.seed

@@ -10,17 +10,19 @@ require_relative "../support/gem_fixtures"
 # extension through extconf.rb (no rb_sys gem), and a fresh Ruby loads the
 # installed gem. The install reuses the checkout's cargo target dir with the
 # dev profile so it takes seconds; the release path is the same Makefile.
+# `gem` is the running Ruby's (any Ruby of script/test); where that Ruby's
+# RubyGems has no rack, the Rack the specs loaded is installed with it.
 RSpec.describe "gem build and gem install --local" do
   let(:repo) { File.expand_path("../..", __dir__) }
 
   it "installs offline, compiling the extension, and loads it in a fresh ruby" do
     Dir.mktmpdir("gem-install") do |dir|
       gem_file = File.join(dir, "aws-sessionstore-dynamodb-rs.gem")
-      out, status = Open3.capture2e("gem", "build", "aws-sessionstore-dynamodb-rs.gemspec", "--output", gem_file,
-                                    chdir: repo)
+      out, status = Open3.capture2e(*GemFixtures.gem_command("build", "aws-sessionstore-dynamodb-rs.gemspec",
+                                                             "--output", gem_file), chdir: repo)
       expect(status).to be_success, out
 
-      files, status = Open3.capture2e("gem", "spec", gem_file, "files")
+      files, status = Open3.capture2e(*GemFixtures.gem_command("spec", gem_file, "files"))
       expect(status).to be_success, files
       expect(files).to include("ext/aws_sessionstore_dynamodb_rs/extconf.rb", "lib/aws-sessionstore-dynamodb-rs.rb",
                                "Cargo.lock")
@@ -35,7 +37,9 @@ RSpec.describe "gem build and gem install --local" do
         "RUBYOPT" => nil, "RUBYLIB" => nil
       }
       GemFixtures.install_rack_session_stand_in(home)
-      out, status = Open3.capture2e(env, "gem", "install", "--local", "--no-document", gem_file, chdir: dir)
+      GemFixtures.install_loaded_rack(home, Gem::Specification.load(File.join(repo, "aws-sessionstore-dynamodb-rs.gemspec")))
+      out, status = Open3.capture2e(env, *GemFixtures.gem_command("install", "--local", "--no-document", gem_file),
+                                    chdir: dir)
       expect(status).to be_success, out
 
       script = 'require "aws-sessionstore-dynamodb-rs"; ' \

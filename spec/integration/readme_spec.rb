@@ -132,11 +132,15 @@ module ReadmeBlocks
     FIXTURES.find { |f| block.code.match?(f[:match]) } || {}
   end
 
-  # The process environment of a block: nothing of the caller's but PATH and
-  # HOME, so no AWS_* or AWS_DYNAMO_DB_SESSION_* leaks in.
+  # The process environment of a block: nothing of the caller's but PATH,
+  # HOME and RUBYLIB, so no AWS_* or AWS_DYNAMO_DB_SESSION_* leaks in.
+  # RUBYLIB selects the stack, as an app's Gemfile would: where Rack or
+  # Rails come from RUBYLIB (script/test's vendored stacks and Ruby kits),
+  # a block without it would find none, or another Ruby's.
   def env
     {
       "PATH" => ENV.fetch("PATH", "/usr/bin:/bin"), "HOME" => ENV.fetch("HOME", Dir.tmpdir), "LANG" => "C.UTF-8",
+      "RUBYLIB" => ENV.fetch("RUBYLIB", nil),
       "AWS_EC2_METADATA_DISABLED" => "true", "AWS_ACCESS_KEY_ID" => "dummy", "AWS_SECRET_ACCESS_KEY" => "dummy",
       "AWS_REGION" => "us-east-1", "AWS_CONFIG_FILE" => File::NULL, "AWS_SHARED_CREDENTIALS_FILE" => File::NULL,
       "AWS_DYNAMO_DB_SESSION_ENDPOINT" => DynamoDBLocalHelper.endpoint,

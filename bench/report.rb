@@ -15,7 +15,10 @@
 #
 # ENV: BENCH_GC_ITEMS (expired items for bench/gc.rb, default 20000; 100000
 # for the full figure), BENCH_REQUESTS (per store, default 2000),
-# BENCH_SECONDS (wrk duration per thread count, default 10).
+# BENCH_SECONDS (wrk duration per thread count, default 10), BENCH_RUBIES and
+# BENCH_RUBY_ROUNDS (the side-by-side section: "3.3 3.4 4.0", 3),
+# BENCH_SECTIONS (a comma-separated list of words: only the sections whose
+# title holds one, e.g. "every Ruby").
 
 require "etc"
 require "fileutils"
@@ -225,7 +228,16 @@ module BenchReport
     MD
   end
 
+  # BENCH_SECTIONS="every Ruby,floor": only the sections whose title
+  # contains one of these (case-insensitive); all when unset.
+  def wanted?(title)
+    words = ENV.fetch("BENCH_SECTIONS", "").split(",").map(&:strip).reject(&:empty?)
+    words.empty? || words.any? { |w| title.downcase.include?(w.downcase) }
+  end
+
   def section(report, title)
+    return unless wanted?(title)
+
     progress("#{title}…")
     started = monotonic
     body = begin
@@ -289,15 +301,21 @@ module BenchReport
 
   # --- every Ruby ---------------------------------------------------------
 
-  # The Rubies besides this one: Debian folders that script/bench-ruby runs
-  # bench/request_cpu.rb in (BENCH_RUBIES="" for none).
+  # The Rubies besides this one that script/bench-ruby runs
+  # bench/request_cpu.rb on: 3.3 and 3.4 in their Debian folders, 4.0 from
+  # its kit (BENCH_RUBIES="" for none).
   def other_rubies
-    ENV.fetch("BENCH_RUBIES", "3.3 3.4").split
+    ENV.fetch("BENCH_RUBIES", "3.3 3.4 4.0").split
   end
 
+  # Each store is measured in a process of its own (bench/request_cpu.rb
+  # --stores): one store's objects, JIT-compiled code and threads never
+  # share a heap or a VM with another's.
+  STORE_PROCESSES = %w[dynamodb redis rack].freeze
+
   # The variants measured side by side: [label, argv or the reason it can't
-  # run]. Rubies 3.3 and 3.4 go through script/bench-ruby (their Debian
-  # folders), this one straight, each with YJIT too where it is built in.
+  # run]. Rubies 3.3, 3.4 and 4.0 go through script/bench-ruby, this one
+  # straight, each with YJIT too where it is built in.
   def ruby_variants(redis, requests)
     common = ["--requests", requests.to_s, "--redis", redis]
     host = [RbConfig.ruby, "-I", LIB, "bench/request_cpu.rb", *common]
@@ -324,23 +342,51 @@ module BenchReport
         next if results[label].is_a?(String)
 
         progress("every Ruby: round #{round + 1}/#{rounds}, #{label}")
-        json = File.join(OUT, "request_cpu-#{label.tr(" +", "_")}-#{round}.json")
-        FileUtils.rm_f(json)
-        script = argv.first.start_with?("script/")
-        out, status, tail = run(argv + ["--json", json], name: "request_cpu-#{label.tr(" +", "_")}",
-                                                         timeout: 2400, env: env.merge("REDIS_URL" => redis),
-                                                         chdir: script ? ROOT : TREE)
-        results[label] = if status.success? && File.exist?(json)
-                           results[label] << JSON.parse(File.read(json))
-                         elsif status.exitstatus == 3
-                           "built without YJIT"
-                         else
-                           reason = tail.lines.grep(/bench-ruby|debian-ruby|Error/).last || out.lines.last
-                           "not measured: #{reason.to_s.strip}"
-                         end
+        results[label] = measure_variant(argv, label, round, env.merge("REDIS_URL" => redis), results[label])
       end
     end
     results
+  end
+
+  # One round of a variant: a process per store, their JSON merged.
+  # @return [Array<Hash>, String] the runs so far, or why it was not measured
+  def measure_variant(argv, label, round, env, runs)
+    parts = STORE_PROCESSES.map do |stores|
+      name = "request_cpu-#{label.tr(" +", "_")}-#{stores}"
+      json = File.join(OUT, "#{name}-#{round}.json")
+      FileUtils.rm_f(json)
+      out, status, tail = run(argv + ["--stores", stores, "--json", json], name: name, timeout: 2400, env: env,
+                                                                           chdir: argv.first.start_with?("script/") ? ROOT : TREE)
+      next JSON.parse(File.read(json)) if status.success? && File.exist?(json)
+      return "built without YJIT" if status.exitstatus == 3
+
+      reason = tail.lines.grep(/bench-ruby|debian-ruby|kit-ruby|Error/).last || out.lines.last
+      return "not measured (#{stores}): #{reason.to_s.strip}"
+    end
+    runs << merge_parts(parts)
+  end
+
+  # The stores' runs as one: every row's means, and where a changed
+  # request's time goes (from this store's rows and Pool's, as
+  # bench/request_cpu.rb works it out when it runs them all).
+  def merge_parts(parts)
+    merged = parts.first.slice("ruby", "yjit", "requests")
+    merged["cpu_mean_us"] = parts.map { |p| p.fetch("cpu_mean_us") }.reduce(:merge)
+    times = parts.map { |p| p.fetch("times_us") }.reduce(:merge)
+    gvl = parts.sum { |p| p.fetch("gvl_us", 0.0) }
+    pool = times.fetch("Rack::Session::Pool").sum
+    merged["breakdown_us"] = [
+      ["session changes", "DynamoDB store (no locking, session changes)",
+       "DynamoDB store (session changes), in-memory native client: the Ruby glue alone", 2],
+      ["unchanged session", "DynamoDB store (unchanged session, write avoidance)",
+       "DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone", 1]
+    ].to_h do |label, real, glue, calls|
+      user, sys = times.fetch(real)
+      glue_total = times.fetch(glue).sum
+      [label, { "total" => user + sys, "rack" => pool, "glue" => glue_total - pool, "gvl" => calls * gvl,
+                "sdk" => user - glue_total - (calls * gvl), "kernel" => sys }.transform_values { |v| v.round(1) }]
+    end
+    merged
   end
 
   def median(values)
@@ -394,10 +440,11 @@ module BenchReport
     text << "\n"
     measured.each { |label, runs| text << "- #{label}: #{runs.first["ruby"]}#{" (YJIT on)" if runs.first["yjit"]}\n" }
     results.select { |_, r| r.is_a?(String) }.each { |label, why| text << "- #{label}: #{why}\n" }
-    text << "\nRubies 3.3 and 3.4 run in their Debian folders (script/debian-ruby, script/bench-ruby) with the " \
-            "release build script/native-gems makes for them, on Debian 12's Rack 2.2 and redis-rack 2.1 like " \
-            "this Ruby, so every column measures the same code. BENCH_RUBY_ROUNDS sets the rounds, " \
-            "BENCH_RUBIES the other Rubies (\"3.3 3.4\").\n"
+    text << "\nEach store runs in a process of its own (this store, redis-rack, Cookie and Pool), per Ruby and " \
+            "round. Rubies 3.3 and 3.4 run in their Debian folders (script/debian-ruby), 4.0 from its kit " \
+            "(script/kit-ruby), through script/bench-ruby with the release build script/native-gems makes for " \
+            "them, on Debian 12's Rack 2.2 and redis-rack 2.1 like this Ruby, so every column measures the same " \
+            "code. BENCH_RUBY_ROUNDS sets the rounds, BENCH_RUBIES the other Rubies (\"3.3 3.4 4.0\").\n"
     text
   end
 

@@ -12,6 +12,8 @@
 #                                          (examples/floor.rs): adds a "CPU vs floor" column
 #     [--json FILE]                        also the means and the breakdown as JSON, for the
 #                                          side-by-side table of every Ruby in `rake bench`
+#     [--stores dynamodb,redis,rack]       only these stores' rows (default all three): `rake bench`
+#                                          measures each store in a process of its own
 require "etc"
 require "json"
 require "optparse"
@@ -19,23 +21,28 @@ require "securerandom"
 require "rack"
 require "rack/session/cookie"
 require "rack/session/pool"
-require "aws-sessionstore-dynamodb-rs"
 
 requests = 2000
 redis_url = ENV["REDIS_URL"]
 floor_cpu_us = nil
 json_path = nil
+stores = %w[dynamodb redis rack]
 OptionParser.new do |o|
+  o.on("--stores LIST", Array) { |list| stores = list }
   o.on("--requests N", Integer) { |n| requests = n }
   o.on("--redis URL") { |url| redis_url = url }
   o.on("--floor-cpu-us US", Float) { |us| floor_cpu_us = us }
   o.on("--json FILE") { |path| json_path = path }
 end.parse!
+# Only the process measuring this store loads it (its native runtime and
+# client stay out of the others').
+ours = stores.include?("dynamodb")
+require "aws-sessionstore-dynamodb-rs" if ours
 endpoint = ENV.fetch("DYNAMODB_ENDPOINT") { abort "set DYNAMODB_ENDPOINT (script/dynamodb-local/start)" }
 secret = SecureRandom.hex(64)
 native = { endpoint: endpoint, region: "us-east-1", access_key_id: "dummy", secret_access_key: "dummy" }
 table = "bench-#{SecureRandom.hex(4)}"
-Aws::SessionStore::DynamoDB::Table.create_table(native.merge(table_name: table, billing_mode: :pay_per_request))
+Aws::SessionStore::DynamoDB::Table.create_table(native.merge(table_name: table, billing_mode: :pay_per_request)) if ours
 
 COUNTER = lambda do |env|
   session = env["rack.session"]
@@ -110,6 +117,8 @@ ensure
 end
 
 store = lambda do |app, **o|
+  next unless ours
+
   Aws::SessionStore::DynamoDB::RackMiddleware.new(app, native.merge(table_name: table, secret_key: secret, **o))
 end
 # [name, app, around]: `around` sets up what the row runs with.
@@ -132,16 +141,25 @@ threaded = lambda do |&block|
 ensure
   sleeper&.kill
 end
+redis_url = nil unless stores.include?("redis")
 require "redis-rack" if redis_url
 redis = redis_url && Rack::Session::Redis.new(COUNTER, redis_server: redis_url)
+# Which store a row measures (the in-memory rows are this store's glue).
+store_of = lambda do |name|
+  if name.start_with?("DynamoDB")
+    "dynamodb"
+  else
+    name.start_with?("Rack::Session::Redis") ? "redis" : "rack"
+  end
+end
 rows_to_run = [
   ["DynamoDB store (no locking, session changes)", store.call(COUNTER, touch_interval: 0), plain],
   ["DynamoDB store (locking, session changes)", store.call(COUNTER, enable_locking: true, lock_retry_delay: 5), plain],
   ["DynamoDB store (unchanged session, write avoidance)", store.call(READER), plain],
   ["DynamoDB store (session changes), in-memory native client: the Ruby glue alone",
-   with_memory_client { store.call(COUNTER, touch_interval: 0) }, plain],
+   ours && with_memory_client { store.call(COUNTER, touch_interval: 0) }, plain],
   ["DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone",
-   with_memory_client { store.call(READER) }, plain],
+   ours && with_memory_client { store.call(READER) }, plain],
   ["Rack::Session::Cookie", Rack::Session::Cookie.new(COUNTER, secret: secret), plain],
   ["Rack::Session::Pool", Rack::Session::Pool.new(COUNTER), plain],
   redis && ["Rack::Session::Redis (redis-rack, local redis-server)", redis, plain],
@@ -149,7 +167,7 @@ rows_to_run = [
   ["DynamoDB store (session changes), a second Ruby thread alive", store.call(COUNTER, touch_interval: 0), threaded],
   ["DynamoDB store (unchanged session), a second Ruby thread alive", store.call(READER), threaded],
   redis && ["Rack::Session::Redis, a second Ruby thread alive", redis, threaded]
-].compact
+].compact.select { |name, app, _| app && stores.include?(store_of.call(name)) }
 # Every row in steady state: one whole pass over all of them first,
 # discarded. Without it the first row alone carried the warm-up of this
 # process and of the server beside it on the same two cores (DynamoDB
@@ -157,17 +175,18 @@ rows_to_run = [
 # the same store measured later in the run.
 rows_to_run.each { |name, app, around| around.call { run(name, app, requests) } }
 rows = rows_to_run.map { |name, app, around| around.call { run(name, app, requests) } }
-Aws::SessionStore::DynamoDB::Table.delete_table(native.merge(table_name: table))
+Aws::SessionStore::DynamoDB::Table.delete_table(native.merge(table_name: table)) if ours
 
-cookie_cpu = rows.find { |r| r[0] == "Rack::Session::Cookie" }[5]
+cookie_cpu = rows.find { |r| r[0] == "Rack::Session::Cookie" }&.dig(5)
 redis_cpu = rows.find { |r| r[0].start_with?("Rack::Session::Redis (") }&.dig(5)
 redis_threaded_cpu = rows.find { |r| r[0].start_with?("Rack::Session::Redis,") }&.dig(5)
 puts "#{requests} requests each, #{RUBY_DESCRIPTION}, #{Etc.respond_to?(:nprocessors) ? Etc.nprocessors : "?"} cores"
 puts
 floor_head = floor_cpu_us ? " CPU vs Rust floor |" : ""
 redis_head = redis_cpu ? " CPU vs redis-rack |" : ""
-puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs | CPU vs Cookie |#{redis_head}#{floor_head}"
-puts "|---|---:|---:|---:|---:|---:|---:|#{redis_cpu ? "---:|" : ""}#{floor_cpu_us ? "---:|" : ""}"
+cookie_head = cookie_cpu ? " CPU vs Cookie |" : ""
+puts "| store | wall p50 µs | wall p99 µs | CPU p50 µs | CPU p99 µs | CPU mean µs |#{cookie_head}#{redis_head}#{floor_head}"
+puts "|---|---:|---:|---:|---:|---:|#{cookie_cpu ? "---:|" : ""}#{redis_cpu ? "---:|" : ""}#{floor_cpu_us ? "---:|" : ""}"
 rows.each do |n, w50, w99, c50, c99, cmean, _user, _sys|
   us = ->(s) { (s * 1e6).round }
   floor = if floor_cpu_us
@@ -185,8 +204,8 @@ rows.each do |n, w50, w99, c50, c99, cmean, _user, _sys|
           else
             ""
           end
-  puts "| #{n} | #{us[w50]} | #{us[w99]} | #{us[c50]} | #{us[c99]} | #{us[cmean]} | " \
-       "#{format("%.2f×", cmean / cookie_cpu)} |#{redis}#{floor}"
+  cookie = cookie_cpu ? " #{format("%.2f×", cmean / cookie_cpu)} |" : ""
+  puts "| #{n} | #{us[w50]} | #{us[w99]} | #{us[c50]} | #{us[c99]} | #{us[cmean]} |#{cookie}#{redis}#{floor}"
 end
 
 # Where the time of one request goes, in µs of CPU (means over the rows'
@@ -196,31 +215,35 @@ end
 # (measured alone), the kernel (system time of the row) and the rest of the
 # user time: the SDK's pipeline and our native code (plus Ruby's time
 # between the calls that the glue row does not see).
-gvl = gvl_round_trip_cpu
+gvl = stores.include?("dynamodb") ? gvl_round_trip_cpu : 0.0
 by_name = rows.to_h { |row| [row[0], row] }
-pool = by_name.fetch("Rack::Session::Pool")
-pool_cpu = pool[6] + pool[7]
-puts
-puts "Where the time goes, µs of CPU per request (GVL round trip alone: #{format("%.1f", gvl * 1e6)} µs per call):"
-puts
-puts "| request | total | Rack (Pool) | Ruby glue | GVL | SDK + native | kernel |"
-puts "|---|---:|---:|---:|---:|---:|---:|"
+pool = by_name["Rack::Session::Pool"]
 breakdown = {}
-[["session changes", "DynamoDB store (no locking, session changes)",
-  "DynamoDB store (session changes), in-memory native client: the Ruby glue alone", 2],
- ["unchanged session", "DynamoDB store (unchanged session, write avoidance)",
-  "DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone", 1]].each do |label, real, glue, calls|
-  r = by_name.fetch(real)
-  g = by_name.fetch(glue)
-  user = r[6]
-  sys = r[7]
-  glue_cpu = g[6] + g[7] - pool_cpu
-  sdk = user - (g[6] + g[7]) - calls * gvl
-  us = ->(s) { format("%.0f", s * 1e6) }
-  puts "| #{label} (#{calls} call#{"s" if calls > 1}) | #{us[user + sys]} | #{us[pool_cpu]} | #{us[glue_cpu]} | " \
-       "#{us[calls * gvl]} | #{us[sdk]} | #{us[sys]} |"
-  breakdown[label] = { "total" => user + sys, "rack" => pool_cpu, "glue" => glue_cpu, "gvl" => calls * gvl,
-                       "sdk" => sdk, "kernel" => sys }.transform_values { |s| (s * 1e6).round(1) }
+# The breakdown needs this store's rows and Pool's: with --stores splitting
+# them, `rake bench` works it out from the JSON of both processes.
+if pool && stores.include?("dynamodb")
+  pool_cpu = pool[6] + pool[7]
+  puts
+  puts "Where the time goes, µs of CPU per request (GVL round trip alone: #{format("%.1f", gvl * 1e6)} µs per call):"
+  puts
+  puts "| request | total | Rack (Pool) | Ruby glue | GVL | SDK + native | kernel |"
+  puts "|---|---:|---:|---:|---:|---:|---:|"
+  [["session changes", "DynamoDB store (no locking, session changes)",
+    "DynamoDB store (session changes), in-memory native client: the Ruby glue alone", 2],
+   ["unchanged session", "DynamoDB store (unchanged session, write avoidance)",
+    "DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone", 1]].each do |label, real, glue, calls|
+    r = by_name.fetch(real)
+    g = by_name.fetch(glue)
+    user = r[6]
+    sys = r[7]
+    glue_cpu = g[6] + g[7] - pool_cpu
+    sdk = user - (g[6] + g[7]) - calls * gvl
+    us = ->(s) { format("%.0f", s * 1e6) }
+    puts "| #{label} (#{calls} call#{"s" if calls > 1}) | #{us[user + sys]} | #{us[pool_cpu]} | #{us[glue_cpu]} | " \
+         "#{us[calls * gvl]} | #{us[sdk]} | #{us[sys]} |"
+    breakdown[label] = { "total" => user + sys, "rack" => pool_cpu, "glue" => glue_cpu, "gvl" => calls * gvl,
+                         "sdk" => sdk, "kernel" => sys }.transform_values { |s| (s * 1e6).round(1) }
+  end
 end
 
 if json_path
@@ -228,6 +251,9 @@ if json_path
   File.write(json_path, JSON.generate(
                           "ruby" => RUBY_DESCRIPTION, "yjit" => yjit ? true : false, "requests" => requests,
                           "cpu_mean_us" => rows.to_h { |row| [row[0], (row[5] * 1e6).round(1)] },
+                          # user and system time per request, µs (the breakdown's inputs)
+                          "times_us" => rows.to_h { |row| [row[0], [(row[6] * 1e6).round(1), (row[7] * 1e6).round(1)]] },
+                          "gvl_us" => (gvl * 1e6).round(2), "stores" => stores,
                           "breakdown_us" => breakdown
                         ))
 end

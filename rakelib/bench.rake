@@ -8,6 +8,10 @@
 #
 # BENCH_GC_ITEMS=100000 for the full garbage collection figure (default
 # 20000); BENCH_REQUESTS (default 2000) and BENCH_SECONDS (wrk, default 10).
+# The side-by-side section runs this Ruby (and + YJIT), Ruby 3.3 and 3.4 in
+# their Debian folders and Ruby 4.0 (and 4.0 + YJIT) from its kit, each
+# store in a process of its own (BENCH_RUBIES, BENCH_RUBY_ROUNDS);
+# BENCH_SECTIONS="every Ruby" runs that section alone (bench/report.rb).
 desc "Performance and cost report (release build, own DynamoDB Local and redis-server; tmp/bench/report.md)"
 task :bench do
   cargo_bin = File.join(Dir.home, ".cargo", "bin")

@@ -3,11 +3,12 @@
 # The precompiled platform gems (rake-compiler's convention: `native:gem`):
 # release extensions placed under a Ruby-minor folder
 # (lib/aws_sessionstore_dynamodb_rs/3.1/), in a gem per platform that
-# installs without Rust. The source gem (`gem build`) stays as it is and
-# compiles on install.
+# installs without Rust, on exactly the Ruby minors it carries
+# (required_ruby_version, NativeGem.ruby_requirement). The source gem
+# (`gem build`) stays as it is and compiles on install.
 #
 #   rake native:gems                # every platform gem (script/native-gems build):
-#                                   #   pkg/aws-sessionstore-dynamodb-rs-VERSION-x86_64-linux.gem (Ruby 3.1, 3.3, 3.4)
+#                                   #   pkg/aws-sessionstore-dynamodb-rs-VERSION-x86_64-linux.gem (Ruby 3.1, 3.2, 3.3, 3.4, 4.0)
 #                                   #   pkg/aws-sessionstore-dynamodb-rs-VERSION-aarch64-linux.gem (Ruby 3.3)
 #   rake native:gem                 # this Ruby only, x86_64-linux (quick; what native_gem_spec.rb checks)
 #   PROFILE=dev rake native:gem     # same layout from the dev build (seconds)
@@ -55,15 +56,29 @@ module NativeGem
     FileUtils.rm_rf stage if stage
   end
 
-  # One minor: "~> 3.3.0". Several: from the oldest to the newest inside
-  # (a minor in between with no build, 3.2, gets the loader's LoadError naming
-  # the source gem; RubyGems can't express "3.1 or 3.3 or 3.4").
+  # The Ruby minors in release order: a platform gem's range must have a
+  # build for each one inside it.
+  RUBY_MINORS = %w[3.0 3.1 3.2 3.3 3.4 4.0 4.1 4.2].freeze
+
+  # Exactly the minors inside, as RubyGems can say it: from the oldest
+  # (">= 3.1": no 3.1 preview) to before the next minor's first development
+  # build ("< 4.1.dev": 4.1.0dev and 4.1 previews are prereleases, above
+  # "4.1.dev" and below "4.1"), so a Ruby without a build gets the source
+  # gem. RubyGems can't say "3.1 or 3.3", so a hole in the range is refused.
   def ruby_requirement(minors)
     sorted = minors.sort_by { |m| Gem::Version.new(m) }
-    return "~> #{sorted.first}.0" if sorted.size == 1
+    unknown = sorted - RUBY_MINORS
+    raise ArgumentError, "unknown Ruby minor #{unknown.join(", ")} (NativeGem::RUBY_MINORS)" unless unknown.empty?
+
+    inside = RUBY_MINORS[RUBY_MINORS.index(sorted.first)..RUBY_MINORS.index(sorted.last)]
+    missing = inside - sorted
+    unless missing.empty?
+      raise ArgumentError, "no build for Ruby #{missing.join(", ")} between #{sorted.first} and #{sorted.last}: " \
+                           "the gem would install there and not load"
+    end
 
     major, minor = sorted.last.split(".").map(&:to_i)
-    [">= #{sorted.first}", "< #{major}.#{minor + 1}"]
+    [">= #{sorted.first}", "< #{major}.#{minor + 1}.dev"]
   end
 end
 
@@ -78,7 +93,7 @@ namespace :native do
     puts NativeGem.build("x86_64-linux", { minor => built }, File.expand_path(ENV.fetch("NATIVE_GEM_DIR", "pkg")))
   end
 
-  desc "Build every platform gem: x86_64-linux (Ruby 3.1, 3.3, 3.4) and aarch64-linux (Ruby 3.3) " \
+  desc "Build every platform gem: x86_64-linux (Ruby 3.1 to 4.0) and aarch64-linux (Ruby 3.3) " \
        "(script/native-gems build; root for the Debian folders)"
   task :gems do
     sh "script/native-gems", "build"

@@ -4,15 +4,19 @@ require "spec_helper"
 require "open3"
 require "tmpdir"
 require "rbconfig"
+require "rubygems/package"
 require_relative "../support/gem_fixtures"
 
 # The precompiled platform gem (`rake native:gem`): built here from the
 # checkout's dev build (PROFILE=dev: the same layout as the release gem, in
 # seconds), installed with `gem install --local` into an empty GEM_HOME with
 # no cargo on PATH, then loaded by a fresh Ruby that talks to DynamoDB Local.
+# Every command is this Ruby's (its `gem`, run by RbConfig.ruby; its bindir
+# first on PATH), whichever Ruby runs the suite.
 RSpec.describe "rake native:gem (the precompiled x86_64-linux gem)" do
   let(:repo) { File.expand_path("../..", __dir__) }
   let(:minor) { RUBY_VERSION[/\A\d+\.\d+/] }
+  let(:next_minor) { RUBY_VERSION[/\A\d+/] + ".#{minor.split(".").last.to_i + 1}" }
 
   it "carries the extension under its Ruby minor, installs without Rust, and loads by Ruby version" do
     Dir.mktmpdir("native-gem") do |dir|
@@ -22,23 +26,25 @@ RSpec.describe "rake native:gem (the precompiled x86_64-linux gem)" do
       gem_file = Dir[File.join(dir, "*.gem")].first
       expect(File.basename(gem_file)).to match(/\Aaws-sessionstore-dynamodb-rs-[\d.]+-x86_64-linux\.gem\z/)
 
-      files, = Open3.capture2e("gem", "spec", gem_file, "files")
-      expect(files).to include("lib/aws_sessionstore_dynamodb_rs/#{minor}/aws_sessionstore_dynamodb_rs.so",
-                               "lib/aws-sessionstore-dynamodb-rs.rb")
-      expect(files).not_to match(/extconf|Cargo|\.rs$|target/)
-      extensions, = Open3.capture2e("gem", "spec", gem_file, "extensions")
-      expect(extensions.strip).to eq("--- []")
-      required, = Open3.capture2e("gem", "spec", gem_file, "required_ruby_version")
-      expect(required).to include("~>", "#{minor}.0")
+      spec = Gem::Package.new(gem_file).spec
+      expect(spec.files).to include("lib/aws_sessionstore_dynamodb_rs/#{minor}/aws_sessionstore_dynamodb_rs.so",
+                                    "lib/aws-sessionstore-dynamodb-rs.rb")
+      expect(spec.files.grep(/extconf|Cargo|\.rs$|target/)).to be_empty
+      expect(spec.extensions).to be_empty
+      # Exactly the minor inside: not its previous one, not the next one's
+      # development builds or previews.
+      expect(spec.required_ruby_version.to_s).to eq(">= #{minor}, < #{next_minor}.dev")
 
       home = File.join(dir, "home")
-      # No cargo anywhere on PATH (rustup's lives in ~/.cargo/bin).
-      path = "/usr/local/bin:/usr/bin:/bin"
+      # No cargo anywhere on PATH (rustup's lives in ~/.cargo/bin); this
+      # Ruby's bindir first, so its own gem and ruby are the ones found.
+      path = [RbConfig::CONFIG["bindir"], "/usr/bin", "/bin"].uniq.join(File::PATH_SEPARATOR)
       env = { "GEM_HOME" => home, "GEM_PATH" => ([home] + Gem.path).join(File::PATH_SEPARATOR), "PATH" => path,
               "RUBYOPT" => nil, "RUBYLIB" => nil, "CARGO" => nil }
       expect(system(env, "sh", "-c", "command -v cargo", out: File::NULL)).to be(false)
       GemFixtures.install_rack_session_stand_in(home)
-      out, status = Open3.capture2e(env, "gem", "install", "--local", "--no-document", gem_file, chdir: dir)
+      out, status = Open3.capture2e(env, RbConfig.ruby, "-S", "gem", "install", "--local", "--no-document", gem_file,
+                                    chdir: dir)
       expect(status).to be_success, out
       expect(Dir[File.join(home, "gems", "*", "ext")]).to be_empty
 
@@ -71,6 +77,14 @@ RSpec.describe "rake native:gem (the precompiled x86_64-linux gem)" do
     spec = Gem::Specification.load(File.join(repo, "aws-sessionstore-dynamodb-rs.gemspec"))
     deps = spec.runtime_dependencies.to_h { |d| [d.name, d.requirement.to_s] }
     expect(deps).to include("rack" => ">= 2.2, < 3.3", "rack-session" => ">= 1.0.1")
-    expect(spec.required_ruby_version.to_s).to eq(">= 3.1, < 3.5") # what CI runs: README, Compatibility
+  end
+
+  it "states only the floor in the source gem, so a Ruby released later installs and compiles it" do
+    spec = Gem::Specification.load(File.join(repo, "aws-sessionstore-dynamodb-rs.gemspec"))
+    expect(spec.required_ruby_version.to_s).to eq(">= 3.1")
+    %w[3.1.0 4.0.5 4.1.0.dev 4.1.0 5.0.0].each do |v|
+      expect(spec.required_ruby_version.satisfied_by?(Gem::Version.new(v))).to be(true), v
+    end
+    expect(spec.required_ruby_version.satisfied_by?(Gem::Version.new("3.0.7"))).to be(false)
   end
 end

@@ -12,18 +12,26 @@ require_relative "../support/gem_fixtures"
 # --local` into an empty GEM_HOME, by a Ruby with no cargo on PATH, and
 # serves sessions through the middleware, with locking, against DynamoDB
 # Local (spec/platform_gems/serve_sessions.rb):
-# - x86_64-linux on Ruby 3.1 (this host), 3.3 (script/debian-ruby's trixie
+# - x86_64-linux on Ruby 3.1 (this host), 3.2 and 4.0 (the relocatable
+#   Rubies script/kit-ruby unpacks), 3.3 (script/debian-ruby's trixie
 #   folder) and 3.4 (its sid folder);
 # - aarch64-linux on Ruby 3.3, in an arm64 Debian 13 folder under
 #   qemu-aarch64-static (script/native-gems arm64-ruby).
 # Every extension inside must need glibc 2.34 or older (Amazon Linux 2023)
-# and be stripped.
+# and be stripped. The install rules are read from the gems themselves: each
+# platform gem's required_ruby_version admits exactly the Ruby minors whose
+# extension it carries, and the source gem states only the floor.
 RSpec.describe "the platform gems (script/native-gems test)" do
   repo = File.expand_path("../..", __dir__)
   gem_dir = ENV.fetch("NATIVE_GEMS_DIR") { raise "NATIVE_GEMS_DIR is not set: run script/native-gems test" }
   floor_max = Gem::Version.new(ENV.fetch("NATIVE_GLIBC_FLOOR", "2.34"))
   platforms = ENV.fetch("NATIVE_PLATFORMS", "x86_64-linux aarch64-linux").split
-  rubies = { "x86_64-linux" => ENV.fetch("NATIVE_RUBIES_X86_64", "3.1 3.3 3.4").split, "aarch64-linux" => %w[3.3] }
+  rubies = { "x86_64-linux" => ENV.fetch("NATIVE_RUBIES_X86_64", "3.1 3.2 3.3 3.4 4.0").split,
+             "aarch64-linux" => %w[3.3] }
+  # Ruby releases a requirement is read against: every minor's first and a
+  # late patch release, before, inside and after what the gems carry.
+  releases = %w[2.7 3.0 3.1 3.2 3.3 3.4 4.0 4.1 4.2 5.0].flat_map { |m| ["#{m}.0", "#{m}.99"] }
+  minor_of = ->(version) { version[/\A\d+\.\d+/] }
   crate = "aws_sessionstore_dynamodb_rs"
   clean_env = { "RUBYOPT" => nil, "RUBYLIB" => nil, "CARGO" => nil, "GEM_PATH" => nil }
 
@@ -56,6 +64,12 @@ RSpec.describe "the platform gems (script/native-gems test)" do
                     "PATH" => "/usr/local/bin:/usr/bin:/bin" }
             run(env, "gem", "install", "--local", "--no-document", gem)
             run(env, RbConfig.ruby, serve)
+          elsif %w[3.2 4.0].include?(minor)
+            # A relocatable Ruby: its own gem and ruby, its installed Rack 3.2.
+            kit = run({}, "script/kit-ruby", "ensure", minor).strip
+            env = { "GEM_HOME" => home, "PATH" => "#{kit}/bin:/usr/bin:/bin" }
+            run(env, "#{kit}/bin/gem", "install", "--local", "--no-document", gem)
+            run(env, "#{kit}/bin/ruby", serve)
           else
             folder = { "3.3" => "trixie", "3.4" => "sid" }.fetch(minor)
             inside = ["/usr/bin/env", "PATH=/usr/bin:/bin", "GEM_HOME=#{home}"]
@@ -99,6 +113,22 @@ RSpec.describe "the platform gems (script/native-gems test)" do
         end
       end
 
+      it "states exactly the Ruby minors it carries (required_ruby_version), with no minor left out inside" do
+        spec = Gem::Package.new(gem).spec
+        inside = spec.files.filter_map { |f| f[%r{\Alib/#{crate}/(\d+\.\d+)/#{crate}\.so\z}, 1] }
+        expect(inside.sort).to eq(rubies.fetch(platform).sort)
+        # A release (x.y.0, x.y.99) installs exactly where a build is inside.
+        requirement = spec.required_ruby_version
+        admitted = releases.select { |v| requirement.satisfied_by?(Gem::Version.new(v)) }
+        expect(admitted.map(&minor_of).uniq).to eq(inside.sort_by { |m| Gem::Version.new(m) }), requirement.to_s
+        # The next minor's development builds and previews (4.1.0dev, as the
+        # 4.1 kit reports itself) get the source gem: their ABI is not ours.
+        major, last = inside.max_by { |m| Gem::Version.new(m) }.split(".").map(&:to_i)
+        %W[#{major}.#{last + 1}.0.dev #{major}.#{last + 1}.0.preview1 #{major + 1}.0.0.dev].each do |v|
+          expect(requirement.satisfied_by?(Gem::Version.new(v))).to be(false), "#{requirement} admits #{v}"
+        end
+      end
+
       rubies.fetch(platform).each do |minor|
         it "installs on Ruby #{minor} into an empty GEM_HOME with no cargo and serves sessions, locked" do
           Dir.mktmpdir("platform-gem-#{minor}-", File.join(repo, "tmp")) do |home|
@@ -119,16 +149,43 @@ RSpec.describe "the platform gems (script/native-gems test)" do
     end
   end
 
+  it "leaves the source gem with only the floor it needs, so a Ruby released later installs and compiles it" do
+    Dir.mktmpdir("source-gem") do |dir|
+      file = File.join(dir, "source.gem")
+      run({}, "gem", "build", "aws-sessionstore-dynamodb-rs.gemspec", "--output", file)
+      spec = Gem::Package.new(file).spec
+      expect(spec.platform.to_s).to eq("ruby")
+      expect(spec.extensions).to eq(["ext/#{crate}/extconf.rb"])
+      expect(spec.required_ruby_version.to_s).to eq(">= 3.1")
+      admitted = (releases + %w[4.1.0.dev 4.1.0.preview1]).select do |v|
+        spec.required_ruby_version.satisfied_by?(Gem::Version.new(v))
+      end
+      expect(admitted).to eq((releases + %w[4.1.0.dev 4.1.0.preview1]).reject { |v| v.start_with?("2.", "3.0") })
+    end
+  end
+
   if platforms.include?("x86_64-linux")
-    it "refuses a Ruby with no build inside (3.2) with a LoadError naming the source gem" do
+    it "is refused by RubyGems on a Ruby with no build inside (4.1.0dev), which gets the source gem" do
+      kit = run({}, "script/kit-ruby", "ensure", "4.1-dev").strip
+      Dir.mktmpdir("platform-gem-4.1-", File.join(repo, "tmp")) do |home|
+        env = { "GEM_HOME" => home, "PATH" => "#{kit}/bin:/usr/bin:/bin" }
+        out, status = Open3.capture2e(clean_env.merge(env), "#{kit}/bin/gem", "install", "--local", "--no-document",
+                                      "--ignore-dependencies", self.class.gem_file(gem_dir, "x86_64-linux"), chdir: repo)
+        expect(status).not_to be_success
+        expect(out).to include("requires Ruby version >= 3.1, < 4.1.dev", "4.1.0.dev")
+        expect(Dir[File.join(home, "gems", "*")]).to be_empty
+      end
+    end
+
+    it "names the source gem in its LoadError if loaded by a Ruby with no build inside anyway" do
       Dir.mktmpdir("platform-gem-none-", File.join(repo, "tmp")) do |home|
         GemFixtures.install_rack_session_stand_in(home)
         env = { "GEM_HOME" => home, "GEM_PATH" => ([home] + Gem.path).join(File::PATH_SEPARATOR) }
         run(env, "gem", "install", "--local", "--no-document", self.class.gem_file(gem_dir, "x86_64-linux"))
-        script = GemFixtures.require_as_ruby("3.2.9")
+        script = GemFixtures.require_as_ruby("4.1.0")
         out = run(env, RbConfig.ruby, "-W0", "-e", script)
         expect(out).to include("carries the native extension for Ruby #{rubies.fetch("x86_64-linux").join(", ")}, " \
-                               "not Ruby 3.2", "--platform ruby")
+                               "not Ruby 4.1", "--platform ruby")
       end
     end
   end

@@ -16,9 +16,11 @@ require "digest"
 require "tmpdir"
 require_relative "../support/counting_proxy"
 require_relative "../support/store_requests"
+require_relative "../support/storage_keys"
 
 RSpec.describe "Failing closed" do
   include_context "with a session table"
+  include StorageKeys
   include StoreRequestHelpers
 
   let(:dynamo) { Aws::SessionStore::DynamoDB }
@@ -31,19 +33,6 @@ RSpec.describe "Failing closed" do
 
   def counter(**options)
     middleware(StoreRequestHelpers::COUNTER_APP, **options)
-  end
-
-  def signed(id)
-    "#{OpenSSL::HMAC.hexdigest("MD5", StoreSpecHelpers::SECRET, id)}--#{id}"
-  end
-
-  def hashed(cookie)
-    derived = OpenSSL::HMAC.digest("SHA256", StoreSpecHelpers::SECRET, "aws-sessionstore-dynamodb-rs storage key v2")
-    OpenSSL::HMAC.hexdigest("SHA256", derived, cookie)
-  end
-
-  def first_scheme(cookie)
-    OpenSSL::HMAC.hexdigest("SHA256", StoreSpecHelpers::SECRET, cookie)
   end
 
   def keys

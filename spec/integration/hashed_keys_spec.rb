@@ -8,21 +8,16 @@
 require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require_relative "../support/store_requests"
+require_relative "../support/storage_keys"
 
 RSpec.describe "hashed_keys" do
   include_context "with a session table"
+  include StorageKeys
   include StoreRequestHelpers
 
   def store(**extra)
     Aws::SessionStore::DynamoDB::RackMiddleware.new(StoreRequestHelpers::COUNTER_APP,
                                                     store_options({ max_stale: 3600 }.merge(extra)))
-  end
-
-  # HMAC-SHA256 of the cookie under a key derived from the secret for
-  # storage only (OpenSSL as the reference).
-  def hashed(cookie)
-    derived = OpenSSL::HMAC.digest("SHA256", StoreSpecHelpers::SECRET, "aws-sessionstore-dynamodb-rs storage key v2")
-    OpenSSL::HMAC.hexdigest("SHA256", derived, cookie)
   end
 
   def keys

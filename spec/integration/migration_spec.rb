@@ -11,17 +11,15 @@ require "rbconfig"
 require "tmpdir"
 require_relative "../support/counting_proxy"
 require_relative "../support/store_requests"
+require_relative "../support/storage_keys"
 
 RSpec.describe Aws::SessionStore::DynamoDB::Migration do
   include_context "with a session table"
+  include StorageKeys
   include StoreRequestHelpers
 
   let(:now) { Time.now.to_f - 60 }
   let(:state) { File.join(Dir.mktmpdir("migrate-spec"), "state.json") }
-
-  def signed(sid)
-    "#{OpenSSL::HMAC.hexdigest("MD5", StoreSpecHelpers::SECRET, sid)}--#{sid}"
-  end
 
   def put(key, data, timestamps: "N")
     raw_dynamodb.put_item(table_name, "session_id" => { "S" => key }, "data" => { "S" => data },

@@ -19,9 +19,11 @@ require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "active_support/notifications"
 require_relative "../support/store_requests"
+require_relative "../support/storage_keys"
 
 RSpec.describe "Races and the application's code" do
   include_context "with a session table"
+  include StorageKeys
   include StoreRequestHelpers
 
   let(:dynamo) { Aws::SessionStore::DynamoDB }
@@ -34,18 +36,6 @@ RSpec.describe "Races and the application's code" do
 
   def counter(**options)
     middleware(StoreRequestHelpers::COUNTER_APP, **options)
-  end
-
-  # The current storage key: HMAC-SHA256 of the cookie under a key derived
-  # from the secret with a fixed label (OpenSSL as the reference).
-  def hashed(cookie)
-    derived = OpenSSL::HMAC.digest("SHA256", StoreSpecHelpers::SECRET, "aws-sessionstore-dynamodb-rs storage key v2")
-    OpenSSL::HMAC.hexdigest("SHA256", derived, cookie)
-  end
-
-  # The first scheme's key: HMAC-SHA256 directly under the secret.
-  def first_scheme(cookie)
-    OpenSSL::HMAC.hexdigest("SHA256", StoreSpecHelpers::SECRET, cookie)
   end
 
   def keys

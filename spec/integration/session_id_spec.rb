@@ -11,6 +11,7 @@ require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "digest"
 require_relative "../support/store_requests"
+require_relative "../support/storage_keys"
 
 # The app behind the store: "/" counts, "/read" only reads, "/reset"
 # counts, destroys the session (Rack's reset_session) and counts again;
@@ -45,15 +46,11 @@ end
 
 RSpec.describe "Session ids (Rack::Session::SessionId)" do
   include_context "with a session table"
+  include StorageKeys
   include StoreRequestHelpers
 
   def store(**extra)
     Aws::SessionStore::DynamoDB::RackMiddleware.new(SessionIdSpecApp, store_options({ max_stale: 3600 }.merge(extra)))
-  end
-
-  def hashed(cookie)
-    derived = OpenSSL::HMAC.digest("SHA256", StoreSpecHelpers::SECRET, "aws-sessionstore-dynamodb-rs storage key v2")
-    OpenSSL::HMAC.hexdigest("SHA256", derived, cookie)
   end
 
   def body(response)

@@ -15,7 +15,7 @@ Gem::Specification.new do |spec|
   spec.authors = ["aws-sessionstore-dynamodb-rs developers"]
   spec.license = "Apache-2.0"
   # The floor only: the source gem compiles for the Ruby it is installed on,
-  # so a Ruby released later installs it (README, "Install"). The platform
+  # so a Ruby released later installs it (doc/install.md). The platform
   # gems state exactly the minors they carry (rakelib/native.rake).
   spec.required_ruby_version = ">= 3.1"
 
@@ -32,7 +32,7 @@ Gem::Specification.new do |spec|
   spec.require_paths = ["lib"]
   spec.extensions = ["ext/aws_sessionstore_dynamodb_rs/extconf.rb"]
 
-  # Tested in CI on Rack 2.2, 3.1 and 3.2 (README, "Compatibility").
+  # Tested in CI on Rack 2.2, 3.1 and 3.2 (CONTRIBUTING.md, the test matrix).
   spec.add_dependency "rack", ">= 2.2", "< 3.3"
   # Rack 3 moved Rack::Session::Abstract::Persisted to rack-session; 1.0.x
   # serves Rack 2, 2.x Rack 3, so Bundler picks the right one (as Rails 7.2

@@ -55,7 +55,7 @@ RSpec.describe "Fault injection between the store and DynamoDB" do
     item && JSON.parse(item["data"]["S"])["n"]
   end
 
-  # A passing fault on read (README, "Failure behaviour"): the request runs
+  # A passing fault on read (doc/operations.md, "Failure behaviour"): the request runs
   # with an empty stand-in session, the visitor's cookie is kept (no
   # Set-Cookie) and nothing is written; the error is one line in
   # rack.errors, and Rack adds its warning that the (stand-in) session was

@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-# Every ```ruby block of README.md runs, unchanged, in a fresh `ruby -I lib`
+# Every ```ruby block of README.md and the pages of doc/ runs, unchanged, in a fresh `ruby -I lib`
 # process with a clean environment, against DynamoDB Local
 # (DYNAMODB_ENDPOINT, reached through AWS_DYNAMO_DB_SESSION_ENDPOINT, the
 # store's documented variable; credentials "dummy"/"dummy"). How a block runs
@@ -34,11 +34,14 @@ require "tmpdir"
 module ReadmeBlocks
   ROOT = File.expand_path("../..", __dir__)
   README = File.join(ROOT, "README.md")
+  # The documents whose blocks run: the README, then doc/ (a block that
+  # stands in more than one runs once).
+  DOCS = [README, *Dir[File.join(ROOT, "doc", "*.md")].sort].freeze
   LIB = File.join(ROOT, "lib")
   TIMEOUT = 120 # seconds per block
 
   # A ```ruby block: its code, where it starts, and the heading above it.
-  Block = Struct.new(:code, :line, :section, keyword_init: true) do
+  Block = Struct.new(:code, :line, :section, :file, keyword_init: true) do
     def kind
       case code.lines.first.to_s.strip
       when "# Gemfile" then :gemfile
@@ -49,7 +52,7 @@ module ReadmeBlocks
     end
 
     def to_s
-      "README.md:#{line} (#{section}, #{kind})"
+      "#{file}:#{line} (#{section}, #{kind})"
     end
   end
 
@@ -110,13 +113,18 @@ module ReadmeBlocks
   module_function
 
   def blocks
+    DOCS.flat_map { |path| blocks_of(path) }.uniq(&:code)
+  end
+
+  def blocks_of(path)
+    name = path.delete_prefix("#{ROOT}/")
     section = nil
     fence = nil # the open fence's language, "" for none
     blocks = []
-    File.readlines(README).each_with_index do |line, index|
+    File.readlines(path).each_with_index do |line, index|
       if fence.nil? && (opening = line[/\A```(\w*)\s*\z/, 1])
         fence = opening
-        blocks << Block.new(code: +"", line: index + 2, section: section) if fence == "ruby"
+        blocks << Block.new(code: +"", line: index + 2, section: section, file: name) if fence == "ruby"
       elsif fence && line.rstrip == "```"
         fence = nil
       elsif fence == "ruby"
@@ -247,7 +255,7 @@ module ReadmeBlocks
   end
 end
 
-RSpec.describe "README.md" do
+RSpec.describe "README.md and doc/" do
   blocks = ReadmeBlocks.blocks
 
   it "has ruby blocks to check" do

@@ -17,8 +17,8 @@ mod ruby_api;
 
 /// mimalloc for every allocation of the native code (the SDK's request
 /// pipeline allocates a great deal per call): 9% fewer instructions per
-/// session request than glibc's malloc under callgrind (README,
-/// Performance). Ruby's own objects are not affected.
+/// session request than glibc's malloc under callgrind
+/// (bench/README.md). Ruby's own objects are not affected.
 #[cfg(not(feature = "count-allocs"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -7,7 +7,7 @@
 //! core passes to another thread still waiting. Measured against a
 //! multi-thread runtime with two workers, this saves the cross-thread
 //! wake-ups of every call: ~40% of the process CPU of a session request
-//! (README, Performance).
+//! (bench/README.md).
 //!
 //! The runtime remembers the pid that built it: a forked child builds its
 //! own and leaks the inherited one (its connections' sockets are shared with

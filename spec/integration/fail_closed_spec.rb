@@ -27,14 +27,6 @@ RSpec.describe "Failing closed" do
 
   after { dynamo::Instrumentation.reset! }
 
-  def middleware(app, **options)
-    dynamo::RackMiddleware.new(app, store_options({ max_stale: 3600 }.merge(options)))
-  end
-
-  def counter(**options)
-    middleware(StoreRequestHelpers::COUNTER_APP, **options)
-  end
-
   def keys
     all_items.map { |item| item["session_id"]["S"] }
   end

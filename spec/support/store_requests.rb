@@ -25,6 +25,17 @@ module StoreRequestHelpers
 
   StoreResponse = Struct.new(:status, :body, :cookie, :errors, :elapsed, :headers, keyword_init: true)
 
+  # The store under test, with the suite's store options (spec_helper's
+  # store_options: DynamoDB Local, the spec secret) and a one-hour max_stale.
+  def middleware(app, **options)
+    Aws::SessionStore::DynamoDB::RackMiddleware.new(app, store_options({ max_stale: 3600 }.merge(options)))
+  end
+
+  # The store in front of COUNTER_APP.
+  def counter(**options)
+    middleware(COUNTER_APP, **options)
+  end
+
   def monotonic
     Process.clock_gettime(Process::CLOCK_MONOTONIC)
   end

@@ -301,7 +301,7 @@ module BenchReport
 
   # --- every Ruby ---------------------------------------------------------
 
-  # The Rubies besides this one that script/bench-ruby runs
+  # The Rubies besides this one that script/matrix/bench-ruby runs
   # bench/request_cpu.rb on: 3.3 and 3.4 in their Debian folders, 4.0 from
   # its kit (BENCH_RUBIES="" for none).
   def other_rubies
@@ -314,7 +314,7 @@ module BenchReport
   STORE_PROCESSES = %w[dynamodb redis rack].freeze
 
   # The variants measured side by side: [label, argv or the reason it can't
-  # run]. Rubies 3.3, 3.4 and 4.0 go through script/bench-ruby, this one
+  # run]. Rubies 3.3, 3.4 and 4.0 go through script/matrix/bench-ruby, this one
   # straight, each with YJIT too where it is built in.
   def ruby_variants(redis, requests)
     common = ["--requests", requests.to_s, "--redis", redis]
@@ -323,8 +323,8 @@ module BenchReport
     variants << ["#{RUBY_VERSION} + YJIT",
                  defined?(RubyVM::YJIT) ? [RbConfig.ruby, "--yjit", *host.drop(1)] : "built without YJIT"]
     other_rubies.each do |minor|
-      variants << [minor, ["script/bench-ruby", minor, *common.first(2)]]
-      variants << ["#{minor} + YJIT", ["script/bench-ruby", minor, *common.first(2), "--yjit"]]
+      variants << [minor, ["script/matrix/bench-ruby", minor, *common.first(2)]]
+      variants << ["#{minor} + YJIT", ["script/matrix/bench-ruby", minor, *common.first(2), "--yjit"]]
     end
     variants
   end
@@ -441,8 +441,8 @@ module BenchReport
     measured.each { |label, runs| text << "- #{label}: #{runs.first["ruby"]}#{" (YJIT on)" if runs.first["yjit"]}\n" }
     results.select { |_, r| r.is_a?(String) }.each { |label, why| text << "- #{label}: #{why}\n" }
     text << "\nEach store runs in a process of its own (this store, redis-rack, Cookie and Pool), per Ruby and " \
-            "round. Rubies 3.3 and 3.4 run in their Debian folders (script/debian-ruby), 4.0 from its kit " \
-            "(script/kit-ruby), through script/bench-ruby with the release build script/native-gems makes for " \
+            "round. Rubies 3.3 and 3.4 run in their Debian folders (script/matrix/debian-ruby), 4.0 from its kit " \
+            "(script/matrix/kit-ruby), through script/matrix/bench-ruby with the release build script/matrix/native-gems makes for " \
             "them, on Debian 12's Rack 2.2 and redis-rack 2.1 like this Ruby, so every column measures the same " \
             "code. BENCH_RUBY_ROUNDS sets the rounds, BENCH_RUBIES the other Rubies (\"3.3 3.4 4.0\").\n"
     text

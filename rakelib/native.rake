@@ -7,14 +7,14 @@
 # (required_ruby_version, NativeGem.ruby_requirement). The source gem
 # (`gem build`) stays as it is and compiles on install.
 #
-#   rake native:gems                # every platform gem (script/native-gems build):
+#   rake native:gems                # every platform gem (script/matrix/native-gems build):
 #                                   #   pkg/aws-sessionstore-dynamodb-rs-VERSION-x86_64-linux.gem (Ruby 3.1, 3.2, 3.3, 3.4, 4.0)
 #                                   #   pkg/aws-sessionstore-dynamodb-rs-VERSION-aarch64-linux.gem (Ruby 3.3)
 #   rake native:gem                 # this Ruby only, x86_64-linux (quick; what native_gem_spec.rb checks)
 #   PROFILE=dev rake native:gem     # same layout from the dev build (seconds)
 #   NATIVE_GEM_DIR=DIR              # where the gems go (default pkg/)
 #   rake native:package NATIVE_BUILDS=DIR   # one gem per DIR/<platform>/, with DIR/<platform>/<minor>/<crate>.so
-#                                   #   (script/native-gems stages its builds so; NATIVE_PACKAGE_PLATFORMS
+#                                   #   (script/matrix/native-gems stages its builds so; NATIVE_PACKAGE_PLATFORMS
 #                                   #   limits it to some platforms)
 
 require "fileutils"
@@ -94,9 +94,9 @@ namespace :native do
   end
 
   desc "Build every platform gem: x86_64-linux (Ruby 3.1 to 4.0) and aarch64-linux (Ruby 3.3) " \
-       "(script/native-gems build; root for the Debian folders)"
+       "(script/matrix/native-gems build; root for the Debian folders)"
   task :gems do
-    sh "script/native-gems", "build"
+    sh "script/matrix/native-gems", "build"
   end
 
   desc "Package staged builds: NATIVE_BUILDS=DIR holding DIR/<platform>/<minor>/#{CRATE}.so (NATIVE_GEM_DIR=pkg)"

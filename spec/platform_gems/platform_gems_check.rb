@@ -6,24 +6,24 @@ require "tmpdir"
 require "rubygems/package"
 require_relative "../support/gem_fixtures"
 
-# The install proof of the platform gems that `script/native-gems test`
+# The install proof of the platform gems that `script/matrix/native-gems test`
 # builds (it runs this file; the name keeps it out of a plain `rspec` run,
 # which has no gems to check): each gem is installed with `gem install
 # --local` into an empty GEM_HOME, by a Ruby with no cargo on PATH, and
 # serves sessions through the middleware, with locking, against DynamoDB
 # Local (spec/platform_gems/serve_sessions.rb):
 # - x86_64-linux on Ruby 3.1 (this host), 3.2 and 4.0 (the relocatable
-#   Rubies script/kit-ruby unpacks), 3.3 (script/debian-ruby's trixie
+#   Rubies script/matrix/kit-ruby unpacks), 3.3 (script/matrix/debian-ruby's trixie
 #   folder) and 3.4 (its sid folder);
 # - aarch64-linux on Ruby 3.3, in an arm64 Debian 13 folder under
-#   qemu-aarch64-static (script/native-gems arm64-ruby).
+#   qemu-aarch64-static (script/matrix/native-gems arm64-ruby).
 # Every extension inside must need glibc 2.34 or older (Amazon Linux 2023)
 # and be stripped. The install rules are read from the gems themselves: each
 # platform gem's required_ruby_version admits exactly the Ruby minors whose
 # extension it carries, and the source gem states only the floor.
-RSpec.describe "the platform gems (script/native-gems test)" do
+RSpec.describe "the platform gems (script/matrix/native-gems test)" do
   repo = File.expand_path("../..", __dir__)
-  gem_dir = ENV.fetch("NATIVE_GEMS_DIR") { raise "NATIVE_GEMS_DIR is not set: run script/native-gems test" }
+  gem_dir = ENV.fetch("NATIVE_GEMS_DIR") { raise "NATIVE_GEMS_DIR is not set: run script/matrix/native-gems test" }
   floor_max = Gem::Version.new(ENV.fetch("NATIVE_GLIBC_FLOOR", "2.34"))
   platforms = ENV.fetch("NATIVE_PLATFORMS", "x86_64-linux aarch64-linux").split
   rubies = { "x86_64-linux" => ENV.fetch("NATIVE_RUBIES_X86_64", "3.1 3.2 3.3 3.4 4.0").split,
@@ -55,8 +55,8 @@ RSpec.describe "the platform gems (script/native-gems test)" do
     serve = "spec/platform_gems/serve_sessions.rb"
     out = if platform == "aarch64-linux"
             env = { "GEM_HOME" => home }
-            run(env, "script/native-gems", "arm64-ruby", "/usr/bin/gem3.3", "install", "--local", "--no-document", gem)
-            run(env, "script/native-gems", "arm64-ruby", serve)
+            run(env, "script/matrix/native-gems", "arm64-ruby", "/usr/bin/gem3.3", "install", "--local", "--no-document", gem)
+            run(env, "script/matrix/native-gems", "arm64-ruby", serve)
           elsif minor == RUBY_VERSION[/\A\d+\.\d+/]
             # Debian 12's Rack 2.2 has no rack-session gem: an empty stand-in.
             GemFixtures.install_rack_session_stand_in(home)
@@ -66,15 +66,15 @@ RSpec.describe "the platform gems (script/native-gems test)" do
             run(env, RbConfig.ruby, serve)
           elsif %w[3.2 4.0].include?(minor)
             # A relocatable Ruby: its own gem and ruby, its installed Rack 3.2.
-            kit = run({}, "script/kit-ruby", "ensure", minor).strip
+            kit = run({}, "script/matrix/kit-ruby", "ensure", minor).strip
             env = { "GEM_HOME" => home, "PATH" => "#{kit}/bin:/usr/bin:/bin" }
             run(env, "#{kit}/bin/gem", "install", "--local", "--no-document", gem)
             run(env, "#{kit}/bin/ruby", serve)
           else
             folder = { "3.3" => "trixie", "3.4" => "sid" }.fetch(minor)
             inside = ["/usr/bin/env", "PATH=/usr/bin:/bin", "GEM_HOME=#{home}"]
-            run({}, "script/debian-ruby", "run", folder, "--", *inside, "gem", "install", "--local", "--no-document", gem)
-            run({}, "script/debian-ruby", "run", folder, "--", *inside, "ruby", serve)
+            run({}, "script/matrix/debian-ruby", "run", folder, "--", *inside, "gem", "install", "--local", "--no-document", gem)
+            run({}, "script/matrix/debian-ruby", "run", folder, "--", *inside, "ruby", serve)
           end
     out.lines.filter_map { |l| l.chomp.split(": ", 2) if l.include?(": ") }.to_h
   end
@@ -166,7 +166,7 @@ RSpec.describe "the platform gems (script/native-gems test)" do
 
   if platforms.include?("x86_64-linux")
     it "is refused by RubyGems on a Ruby with no build inside (4.1.0dev), which gets the source gem" do
-      kit = run({}, "script/kit-ruby", "ensure", "4.1-dev").strip
+      kit = run({}, "script/matrix/kit-ruby", "ensure", "4.1-dev").strip
       Dir.mktmpdir("platform-gem-4.1-", File.join(repo, "tmp")) do |home|
         env = { "GEM_HOME" => home, "PATH" => "#{kit}/bin:/usr/bin:/bin" }
         out, status = Open3.capture2e(clean_env.merge(env), "#{kit}/bin/gem", "install", "--local", "--no-document",

@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-# Run by the Ruby under test (script/native-gems test), with the platform gem
+# Run by the Ruby under test (script/matrix/native-gems test), with the platform gem
 # installed in an empty GEM_HOME and no cargo on PATH: loads the gem, serves
 # sessions through the middleware against DynamoDB Local
 # (DYNAMODB_ENDPOINT), with locking, and prints what it saw, one

@@ -442,9 +442,10 @@ module BenchReport
     results.select { |_, r| r.is_a?(String) }.each { |label, why| text << "- #{label}: #{why}\n" }
     text << "\nEach store runs in a process of its own (this store, redis-rack, Cookie and Pool), per Ruby and " \
             "round. Rubies 3.3 and 3.4 run in their Debian folders (script/matrix/debian-ruby), 4.0 from its kit " \
-            "(script/matrix/kit-ruby), through script/matrix/bench-ruby with the release build script/matrix/native-gems makes for " \
-            "them, on Debian 12's Rack 2.2 and redis-rack 2.1 like this Ruby, so every column measures the same " \
-            "code. BENCH_RUBY_ROUNDS sets the rounds, BENCH_RUBIES the other Rubies (\"3.3 3.4 4.0\").\n"
+            "(script/matrix/kit-ruby), through script/matrix/bench-ruby with the release build " \
+            "script/matrix/native-gems makes for them, on Debian 12's Rack 2.2 and redis-rack 2.1 like this Ruby, " \
+            "so every column measures the same code. BENCH_RUBY_ROUNDS sets the rounds, BENCH_RUBIES the other " \
+            "Rubies (\"3.3 3.4 4.0\").\n"
     text
   end
 

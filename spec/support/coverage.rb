@@ -4,7 +4,7 @@
 # spec_helper requires this before the gem loads, only when COVERAGE is
 # set; without SimpleCov (Debian: ruby-simplecov) the run goes on uncovered.
 # Every file under lib/ counts, loaded or not; the summary goes to stdout
-# (total, then the least covered files); tmp/coverage keeps SimpleCov's
+# (total, the files no line of which ran, the least covered of the rest); tmp/coverage keeps SimpleCov's
 # result set, no HTML.
 begin
   require "simplecov"
@@ -22,18 +22,24 @@ module LibCoverage
   class Formatter
     def format(result)
       files = result.files.sort_by { |file| [file.covered_percent, file.filename] }
+      unrun, run = files.partition { |file| file.covered_lines.empty? }
       puts format_line("lib/ line coverage", result.covered_percent, result.covered_lines, result.total_lines)
+      puts "not run at all: #{unrun.map { |file| relative(file) }.join(", ")}" unless unrun.empty?
       puts "least covered:"
-      files.first(LOWEST).each do |file|
-        puts format_line("  #{file.filename.delete_prefix(LIB)}", file.covered_percent,
-                         file.covered_lines.size, file.covered_lines.size + file.missed_lines.size)
+      run.first(LOWEST).each do |file|
+        puts format_line("  #{relative(file)}", file.covered_percent, file.covered_lines.size,
+                         file.covered_lines.size + file.missed_lines.size)
       end
     end
 
     private
 
+    def relative(file)
+      file.filename.delete_prefix(LIB)
+    end
+
     def format_line(label, percent, covered, total)
-      Kernel.format("%-82<l>s %6.2<p>f%% (%<c>d of %<t>d lines)", l: label, p: percent, c: covered, t: total)
+      Kernel.format("%-64<l>s %6.2<p>f%% (%<c>d of %<t>d lines)", l: label, p: percent, c: covered, t: total)
     end
   end
 end

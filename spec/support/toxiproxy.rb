@@ -30,7 +30,7 @@ module Toxiproxy
 
   # One Toxiproxy server, driven over its HTTP API.
   class Server
-    attr_reader :url
+    attr_reader :url, :pid
 
     def initialize(url, pid: nil)
       @url = url
@@ -44,7 +44,7 @@ module Toxiproxy
     def self.start(path)
       3.times do
         port = TCPServer.open("127.0.0.1", 0) { |s| s.addr[1] }
-        pid = Process.spawn(path, "-host", "127.0.0.1", "-port", port.to_s, %i[out err] => File::NULL)
+        pid = Process.spawn(path, "-host", "127.0.0.1", "-port", port.to_s, %i[out err] => File::NULL, pgroup: true)
         server = new("http://127.0.0.1:#{port}", pid: pid)
         return server if server.wait_until_up(pid)
 

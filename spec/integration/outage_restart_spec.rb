@@ -2,8 +2,9 @@
 
 # A real DynamoDB outage: a second DynamoDB Local (its own state dir, so the
 # suite's server is untouched) is killed while the app runs, then restarted
-# on a new port; the store reaches it through CountingProxy, which is
-# retargeted to the new port, as a load balancer or DNS change would. The app
+# on a new port; the store reaches it through CountingProxy, whose
+# Toxiproxy behind (faults: true) is retargeted to the new port, as a load
+# balancer or DNS change would. The app
 # (middleware, native client, process) is never restarted.
 #
 # DynamoDB Local runs -inMemory, so the restarted server has lost the data:
@@ -26,7 +27,10 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
   let(:state_dir) { File.expand_path("../../tmp/dynamodb-local-outage", __dir__) }
   let(:script_dir) { File.expand_path("../../script/dynamodb-local", __dir__) }
   let(:table_name) { DynamoDBLocalHelper.unique_table_name("outage") }
-  let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
+  let(:proxy) do
+    skip_without_toxiproxy
+    CountingProxy.new(DynamoDBLocalHelper.endpoint, faults: true)
+  end
 
   let(:inner_app) { StoreRequestHelpers::COUNTER_APP }
 

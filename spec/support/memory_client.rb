@@ -16,11 +16,15 @@ class MemoryClient
 
   # Every call, as [method, key], for specs that count calls.
   attr_reader :calls
+  # Every call, as [method, request Struct], for specs that check what the
+  # store asked for (data sent or not, the table, instrument on or off).
+  attr_reader :requests
 
   def initialize
     @items = {}
     @lock = Mutex.new
     @calls = []
+    @requests = []
   end
 
   # The stored item (a copy), or nil.
@@ -30,6 +34,11 @@ class MemoryClient
 
   def put(key, attributes)
     @lock.synchronize { @items[key] = attributes.dup }
+  end
+
+  # Removes the item, as another process would (no call recorded).
+  def remove(key)
+    @lock.synchronize { @items.delete(key) }
   end
 
   def keys
@@ -147,6 +156,7 @@ class MemoryClient
   def answer(request, method)
     value = @lock.synchronize do
       @calls << [method, request.key]
+      @requests << [method, request]
       yield
     end
     request.instrument ? [value, { calls: 1, attempts: 1, retries: 0, consumed_capacity: 0.0 }] : value

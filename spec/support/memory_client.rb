@@ -36,6 +36,24 @@ class MemoryClient
     @lock.synchronize { @items[key] = attributes.dup }
   end
 
+  # Stores an item given as DynamoDB's JSON has it ({"created_at" =>
+  # {"BOOL" => true}}), holding what the native client answers for each
+  # type (ruby_api/item.rs; the contract checks the real client answers
+  # so): S a String, N an Integer or Float, BOOL true or false, NULL nil,
+  # any other type a Symbol naming it.
+  def put_typed(key, attributes)
+    put(key, attributes.transform_values do |typed|
+      type, value = typed.first
+      case type
+      when "S" then value
+      when "N" then Integer(value, exception: false) || Float(value)
+      when "BOOL" then value
+      when "NULL" then nil
+      else type.to_sym
+      end
+    end)
+  end
+
   # Removes the item, as another process would (no call recorded).
   def remove(key)
     @lock.synchronize { @items.delete(key) }

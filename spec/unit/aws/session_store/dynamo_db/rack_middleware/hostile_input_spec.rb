@@ -235,12 +235,14 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input"
     let(:store) { Aws::SessionStore::DynamoDB::RackMiddleware.new(inner_app, store_options(extra)) }
     let(:now) { (Time.now.to_f - 60).to_s }
 
-    # Plants an item under a fresh signed id; returns [key, item].
+    # Plants an item under a fresh signed id, its attributes in DynamoDB's
+    # JSON form (held as the native client answers them: MemoryClient#put_typed,
+    # checked against the real client by the contract); returns [key, item].
     def plant_item(attrs)
       key = sign(SecureRandom.hex(16))
-      item = { "session_id" => key, "created_at" => now, "updated_at" => now }.merge(attrs)
-      plant(key, item)
-      [key, item]
+      client.put_typed(key, { "session_id" => { "S" => key }, "created_at" => { "S" => now },
+                              "updated_at" => { "S" => now } }.merge(attrs))
+      [key, stored(key)]
     end
 
     def error_lines(response)
@@ -248,10 +250,9 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input"
     end
 
     context "unreadable timestamps (a session that could never expire)" do
-      # As the native client answers them: BOOL as true, M as :M.
-      [["created_at as BOOL", { "created_at" => true }, "created_at (TrueClass)"],
-       ["updated_at as text that is no number", { "updated_at" => "yesterday" }, "updated_at (String)"],
-       ["created_at as a map", { "created_at" => :M }, "created_at (DynamoDB type M)"],
+      [["created_at as BOOL", { "created_at" => { "BOOL" => true } }, "created_at (TrueClass)"],
+       ["updated_at as text that is no number", { "updated_at" => { "S" => "yesterday" } }, "updated_at (String)"],
+       ["created_at as a map", { "created_at" => { "M" => { "t" => { "N" => "1" } } } }, "created_at (DynamoDB type M)"],
        ["no timestamps at all", :none, "created_at (NilClass)"]].each do |label, attrs, named|
         it "#{label}: a fresh session and one line in rack.errors; the item is left alone (for GC)" do
           key, item = if attrs == :none
@@ -259,7 +260,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input"
                         plant(k, "data" => '{"n":5}')
                         [k, stored(k)]
                       else
-                        plant_item({ "data" => '{"n":5}' }.merge(attrs))
+                        plant_item({ "data" => { "S" => '{"n":5}' } }.merge(attrs))
                       end
           read = store_request(store, "/read", cookie: key)
           expect(read.status).to eq(200)
@@ -277,7 +278,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input"
           let(:extra) { options }
 
           it "gives a fresh session without a 500, and renew gives the new item a timestamp" do
-            key, = plant_item("data" => '{"n":5}', "created_at" => true)
+            key, = plant_item("data" => { "S" => '{"n":5}' }, "created_at" => { "BOOL" => true })
             read = store_request(store, "/read", cookie: key)
             expect(read.status).to eq(200)
             expect(read.body).to eq("{}")
@@ -305,7 +306,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input"
 
       it "is read intact, rewritten when changed, and a change past 400 KB is refused softly" do
         data = JSON.generate("n" => 1, "blob" => blob)
-        key, = plant_item("data" => data)
+        key, = plant_item("data" => { "S" => data })
         expect(stored(key)["data"].bytesize).to be > 398 * 1024
 
         read = store_request(store, "/read", cookie: key)

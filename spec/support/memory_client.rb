@@ -16,11 +16,15 @@ class MemoryClient
 
   # Every call, as [method, key], for specs that count calls.
   attr_reader :calls
+  # Every call, as [method, request Struct], for specs that check what the
+  # store asked for (data sent or not, the table, instrument on or off).
+  attr_reader :requests
 
   def initialize
     @items = {}
     @lock = Mutex.new
     @calls = []
+    @requests = []
   end
 
   # The stored item (a copy), or nil.
@@ -30,6 +34,29 @@ class MemoryClient
 
   def put(key, attributes)
     @lock.synchronize { @items[key] = attributes.dup }
+  end
+
+  # Stores an item given as DynamoDB's JSON has it ({"created_at" =>
+  # {"BOOL" => true}}), holding what the native client answers for each
+  # type (ruby_api/item.rs; the contract checks the real client answers
+  # so): S a String, N an Integer or Float, BOOL true or false, NULL nil,
+  # any other type a Symbol naming it.
+  def put_typed(key, attributes)
+    put(key, attributes.transform_values do |typed|
+      type, value = typed.first
+      case type
+      when "S" then value
+      when "N" then Integer(value, exception: false) || Float(value)
+      when "BOOL" then value
+      when "NULL" then nil
+      else type.to_sym
+      end
+    end)
+  end
+
+  # Removes the item, as another process would (no call recorded).
+  def remove(key)
+    @lock.synchronize { @items.delete(key) }
   end
 
   def keys
@@ -147,6 +174,7 @@ class MemoryClient
   def answer(request, method)
     value = @lock.synchronize do
       @calls << [method, request.key]
+      @requests << [method, request]
       yield
     end
     request.instrument ? [value, { calls: 1, attempts: 1, retries: 0, consumed_capacity: 0.0 }] : value

@@ -11,6 +11,8 @@
 #   it_behaves_like "a native session client" do
 #     let(:client) { ... }      # answers the Native::Client item methods
 #     let(:table) { "..." }     # a table with hash key "session_id" (S)
+#     # writes an item given in DynamoDB's JSON form, as another program would
+#     let(:plant_typed) { ->(key, attributes) { ... } }
 #   end
 RSpec.shared_examples "a native session client" do
   let(:native) { Aws::SessionStore::DynamoDB::Native }
@@ -57,6 +59,15 @@ RSpec.shared_examples "a native session client" do
       expect(item).to include("session_id" => key, "data" => '{"a":1}', "created_at" => "1700000000.25",
                               "expire_at" => 2_000_000_000)
       expect(Float(item["updated_at"])).to be_within(60).of(Time.now.to_f)
+    end
+
+    it "answers other types as the store reads them: BOOL, NULL, a number, a Symbol for the rest" do
+      plant_typed.call(key, "session_id" => { "S" => key }, "created_at" => { "BOOL" => true },
+                            "updated_at" => { "NULL" => true }, "expire_at" => { "N" => "5" },
+                            "data" => { "B" => "AAE=" }, "m" => { "M" => { "t" => { "N" => "1" } } },
+                            "l" => { "L" => [] }, "ss" => { "SS" => ["a"] })
+      expect(get).to eq("session_id" => key, "created_at" => true, "updated_at" => nil, "expire_at" => 5,
+                        "data" => :B, "m" => :M, "l" => :L, "ss" => :SS)
     end
 
     it "with instrument, answers [value, stats] with the call's counts and capacity" do

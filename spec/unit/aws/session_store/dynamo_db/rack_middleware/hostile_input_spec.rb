@@ -155,7 +155,6 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input"
       cookies = corpus(10_000)
       failures = []
       expected_lookups = 0
-      started = Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID)
 
       cookies.each_with_index do |(name, header), i|
         presented = Rack::Utils.parse_cookies_header(header)["rack.session"]
@@ -184,7 +183,6 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input"
           end
         failures << [name, header, problem] if problem
       end
-      cpu = Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID) - started
 
       expect(failures.size).to eq(0), "seed #{RSpec.configuration.seed}: #{failures.size} failures, e.g.\n" +
                                       failures.first(8).map { |f| f.map { |x| x.to_s.inspect[0, 160] }.join(" | ") }.join("\n")
@@ -192,7 +190,6 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input"
       expect(operations.count(:get_item)).to eq(expected_lookups) # everything else is rejected before any call
       expect(operations.uniq).to eq([:get_item]) # no save, delete, ...
       expect(stored_keys).to be_empty
-      expect(cpu).to be < 45 # CPU seconds: a few normally, however busy the machine is
 
       # Still healthy: sessions work.
       first = store_request(store)

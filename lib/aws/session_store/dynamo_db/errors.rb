@@ -71,7 +71,9 @@ module Aws
           # @param [String, nil] code the service's error code.
           # @param [String, nil] request_id the request id of the response.
           # @param [Integer, nil] status_code the HTTP status code.
-          def initialize(message = nil, code = nil, request_id = nil, status_code = nil)
+          #
+          # Positional, as the native layer raises it (see above).
+          def initialize(message = nil, code = nil, request_id = nil, status_code = nil) # rubocop:disable Metrics/ParameterLists
             @code = code
             @request_id = request_id
             @status_code = status_code

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use magnus::{
-    prelude::*, r_struct::RStruct, Error, ExceptionClass, RArray, RHash, Ruby, TryConvert, Value,
+    error::ErrorType, prelude::*, r_struct::RStruct, Error, ExceptionClass, RArray, RHash, Ruby,
+    TryConvert, Value,
 };
 
 use crate::error::StoreError;
@@ -238,19 +239,26 @@ fn member<T: TryConvert>(request: RStruct, name: &str) -> Result<T, Error> {
         .map_err(|err| naming(request, name, err))
 }
 
-/// `err` again, same class, its message prefixed with `Struct#member`.
+/// `err` again, same class, its message prefixed with `Struct#member`:
+/// an exception Ruby raised, or one magnus made (an Array, Hash or tuple
+/// member of the wrong type) before raising it.
 fn naming(request: RStruct, name: &str, err: Error) -> Error {
-    let Some(exception) = err.value() else {
-        return err;
+    let named = |class, message: &str| {
+        Error::new(class, format!("{}#{name}: {message}", struct_name(request)))
     };
-    let Some(class) = ExceptionClass::from_value(exception.class().as_value()) else {
-        return err;
-    };
-    let message: String = match exception.funcall("message", ()) {
-        Ok(message) => message,
-        Err(_) => return err,
-    };
-    Error::new(class, format!("{}#{name}: {message}", struct_name(request)))
+    match err.error_type() {
+        ErrorType::Error(class, message) => named(*class, message),
+        ErrorType::Exception(exception) => {
+            let Some(class) = ExceptionClass::from_value(exception.class().as_value()) else {
+                return err;
+            };
+            match exception.funcall::<_, _, String>("message", ()) {
+                Ok(message) => named(class, &message),
+                Err(_) => err,
+            }
+        }
+        ErrorType::Jump(_) => err,
+    }
 }
 
 /// The request's class name (`inspect` would add "(keyword_init: true)").

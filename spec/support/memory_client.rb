@@ -12,7 +12,7 @@
 #   ... # every store built now uses it
 #   Aws::SessionStore::DynamoDB::Native.client_factory = nil
 class MemoryClient
-  ITEM_LIMIT = 400 * 1024
+  ITEM_LIMIT = Aws::SessionStore::DynamoDB::Native::ITEM_SIZE_LIMIT
 
   # Every call, as [method, key], for specs that count calls.
   attr_reader :calls

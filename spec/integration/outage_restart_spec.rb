@@ -67,6 +67,19 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
     data && JSON.parse(data)["n"]
   end
 
+  # A DynamoDB Local just started answers its first calls slowly (class
+  # loading, JIT); under load that can outlast the store's 2 s
+  # operation_timeout and turn a read into a passing fault. A few direct
+  # calls first, so the store's requests meet a warm server.
+  def warm_up(endpoint)
+    raw = RawDynamoDB.new(endpoint)
+    5.times do |i|
+      raw.put_item(table_name, "session_id" => { "S" => "warm-up-#{i}" })
+      raw.get_item(table_name, "session_id" => { "S" => "warm-up-#{i}" })
+      raw.delete_item(table_name, "session_id" => { "S" => "warm-up-#{i}" })
+    end
+  end
+
   after do
     proxy.stop
     stop_server
@@ -77,6 +90,7 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
     stop_server # a leftover of an interrupted run
     first = start_server!
     RawDynamoDB.new(first).create_table(table_name)
+    warm_up(first)
     proxy.retarget(first)
 
     cookie = store_request(store).cookie
@@ -111,6 +125,7 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
 
     expect(second).not_to eq(first)
     RawDynamoDB.new(second).create_table(table_name) # -inMemory: everything is gone, the table too
+    warm_up(second)
     proxy.retarget(second)
 
     # The same middleware, native client and process. The restarted server

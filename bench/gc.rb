@@ -6,16 +6,15 @@
 #
 #   DYNAMODB_ENDPOINT=http://127.0.0.1:8000 ruby bench/gc.rb [--items N] [--segments N] [--delay-ms MS]
 #
-# With --delay-ms (rake bench: 20), both run behind bench/delay_proxy.rb (its
-# own process), which delays every request by that much, as real DynamoDB's
+# With --delay-ms (rake bench: 20), both run behind Toxiproxy (its own
+# process, built by script/toxiproxy), which delays every request by that
+# much, as real DynamoDB's
 # BatchWriteItem takes tens of milliseconds; a first native run straight
 # against the server measures the server's own delete rate, the ceiling.
 # Creates and deletes its own table. Credentials are "dummy" (DynamoDB Local).
 
 $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
-require "io/wait"
 require "optparse"
-require "rbconfig"
 require "securerandom"
 require_relative "../spec/support/raw_dynamodb"
 require_relative "support"
@@ -34,17 +33,6 @@ end.parse!
 endpoint = ENV.fetch("DYNAMODB_ENDPOINT") { abort "set DYNAMODB_ENDPOINT" }
 raw = RawDynamoDB.new(endpoint)
 
-# bench/delay_proxy.rb in its own process. @return [Array(String, Integer)] endpoint, pid
-def start_delay_proxy(endpoint, delay_ms)
-  reader, writer = IO.pipe
-  pid = Process.spawn(RbConfig.ruby, File.join(__dir__, "delay_proxy.rb"), "--upstream", endpoint,
-                      "--delay-ms", delay_ms.to_s, "--owner", Process.pid.to_s, "--max-seconds", "3600",
-                      out: writer, err: File::NULL, pgroup: true)
-  writer.close
-  raise "delay proxy did not start" unless reader.wait_readable(30)
-
-  [reader.gets.to_s.strip, pid]
-end
 table = "bench-gc-#{SecureRandom.hex(4)}"
 
 def vm_hwm_kib
@@ -119,7 +107,7 @@ begin
     warn "server's own delete rate (native GC, no delay)..."
     rows << native_row("aws-sessionstore-dynamodb-rs, no delay (the server's delete rate)", endpoint, endpoint,
                        table, items, segments)
-    via, proxy_pid = start_delay_proxy(endpoint, delay_ms)
+    via, proxy_pid = BenchSupport.delayed_endpoint(endpoint, delay_ms)
   end
   warn "gem GC of #{items} items#{" behind #{delay_ms} ms" if delay_ms}..."
   rows << native_row("aws-sessionstore-dynamodb-rs (#{segments} segments)", endpoint, via, table, items, segments)
@@ -140,7 +128,7 @@ ensure
 end
 
 puts "GC of #{items} expired items, DynamoDB at #{endpoint}" \
-     "#{", every request delayed #{delay_ms} ms by bench/delay_proxy.rb" if delay_ms}, Ruby #{RUBY_VERSION}"
+     "#{", every request delayed #{delay_ms.round} ms by a Toxiproxy latency toxic" if delay_ms}, Ruby #{RUBY_VERSION}"
 puts
 puts "| implementation | deleted | seconds | items/s | peak RSS (VmHWM) after run | VmHWM before run |"
 puts "|---|---:|---:|---:|---:|---:|"

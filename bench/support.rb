@@ -16,6 +16,19 @@ module BenchSupport
     File.read("/proc/self/status")[/^#{field}:\s+(\d+)\s+kB/, 1].to_i
   end
 
+  # DynamoDB `delay_ms` away: a Toxiproxy server of its own (a process
+  # apart, built by script/toxiproxy) in front of endpoint, with a latency
+  # toxic on every request. @return [Array(String, Integer)] the delayed
+  # endpoint and the server's pid (its own process group), for stop_process.
+  def delayed_endpoint(endpoint, delay_ms)
+    require_relative "../spec/support/toxiproxy"
+    binary = Toxiproxy.binary or abort("bench: #{Toxiproxy.unavailable}")
+    server = Toxiproxy::Server.start(binary)
+    proxy = server.create_proxy(upstream: endpoint)
+    proxy.add_toxic("latency", latency: Integer(delay_ms.round))
+    [proxy.endpoint, server.pid]
+  end
+
   # TERM to a child (its process group by default), KILL after 10 s, and
   # reaped; nothing if it is already gone (or pid is nil).
   def stop_process(pid, group: true)

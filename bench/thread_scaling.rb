@@ -3,8 +3,9 @@
 # Throughput of one Puma process as its thread count grows, with every
 # DynamoDB call 5 ms away: bench/app/config.ru (a session counter behind this
 # gem's middleware) under Puma (single mode, 1, 4, 8, 16 threads), its
-# DynamoDB endpoint being bench/delay_proxy.rb (a separate process adding
-# --delay-ms to every request) in front of DynamoDB Local. Driven by wrk,
+# DynamoDB endpoint being a Toxiproxy server (a separate process, built by
+# script/toxiproxy, adding --delay-ms to every request) in front of DynamoDB
+# Local. Driven by wrk,
 # one connection per Puma thread, every request carrying the cookie of one
 # session created beforehand (so each request is a GetItem and an UpdateItem).
 # Since the GVL is released during each DynamoDB call, throughput should grow
@@ -140,15 +141,7 @@ module ThreadScaling
     native = { endpoint: endpoint, region: "us-east-1", access_key_id: "dummy", secret_access_key: "dummy" }
     Aws::SessionStore::DynamoDB::Table.create_table(native.merge(table_name: table, billing_mode: :pay_per_request))
 
-    proxy_out, proxy_in = IO.pipe
-    proxy_pid = Process.spawn(RbConfig.ruby, File.join(__dir__, "delay_proxy.rb"), "--upstream", endpoint,
-                              "--delay-ms", delay_ms.to_s, "--owner", Process.pid.to_s, "--max-seconds", "900",
-                              out: proxy_in, err: File.join(log_dir, "delay_proxy.log"), pgroup: true)
-    proxy_in.close
-    raise "delay proxy did not start" unless proxy_out.wait_readable(30)
-
-    proxy_endpoint = proxy_out.gets.to_s.strip
-    raise "delay proxy printed #{proxy_endpoint.inspect}" unless proxy_endpoint.start_with?("http://127.0.0.1:")
+    proxy_endpoint, proxy_pid = BenchSupport.delayed_endpoint(endpoint, delay_ms)
 
     rows = threads.map do |count|
       port = free_port
@@ -184,11 +177,11 @@ module ThreadScaling
     pct = ->(v) { v ? format("%.0f%%", v) : "–" }
     ms = ->(v) { v ? format("%.1f", v) : "–" }
     puts "One Puma process (single mode), #{seconds} s of wrk per point, one connection per thread, " \
-         "every DynamoDB call delayed #{delay_ms.round(1)} ms by bench/delay_proxy.rb (own process); " \
+         "every DynamoDB call delayed #{delay_ms.round} ms by a Toxiproxy latency toxic (own process); " \
          "#{Etc.nprocessors} CPUs shared by Puma, wrk, the proxy and DynamoDB Local. CPU % is of one core."
     puts
     puts "| Puma threads | requests/s | p50 ms | p99 ms | errors | Puma CPU | Puma CPU ms/request | " \
-         "delay proxy CPU | DynamoDB Local CPU | machine busy |"
+         "Toxiproxy CPU | DynamoDB Local CPU | machine busy |"
     puts "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     rows.each do |r|
       errors = r[:non2xx].to_s

@@ -14,6 +14,11 @@ namespace :spec do
     sh "rspec", "spec/unit"
   end
 
+  desc "Unit specs with the line coverage of lib/ (needs simplecov: Debian's ruby-simplecov)"
+  task coverage: :compile do
+    sh({ "COVERAGE" => "1" }, "rspec", "spec/unit")
+  end
+
   desc "Integration specs only (needs DYNAMODB_ENDPOINT)"
   task integration: :compile do
     sh "rspec", "spec/integration"

@@ -2,6 +2,8 @@
 
 # First, before the gem loads: a warning located in lib/ fails the run.
 require_relative "support/lib_warnings"
+# Line coverage of lib/ when asked for (COVERAGE=1), also before the gem loads.
+require_relative "support/coverage" if ENV["COVERAGE"]
 
 $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
 

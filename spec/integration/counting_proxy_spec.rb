@@ -1,12 +1,15 @@
 # frozen_string_literal: true
 
 # Checks the spec-side recording proxy against DynamoDB Local, so that specs
-# counting requests or injecting faults through it can be trusted.
+# counting requests or injecting faults through it can be trusted: its own
+# HTTP part (counting, per-operation answers, stalls and drops), and the
+# connection-level faults it leaves to Toxiproxy (faults: true).
 
 require "spec_helper"
 require "socket"
 require_relative "../support/counting_proxy"
 require_relative "../support/slow_server"
+require "uri"
 
 RSpec.describe CountingProxy do
   include_context "with a session table"
@@ -149,47 +152,102 @@ RSpec.describe CountingProxy do
     orphan&.stop
   end
 
-  it "go_down refuses and cuts connections; come_back listens on the same port again" do
-    client.put_item(table_name, key) # a kept-alive connection exists now
-    proxy.go_down
-    expect(proxy).to be_down
-    expect { TCPSocket.new("127.0.0.1", proxy.port).close }.to raise_error(Errno::ECONNREFUSED)
-    expect { client.get_item(table_name, key) }.to raise_error(SystemCallError)
-    expect(proxy.go_down).to be(proxy) # idempotent
-    proxy.come_back
-    expect(proxy).not_to be_down
-    expect(client.get_item(table_name, key)).to have_key("Item")
-    expect(proxy.operations).to eq(%w[PutItem GetItem])
-    expect(proxy.errors).to be_empty
-  end
-
-  it "go_down cuts a stall short without forwarding it" do
+  it "cuts a stall short without forwarding it when the client hangs up" do
     proxy.on_request { |_, _| 30.0 }
     stalled = TCPSocket.new("127.0.0.1", proxy.port)
     stalled.write(http_request("PutItem", "TableName" => table_name, "Item" => key))
     sleep 0.05 until proxy.count("PutItem") == 1
-    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-    proxy.go_down
-    expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 3
-    expect(stalled.read).to eq("")
+    stalled.close
+    sleep 0.3
+    proxy.on_request
     expect(raw_dynamodb.get_item(table_name, key)).not_to have_key("Item")
-  ensure
-    stalled&.close
+    expect(proxy.errors).to be_empty
   end
 
-  it "retarget forwards to another upstream from the next request on, over the same client connection" do
-    other = SlowServer.new(delay: 0, body: '{"Item":{"session_id":{"S":"elsewhere"}}}')
-    expect(client.get_item(table_name, key)).to eq({})
-    proxy.retarget(other.endpoint)
-    expect(proxy.upstream).to eq(other.endpoint)
-    expect(client.get_item(table_name, key)).to eq("Item" => { "session_id" => { "S" => "elsewhere" } })
-    expect(other.requests).to eq(1)
-    proxy.retarget(DynamoDBLocalHelper.endpoint)
-    expect(client.get_item(table_name, key)).to eq({})
-    expect(other.requests).to eq(1)
-    expect { proxy.retarget("https://example.com") }.to raise_error(ArgumentError)
-  ensure
-    other&.stop
+  it "leaves connection-level faults to Toxiproxy: go_down, come_back, retarget and delay_all need faults: true" do
+    %i[go_down come_back].each { |fault| expect { proxy.public_send(fault) }.to raise_error(ArgumentError, /faults: true/) }
+    expect { proxy.retarget(DynamoDBLocalHelper.endpoint) }.to raise_error(ArgumentError, /faults: true/)
+    expect { proxy.delay_all(1) }.to raise_error(ArgumentError, /faults: true/)
+    expect { described_class.new("https://example.com") }.to raise_error(ArgumentError, /http:/)
+  end
+
+  context "with faults: true (Toxiproxy in front and behind)" do
+    let(:proxy) do
+      skip_without_toxiproxy
+      described_class.new(DynamoDBLocalHelper.endpoint, faults: true)
+    end
+    let(:front_port) { URI(proxy.endpoint).port }
+
+    it "counts what passes through Toxiproxy both ways" do
+      client.put_item(table_name, key)
+      expect(front_port).not_to eq(proxy.port)
+      expect(client.get_item(table_name, key)).to have_key("Item")
+      expect(proxy.operations).to eq(%w[PutItem GetItem])
+    end
+
+    it "go_down refuses and cuts connections; come_back listens on the same port again" do
+      client.put_item(table_name, key) # a kept-alive connection exists now
+      expect(proxy.go_down).to be(proxy)
+      expect { TCPSocket.new("127.0.0.1", front_port).close }.to raise_error(Errno::ECONNREFUSED)
+      expect { client.get_item(table_name, key) }.to raise_error(SystemCallError)
+      expect(proxy.go_down).to be(proxy) # idempotent
+      proxy.come_back
+      expect(client.get_item(table_name, key)).to have_key("Item")
+      expect(proxy.operations).to eq(%w[PutItem GetItem])
+      expect(proxy.errors).to be_empty
+    end
+
+    it "go_down cuts a stall short without forwarding it" do
+      proxy.on_request { |_, _| 30.0 }
+      stalled = TCPSocket.new("127.0.0.1", front_port)
+      stalled.write(http_request("PutItem", "TableName" => table_name, "Item" => key))
+      sleep 0.05 until proxy.count("PutItem") == 1
+      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      proxy.go_down
+      expect(stalled.read).to eq("")
+      expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 3
+      sleep 0.3
+      proxy.on_request
+      expect(raw_dynamodb.get_item(table_name, key)).not_to have_key("Item")
+    ensure
+      stalled&.close
+    end
+
+    it "retarget forwards to another upstream from the next request on, over the same client connection" do
+      other = SlowServer.new(delay: 0, body: '{"Item":{"session_id":{"S":"elsewhere"}}}')
+      expect(client.get_item(table_name, key)).to eq({})
+      proxy.retarget(other.endpoint)
+      expect(proxy.upstream).to eq(other.endpoint)
+      expect(client.get_item(table_name, key)).to eq("Item" => { "session_id" => { "S" => "elsewhere" } })
+      expect(other.requests).to eq(1)
+      proxy.retarget(DynamoDBLocalHelper.endpoint)
+      expect(client.get_item(table_name, key)).to eq({})
+      expect(other.requests).to eq(1)
+      expect { proxy.retarget("https://example.com") }.to raise_error(ArgumentError)
+      expect(proxy.errors).to be_empty
+    ensure
+      other&.stop
+    end
+
+    it "answers 502 while the upstream it was retargeted to is gone" do
+      dead = TCPServer.new("127.0.0.1", 0)
+      port = dead.addr[1]
+      dead.close
+      proxy.retarget("http://127.0.0.1:#{port}")
+      expect { client.get_item(table_name, key) }.to raise_error(RawDynamoDB::Error) { |e| expect(e.status).to eq(502) }
+    end
+
+    it "delay_all records a request at once and forwards it that late, then no longer" do
+      client.get_item(table_name, key) # connections open: the delay reaches them too
+      proxy.delay_all(0.5)
+      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      expect(client.get_item(table_name, key)).to eq({})
+      expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be >= 0.5
+      proxy.delay_all(nil)
+      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      client.get_item(table_name, key)
+      expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 0.4
+    end
   end
 
   it "stop closes the listener and every connection, cuts stalls short, and ends its threads" do

@@ -6,7 +6,8 @@
 # keys of both hashed_keys settings, numbers wider than a Float, nesting too
 # deep for the stack, locks stamped in the future, one deadline per request.
 #
-# Outages go through the fault-injecting proxy (spec/support/counting_proxy.rb);
+# Outages go through the fault-injecting proxy (spec/support/counting_proxy.rb,
+# with Toxiproxy behind it for a server that stops answering in time);
 # races are two real requests through the middleware with one paused.
 
 require "spec_helper"
@@ -322,7 +323,10 @@ RSpec.describe "Failing closed" do
   end
 
   describe "one deadline per request" do
-    let(:proxy) { CountingProxy.new }
+    let(:proxy) do
+      skip_without_toxiproxy
+      CountingProxy.new(faults: true)
+    end
     let(:options) do
       { endpoint: proxy.endpoint, enable_locking: true, operation_timeout: 1, max_attempts: 1, lock_expiry_time: 2000 }
     end
@@ -330,11 +334,12 @@ RSpec.describe "Failing closed" do
     after { proxy.stop }
 
     # Reads (and locks) the session, then DynamoDB stops answering before
-    # the save: every call from then on stalls past operation_timeout.
+    # the save: every call from then on reaches it 3 s late, past
+    # operation_timeout.
     def outage_after_read(env)
       env["rack.session"]["n"]
       proxy.reset!
-      proxy.on_request { 3 }
+      proxy.delay_all(3)
       env["rack.session"]["n"] = 9
       [200, { "content-type" => "text/plain" }, ["ok"]]
     end
@@ -351,12 +356,12 @@ RSpec.describe "Failing closed" do
     it "a logout after a failed read makes no second call either, and still ends the session" do
       server = app(**options.merge(enable_locking: false))
       cookie = logged_in_through(server)
-      proxy.on_request { 3 }
+      proxy.delay_all(3)
       response = store_request(server, "/logout", cookie: cookie)
       expect(response.status).to eq(200)
       expect(proxy.operations).to eq(["GetItem"])
       expect(cookie_header(response)).to match(/\Arack\.session=;/)
-      proxy.on_request { nil }
+      proxy.delay_all(nil)
       expect(store_request(server, cookie: cookie).body).to eq("1")
     end
 

@@ -3,8 +3,9 @@
 # Faults between the store and DynamoDB: throttling, a stalled server,
 # dropped connections and outages. The store talks to DynamoDB Local only
 # through CountingProxy (spec/support/counting_proxy.rb), whose hook answers
-# for DynamoDB, stalls, or hangs up; go_down/come_back and retarget simulate
-# the server going away. A real DynamoDB Local killed and restarted is in
+# for DynamoDB, stalls, or hangs up; for an outage, Toxiproxy in front of it
+# (go_down/come_back, faults: true) cuts every connection and refuses new
+# ones. A real DynamoDB Local killed and restarted is in
 # spec/outage_restart_spec.rb (it starts JVMs, so it has a file of its own).
 #
 # The proxy runs in this process, in Ruby threads. That is sound because
@@ -290,6 +291,10 @@ RSpec.describe "Fault injection between the store and DynamoDB" do
 
   describe "an outage" do
     let(:extra) { { operation_timeout: 2 } }
+    let(:proxy) do
+      skip_without_toxiproxy
+      CountingProxy.new(DynamoDBLocalHelper.endpoint, faults: true)
+    end
 
     it "fails requests cleanly while the server is unreachable; sessions committed before are intact after" do
       cookies = [1, 2, 3].map { |n| session_with(n) }

@@ -19,5 +19,6 @@ RSpec.describe "Aws::SessionStore::DynamoDB::Native::Client" do
       )
     end
     let(:table) { table_name }
+    let(:plant_typed) { ->(_key, attributes) { raw_dynamodb.put_item(table_name, attributes) } }
   end
 end

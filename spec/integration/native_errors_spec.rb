@@ -48,6 +48,57 @@ RSpec.describe "Native client errors" do
     expect { save(data: 42) }.to raise_error(TypeError, /\AAws::SessionStore::DynamoDB::Native::SaveRequest#data: /)
   end
 
+  # Every request Struct of every method, with the members whose type the
+  # native layer checks (Booleans take any value, as Ruby's truthiness).
+  def requests
+    item = { table: table_name, key_name: table_hash_key, key: "k" }
+    {
+      get_item: native::ItemRequest.new(**item, consistent: true),
+      delete_item: native::ItemRequest.new(**item),
+      save_session: native::SaveRequest.new(**item, data: "{}", created_at: "1.0", expire_at: 1, new_session: true,
+                                                    lock: "1.0"),
+      move_session: native::MoveRequest.new(**item, from_key: "old", data: "{}", created_at: "1.0", expire_at: 1,
+                                                    read_updated_at: ["S", "1.0"], lock: "1.0"),
+      lock_session: native::LockRequest.new(**item, consistent: true, expiry_ms: 1, retry_delay_ms: 1,
+                                                    max_wait_ms: 1),
+      release_lock: native::LockedItem.new(**item, lock: "1.0"),
+      create_table: native::TableRequest.new(table: table_name, key_name: table_hash_key,
+                                             billing_mode: "provisioned", read_capacity: 1, write_capacity: 1,
+                                             enable_ttl: false),
+      scan_page: native::ScanRequest.new(table: table_name, limit: 1, start_key: { "k" => "v" }),
+      rewrite_item: native::RewriteRequest.new(**item, expected: [%w[data S x]], set: [%w[data S y]]),
+      collect_garbage: native::GcRequest.new(table: table_name, key_name: table_hash_key, max_age: 1.0,
+                                             max_stale: 1.0, segments: 1, operation_delay: 0.0,
+                                             max_deletes_per_second: 1.0, dry_run: true)
+    }
+  end
+
+  def call(method, request)
+    method == :collect_garbage ? client.public_send(method, request, nil) : client.public_send(method, request)
+  end
+
+  it "refuses a wrong type in any checked member of any request, naming its Struct and member" do
+    refusals = requests.flat_map do |method, request|
+      (request.members - %i[consistent new_session enable_ttl dry_run instrument]).map do |member|
+        wrong = request.dup.tap { |r| r[member] = Object.new }
+        call(method, wrong)
+        "#{method}: #{member} accepted"
+      rescue TypeError => e
+        e.message.start_with?("#{request.class.name}##{member}: ") ? nil : "#{method}: #{e.message}"
+      end
+    end
+    expect(refusals.compact).to be_empty
+  end
+
+  it "refuses a Struct of another shape with NameError naming the member it lacks, and a non-Struct with TypeError" do
+    locked = native::LockedItem.new(table: table_name, key_name: table_hash_key, key: "k", lock: "1.0")
+    expect { client.lock_session(locked) }
+      .to raise_error(NameError, /\AAws::SessionStore::DynamoDB::Native::LockedItem#consistent: /)
+    requests.each_key do |method|
+      expect { call(method, { table: table_name }) }.to raise_error(TypeError)
+    end
+  end
+
   it "refuses a billing mode it does not know with ConfigurationError" do
     request = native::TableRequest.new(table: table_name, key_name: table_hash_key, billing_mode: "free",
                                        read_capacity: 1, write_capacity: 1, enable_ttl: false)

@@ -2,8 +2,9 @@
 
 # A real DynamoDB outage: a second DynamoDB Local (its own state dir, so the
 # suite's server is untouched) is killed while the app runs, then restarted
-# on a new port; the store reaches it through CountingProxy, which is
-# retargeted to the new port, as a load balancer or DNS change would. The app
+# on a new port; the store reaches it through CountingProxy, whose
+# Toxiproxy behind (faults: true) is retargeted to the new port, as a load
+# balancer or DNS change would. The app
 # (middleware, native client, process) is never restarted.
 #
 # DynamoDB Local runs -inMemory, so the restarted server has lost the data:
@@ -26,7 +27,10 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
   let(:state_dir) { File.expand_path("../../tmp/dynamodb-local-outage", __dir__) }
   let(:script_dir) { File.expand_path("../../script/dynamodb-local", __dir__) }
   let(:table_name) { DynamoDBLocalHelper.unique_table_name("outage") }
-  let(:proxy) { CountingProxy.new(DynamoDBLocalHelper.endpoint) }
+  let(:proxy) do
+    skip_without_toxiproxy
+    CountingProxy.new(DynamoDBLocalHelper.endpoint, faults: true)
+  end
 
   let(:inner_app) { StoreRequestHelpers::COUNTER_APP }
 
@@ -63,6 +67,19 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
     data && JSON.parse(data)["n"]
   end
 
+  # A DynamoDB Local just started answers its first calls slowly (class
+  # loading, JIT); under load that can outlast the store's 2 s
+  # operation_timeout and turn a read into a passing fault. A few direct
+  # calls first, so the store's requests meet a warm server.
+  def warm_up(endpoint)
+    raw = RawDynamoDB.new(endpoint)
+    5.times do |i|
+      raw.put_item(table_name, "session_id" => { "S" => "warm-up-#{i}" })
+      raw.get_item(table_name, "session_id" => { "S" => "warm-up-#{i}" })
+      raw.delete_item(table_name, "session_id" => { "S" => "warm-up-#{i}" })
+    end
+  end
+
   after do
     proxy.stop
     stop_server
@@ -73,6 +90,7 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
     stop_server # a leftover of an interrupted run
     first = start_server!
     RawDynamoDB.new(first).create_table(table_name)
+    warm_up(first)
     proxy.retarget(first)
 
     cookie = store_request(store).cookie
@@ -107,6 +125,7 @@ RSpec.describe "DynamoDB Local killed and restarted on a new port" do
 
     expect(second).not_to eq(first)
     RawDynamoDB.new(second).create_table(table_name) # -inMemory: everything is gone, the table too
+    warm_up(second)
     proxy.retarget(second)
 
     # The same middleware, native client and process. The restarted server

@@ -22,20 +22,25 @@
 #                             happened, the client never hears of it)
 #   [status, body]            answer with this status and body instead
 #   [status, body, headers]   same, with extra response headers
-#   Numeric                   stall that many seconds, then forward (stop()
-#                             cuts the stall short)
+#   Numeric                   stall that many seconds, then forward (cut
+#                             short, without forwarding, when the client
+#                             hangs up or the proxy stops)
 #
 #   proxy.on_request do |op, _body|
 #     [400, CountingProxy.error_body('ProvisionedThroughputExceededException')] if op == 'UpdateItem'
 #   end
 #
-# Outages and moves (fault injection at the connection level):
+# Faults that are not about one operation are Toxiproxy's (spec/support/
+# toxiproxy.rb). With faults: true the proxy sits between two Toxiproxy
+# proxies, store -> front -> CountingProxy -> back -> DynamoDB:
 #
-#   proxy.go_down     # the listener closes and every connection is cut:
-#                     # new connections are refused, kept-alive ones reset
-#   proxy.come_back   # listens again on the same port
-#   proxy.retarget('http://127.0.0.1:OTHER')  # forward to another DynamoDB
-#                     # from now on (open upstream connections are dropped)
+#   proxy = CountingProxy.new(DynamoDBLocalHelper.endpoint, faults: true)
+#   proxy.go_down     # the front is disabled: its listener closes and every
+#                     # connection is cut, new ones are refused
+#   proxy.come_back   # it listens again on the same port
+#   proxy.retarget('http://127.0.0.1:OTHER')  # the back connects to another
+#                     # DynamoDB from now on (its open connections are cut)
+#   proxy.delay_all(3)  # every request reaches DynamoDB 3 s late (nil: on time)
 #
 # Every request is recorded, answered by the hook or not. Exceptions raised
 # by the hook, or unexpected ones inside the proxy, are answered with a 500
@@ -50,6 +55,7 @@ require "json"
 require "securerandom"
 require "socket"
 require "uri"
+require_relative "toxiproxy"
 
 class CountingProxy
   # Malformed HTTP from either side; the connection is closed.
@@ -97,8 +103,8 @@ class CountingProxy
   end
 
   # Starts a proxy, yields it, and stops it afterwards.
-  def self.open(upstream = ENV.fetch("DYNAMODB_ENDPOINT"), &block)
-    proxy = new(upstream)
+  def self.open(upstream = ENV.fetch("DYNAMODB_ENDPOINT"), **options, &block)
+    proxy = new(upstream, **options)
     block.call(proxy)
   ensure
     proxy&.stop
@@ -112,19 +118,15 @@ class CountingProxy
   end
 
   # @param upstream [String] the DynamoDB endpoint, "http://host:port".
+  # @param faults [Boolean] put Toxiproxy in front and behind, for #go_down,
+  #   #come_back, #retarget and #delay_all (raises Toxiproxy::Error when
+  #   none can be had: call skip_without_toxiproxy first).
   # @yield [operation, body] optional hook, see the class comment.
-  def initialize(upstream = ENV.fetch("DYNAMODB_ENDPOINT"), &hook)
-    uri = URI(upstream)
-    raise ArgumentError, "CountingProxy forwards to http:// only (got #{upstream.inspect})" unless uri.scheme == "http"
-
+  def initialize(upstream = ENV.fetch("DYNAMODB_ENDPOINT"), faults: false, &hook)
+    Toxiproxy.host_port(upstream) # http:// only
     @upstream = upstream
-    @upstream_host = uri.host
-    @upstream_port = uri.port
-    @upstream_generation = 0
-    @down = false
     @hook = hook
     @lock = Mutex.new
-    @stop_signal = ConditionVariable.new
     @requests = []
     @errors = []
     @sockets = []
@@ -134,11 +136,13 @@ class CountingProxy
     @port = @server.addr[1]
     @acceptor = Thread.new { accept_loop }
     @acceptor.report_on_exception = false
+    attach_toxiproxy if faults
   end
 
-  # @return [String] "http://127.0.0.1:PORT", to give the store as :endpoint.
+  # @return [String] "http://127.0.0.1:PORT", to give the store as :endpoint
+  #   (the front Toxiproxy's with faults: true).
   def endpoint
-    "http://127.0.0.1:#{@port}"
+    @front ? @front.endpoint : "http://127.0.0.1:#{@port}"
   end
 
   # Sets (or with no block, clears) the hook. @return [self]
@@ -188,16 +192,16 @@ class CountingProxy
     @lock.synchronize { @stopped }
   end
 
-  # Closes the listener and every connection, and joins the threads.
-  # Idempotent.
+  # Closes the listener and every connection, joins the threads, and
+  # deletes the Toxiproxy proxies. Idempotent.
   def stop
     sockets, threads = @lock.synchronize do
       return nil if @stopped
 
       @stopped = true
-      @stop_signal.broadcast
       [@sockets.dup, @threads.dup]
     end
+    [@front, @back].compact.each(&:delete)
     close_quietly(@server)
     sockets.each { |socket| close_quietly(socket) }
     ([@acceptor] + threads).each do |thread|
@@ -209,71 +213,62 @@ class CountingProxy
     nil
   end
 
-  # Simulates DynamoDB (or the network) going away: closes the listener and
-  # every client and upstream connection. Until #come_back, connecting is
-  # refused. Recorded requests are kept. @return [self]
+  # DynamoDB (or the network) going away: the front Toxiproxy closes its
+  # listener and cuts every connection; connecting is refused until
+  # #come_back. Recorded requests are kept. @return [self]
   def go_down
-    sockets, threads, server, acceptor = @lock.synchronize do
-      raise "CountingProxy is stopped" if @stopped
-      return self if @down
-
-      @down = true
-      @stop_signal.broadcast # cut stalls short
-      [@sockets.dup, @threads.dup, @server, @acceptor]
-    end
-    close_quietly(server)
-    sockets.each { |socket| close_quietly(socket) }
-    ([acceptor] + threads).each do |thread|
-      next if thread.join(JOIN_TIMEOUT)
-
-      thread.kill
-      thread.join(JOIN_TIMEOUT)
-    end
+    toxiproxy(:go_down).disable
     self
   end
 
   # Listens again on the same port after #go_down. @return [self]
   def come_back
-    @lock.synchronize do
-      raise "CountingProxy is stopped" if @stopped
-      return self unless @down
-
-      @server = TCPServer.new("127.0.0.1", @port)
-      @down = false
-      @acceptor = Thread.new { accept_loop }
-      @acceptor.report_on_exception = false
-    end
+    toxiproxy(:come_back).enable
     self
   end
 
-  def down?
-    @lock.synchronize { @down }
+  # Forwards to another DynamoDB from now on (e.g. one restarted on a new
+  # port): the back Toxiproxy's upstream; its open connections are cut.
+  # @return [self]
+  def retarget(upstream)
+    Toxiproxy.host_port(upstream) # http:// only
+    toxiproxy(:retarget, @back).upstream = upstream
+    @lock.synchronize { @upstream = upstream }
+    self
   end
 
-  # Forwards to another DynamoDB from now on (e.g. one restarted on a new
-  # port). Connections already open upstream are closed before their next
-  # use; client connections stay open. @return [self]
-  def retarget(upstream)
-    uri = URI(upstream)
-    raise ArgumentError, "CountingProxy forwards to http:// only (got #{upstream.inspect})" unless uri.scheme == "http"
-
-    @lock.synchronize do
-      @upstream = upstream
-      @upstream_host = uri.host
-      @upstream_port = uri.port
-      @upstream_generation += 1
-    end
+  # Every request reaches DynamoDB this many seconds late, open connections
+  # included (a Toxiproxy latency toxic behind the proxy: each is recorded
+  # at once, then forwarded late); nil or 0 removes the delay. @return [self]
+  def delay_all(seconds)
+    back = toxiproxy(:delay_all, @back)
+    back.remove_toxics
+    back.add_toxic("latency", latency: (seconds.to_f * 1000).round) if seconds.to_f.positive?
     self
   end
 
   private
 
+  def attach_toxiproxy
+    @back = Toxiproxy.server.create_proxy(upstream: @upstream)
+    @front = Toxiproxy.server.create_proxy(upstream: "http://127.0.0.1:#{@port}")
+  rescue StandardError
+    stop
+    raise
+  end
+
+  def toxiproxy(method, link = @front)
+    raise ArgumentError, "CountingProxy##{method} needs CountingProxy.new(..., faults: true)" unless link
+    raise "CountingProxy is stopped" if stopped?
+
+    link
+  end
+
   def accept_loop
-    server = @lock.synchronize { @server }
     loop do
-      client = server.accept
+      client = @server.accept
       @lock.synchronize do
-        if @stopped || @down
+        if @stopped
           close_quietly(client)
           return
         end
@@ -330,7 +325,7 @@ class CountingProxy
       forward(request, upstream)
       false
     when Numeric
-      stall(action) && relay(client, request, upstream)
+      stall(client, action) && relay(client, request, upstream)
     when Array
       status, text, headers = action
       write_response(client, Integer(status), REASONS.fetch(Integer(status), "Status"),
@@ -365,12 +360,8 @@ class CountingProxy
     attempts = 0
     begin
       attempts += 1
-      close_upstream(upstream) if upstream[:socket] && upstream[:generation] != upstream_generation
       reused = !upstream[:socket].nil?
-      unless upstream[:socket]
-        upstream[:generation] = upstream_generation
-        upstream[:socket] = open_upstream
-      end
+      upstream[:socket] ||= open_upstream
       socket = upstream[:socket]
       return nil unless socket
 
@@ -387,20 +378,14 @@ class CountingProxy
     end
   end
 
-  def upstream_generation
-    @lock.synchronize { @upstream_generation }
-  end
-
   def open_upstream
-    host, port = @lock.synchronize do
-      return nil if @stopped || @down
+    return nil if stopped?
 
-      [@upstream_host, @upstream_port]
-    end
-    socket = Socket.tcp(host, port, connect_timeout: 5)
+    host, port = Toxiproxy.host_port(@back ? @back.endpoint : @upstream).split(":")
+    socket = Socket.tcp(host, Integer(port, 10), connect_timeout: 5)
     prepare(socket)
     @lock.synchronize do
-      if @stopped || @down
+      if @stopped
         close_quietly(socket)
         return nil
       end
@@ -546,17 +531,20 @@ class CountingProxy
     body.dup
   end
 
-  # Waits up to seconds, cut short by stop. @return [Boolean] false if stopped.
-  def stall(seconds)
+  # Waits up to seconds before forwarding. @return [Boolean] false when the
+  # client hung up meanwhile (or stop closed its socket: IOError).
+  def stall(client, seconds)
     deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds.to_f
-    @lock.synchronize do
-      until @stopped || @down
-        remaining = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
-        break if remaining <= 0
+    loop do
+      remaining = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      return true if remaining <= 0
+      next unless client.wait_readable(remaining)
 
-        @stop_signal.wait(@lock, remaining)
-      end
-      !@stopped && !@down
+      # Readable before the deadline: the client hung up (EOF), or sent
+      # its next request early, which waits its turn.
+      return false if client.recv_nonblock(1, Socket::MSG_PEEK, exception: false).to_s.empty?
+
+      sleep [deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC), 0].max
     end
   end
 

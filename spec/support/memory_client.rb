@@ -12,15 +12,19 @@
 #   ... # every store built now uses it
 #   Aws::SessionStore::DynamoDB::Native.client_factory = nil
 class MemoryClient
-  ITEM_LIMIT = 400 * 1024
+  ITEM_LIMIT = Aws::SessionStore::DynamoDB::Native::ITEM_SIZE_LIMIT
 
   # Every call, as [method, key], for specs that count calls.
   attr_reader :calls
+  # Every call, as [method, request Struct], for specs that check what the
+  # store asked for (data sent or not, the table, instrument on or off).
+  attr_reader :requests
 
   def initialize
     @items = {}
     @lock = Mutex.new
     @calls = []
+    @requests = []
   end
 
   # The stored item (a copy), or nil.
@@ -30,6 +34,29 @@ class MemoryClient
 
   def put(key, attributes)
     @lock.synchronize { @items[key] = attributes.dup }
+  end
+
+  # Stores an item given as DynamoDB's JSON has it ({"created_at" =>
+  # {"BOOL" => true}}), holding what the native client answers for each
+  # type (ruby_api/item.rs; the contract checks the real client answers
+  # so): S a String, N an Integer or Float, BOOL true or false, NULL nil,
+  # any other type a Symbol naming it.
+  def put_typed(key, attributes)
+    put(key, attributes.transform_values do |typed|
+      type, value = typed.first
+      case type
+      when "S" then value
+      when "N" then Integer(value, exception: false) || Float(value)
+      when "BOOL" then value
+      when "NULL" then nil
+      else type.to_sym
+      end
+    end)
+  end
+
+  # Removes the item, as another process would (no call recorded).
+  def remove(key)
+    @lock.synchronize { @items.delete(key) }
   end
 
   def keys
@@ -147,6 +174,7 @@ class MemoryClient
   def answer(request, method)
     value = @lock.synchronize do
       @calls << [method, request.key]
+      @requests << [method, request]
       yield
     end
     request.instrument ? [value, { calls: 1, attempts: 1, retries: 0, consumed_capacity: 0.0 }] : value
@@ -162,5 +190,87 @@ class MemoryClient
 
   def errors
     Aws::SessionStore::DynamoDB::Errors
+  end
+
+  # --- scan_page and rewrite_item: the calls of Migration.migrate ---------
+  # (ext/aws_sessionstore_dynamodb_rs/src/ops/migrate.rs). Whole items with
+  # S and N values as [type, text], in key order; a full page (`limit`
+  # items) answers its last key to start the next one from, as DynamoDB's
+  # LastEvaluatedKey does, so the page after it may be empty.
+  public
+
+  def scan_page(request)
+    @lock.synchronize do
+      @calls << [:scan_page, request.start_key]
+      after = request.start_key&.values&.first
+      keys = @items.keys.sort.select { |key| after.nil? || key > after }.first([request.limit, 1].max)
+      items = keys.map { |key| typed(@items[key]) }
+      next_key = keys.size == [request.limit, 1].max ? { key_name_of(keys.last) => keys.last } : nil
+      [items, next_key]
+    end
+  end
+
+  # Sets `set` when every `expected` [name, type, text] still holds (type
+  # included; numbers compared as numbers); false when one does not, or
+  # the item is gone. An empty `set` writes nothing and answers true.
+  def rewrite_item(request)
+    expected = request.expected.map { |entry| typed_entry(entry) }
+    set = request.set.map { |entry| typed_entry(entry) }
+    @lock.synchronize do
+      @calls << [:rewrite_item, request.key]
+      next true if set.empty?
+
+      current = @items[request.key]
+      next false unless current && expected.all? { |name, type, text| same_typed?(current[name], type, text) }
+
+      @items[request.key] = current.merge(set.to_h { |name, type, text| [name, stored_value(type, text)] })
+      true
+    end
+  end
+
+  private
+
+  # [type, text] as the native scan answers it; types the store never
+  # writes (BOOL, NULL, B, lists, maps) as [type, nil].
+  def typed(item)
+    item.transform_values do |value|
+      case value
+      when String then ["S", value]
+      when Numeric then ["N", value.to_s]
+      when true, false then ["BOOL", nil]
+      when nil then ["NULL", nil]
+      else [value.to_s, nil]
+      end
+    end
+  end
+
+  def typed_entry(entry)
+    name, type, text = entry
+    unless %w[S N].include?(type)
+      raise errors::ConfigurationError, "attribute #{name.inspect}: type #{type.inspect} is not S or N"
+    end
+
+    [name, type, text]
+  end
+
+  def same_typed?(value, type, text)
+    case type
+    when "S" then value.is_a?(String) && value == text
+    else value.is_a?(Numeric) && Rational(value.to_s) == Rational(text)
+    end
+  end
+
+  # A number as the native get_item answers it: an Integer or Float that
+  # is exactly its text, else a StoredNumber.
+  def stored_value(type, text)
+    return text if type == "S"
+    return Integer(text) if Integer(text, exception: false)&.to_s == text
+    return Float(text) if Float(text, exception: false)&.to_s == text
+
+    Aws::SessionStore::DynamoDB::Native::StoredNumber.new(text)
+  end
+
+  def key_name_of(key)
+    @items[key].key(key) || "session_id"
   end
 end

@@ -11,6 +11,8 @@
 #   it_behaves_like "a native session client" do
 #     let(:client) { ... }      # answers the Native::Client item methods
 #     let(:table) { "..." }     # a table with hash key "session_id" (S)
+#     # writes an item given in DynamoDB's JSON form, as another program would
+#     let(:plant_typed) { ->(key, attributes) { ... } }
 #   end
 RSpec.shared_examples "a native session client" do
   let(:native) { Aws::SessionStore::DynamoDB::Native }
@@ -57,6 +59,15 @@ RSpec.shared_examples "a native session client" do
       expect(item).to include("session_id" => key, "data" => '{"a":1}', "created_at" => "1700000000.25",
                               "expire_at" => 2_000_000_000)
       expect(Float(item["updated_at"])).to be_within(60).of(Time.now.to_f)
+    end
+
+    it "answers other types as the store reads them: BOOL, NULL, a number, a Symbol for the rest" do
+      plant_typed.call(key, "session_id" => { "S" => key }, "created_at" => { "BOOL" => true },
+                            "updated_at" => { "NULL" => true }, "expire_at" => { "N" => "5" },
+                            "data" => { "B" => "AAE=" }, "m" => { "M" => { "t" => { "N" => "1" } } },
+                            "l" => { "L" => [] }, "ss" => { "SS" => ["a"] })
+      expect(get).to eq("session_id" => key, "created_at" => true, "updated_at" => nil, "expire_at" => 5,
+                        "data" => :B, "m" => :M, "l" => :L, "ss" => :SS)
     end
 
     it "with instrument, answers [value, stats] with the call's counts and capacity" do
@@ -236,6 +247,88 @@ RSpec.shared_examples "a native session client" do
       expect { move(to: to, from: key, read_updated_at: ["S", read], lock: value) }
         .to raise_error(errors::LockLostError)
       expect(get(to)).to be_nil
+    end
+  end
+
+  # --- scan_page and rewrite_item: what Migration.migrate calls ------------
+
+  def scan(limit:, start_key: nil)
+    client.scan_page(native::ScanRequest.new(table: table, limit: limit, start_key: start_key))
+  end
+
+  def rewrite(key = self.key, expected:, set:)
+    client.rewrite_item(native::RewriteRequest.new(**where, key: key, expected: expected, set: set))
+  end
+
+  describe "scan_page" do
+    it "answers no items and no next key for an empty table" do
+      expect(scan(limit: 10)).to eq([[], nil])
+    end
+
+    it "answers whole items with every value as [type, text]" do
+      create
+      items, next_key = scan(limit: 10)
+      expect(next_key).to be_nil
+      expect(items.size).to eq(1)
+      expect(items.first).to include("session_id" => ["S", key], "data" => ["S", '{"a":1}'],
+                                     "created_at" => %w[S 1700000000.25], "expire_at" => %w[N 2000000000],
+                                     "updated_at" => ["S", String])
+    end
+
+    it "pages by limit, each page's next key starting the next, until none" do
+      keys = Array.new(5) { |i| "#{key}-#{i}" }
+      keys.each { |k| create(k) }
+      seen = []
+      start_key = nil
+      pages = 0
+      loop do
+        items, start_key = scan(limit: 2, start_key: start_key)
+        expect(items.size).to be <= 2
+        expect(start_key).to be_nil.or(eq("session_id" => items.last&.dig("session_id", 1)))
+        seen.concat(items.map { |item| item.dig("session_id", 1) })
+        pages += 1
+        break unless start_key
+      end
+      expect(seen).to match_array(keys)
+      expect(pages).to be_between(3, 4)
+    end
+  end
+
+  describe "rewrite_item" do
+    it "sets the values when every expected one still holds, types included" do
+      create
+      expect(rewrite(expected: [%w[created_at S 1700000000.25], %w[expire_at N 2000000000]],
+                     set: [%w[created_at N 1700000000.25], ["data", "S", '{"b":2}']])).to be(true)
+      expect(get).to include("created_at" => 1_700_000_000.25, "data" => '{"b":2}', "expire_at" => 2_000_000_000)
+    end
+
+    it "answers false and writes nothing when an expected value changed" do
+      create
+      expect(rewrite(expected: [["data", "S", '{"a":0}']], set: [["data", "S", '{"b":2}']])).to be(false)
+      expect(get["data"]).to eq('{"a":1}')
+    end
+
+    it "answers false when an expected value has another type" do
+      create
+      expect(rewrite(expected: [%w[expire_at S 2000000000]], set: [["data", "S", "{}"]])).to be(false)
+      expect(get["data"]).to eq('{"a":1}')
+    end
+
+    it "answers false for a missing item, and creates none" do
+      expect(rewrite(expected: [], set: [["data", "S", "{}"]])).to be(false)
+      expect(get).to be_nil
+    end
+
+    it "answers true for nothing to set, and writes nothing" do
+      expect(rewrite(expected: [%w[data S x]], set: [])).to be(true)
+      expect(get).to be_nil
+    end
+
+    it "refuses a type other than S or N, naming the attribute" do
+      create
+      expect { rewrite(expected: [], set: [%w[data B eA==]]) }
+        .to raise_error(errors::ConfigurationError, 'attribute "data": type "B" is not S or N')
+      expect(get["data"]).to eq('{"a":1}')
     end
   end
 end

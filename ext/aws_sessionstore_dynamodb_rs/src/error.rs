@@ -45,7 +45,8 @@ impl fmt::Display for StoreError {
             StoreError::Network(m) => write!(f, "cannot reach DynamoDB: {m}"),
             StoreError::TooLarge { size, limit } => write!(
                 f,
-                "session item is {size} bytes, over DynamoDB's item size limit of {limit} bytes (400 KB); the stored session was left unchanged"
+                "session item is {size} bytes, over DynamoDB's item size limit of {limit} bytes ({} KB); the stored session was left unchanged",
+                ITEM_SIZE_LIMIT / 1024
             ),
             StoreError::LockWaitTimeout { waited_ms } => write!(
                 f,
@@ -146,6 +147,6 @@ mod tests {
         }
         .to_string();
         assert!(text.contains("500000"), "{text}");
-        assert!(text.contains("409600"), "{text}");
+        assert!(text.contains("409600 bytes (400 KB)"), "{text}");
     }
 }

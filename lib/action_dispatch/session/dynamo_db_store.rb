@@ -72,15 +72,8 @@ module ActionDispatch
           return nil if CONFIG_FILE_ENV.any? { |name| !ENV.fetch(name, "").empty? }
           return nil unless defined?(::Rails) && ::Rails.respond_to?(:root) && ::Rails.root
 
-          env = ::Rails.env.to_s
-          found = CONFIG_FILES.map { |pattern| pattern.sub("%{env}", env) }
-                              .find { |path| ::Rails.root.join(path).file? }
-          return nil unless found
-
-          if DEPRECATED_CONFIG_FILES.any? { |pattern| pattern.sub("%{env}", env) == found }
-            warn_deprecated_config_file(found)
-          end
-          ::Rails.root.join(found).to_s
+          found = rails_config_file(::Rails.env.to_s)
+          found && ::Rails.root.join(found).to_s
         end
 
         # The store options of a Rails app, for the table functions, garbage
@@ -109,6 +102,18 @@ module ActionDispatch
         def rails_session_options
           app = defined?(::Rails) && ::Rails.respond_to?(:application) && ::Rails.application
           app ? app.config.session_options : {}
+        end
+
+        # The first of {CONFIG_FILES} for the Rails environment `env` that
+        # exists under Rails.root (a path relative to it), or nil; a
+        # deprecated one is warned about.
+        def rails_config_file(env)
+          found = CONFIG_FILES.map { |pattern| pattern.sub("%{env}", env) }
+                              .find { |path| ::Rails.root.join(path).file? }
+          if found && DEPRECATED_CONFIG_FILES.any? { |pattern| pattern.sub("%{env}", env) == found }
+            warn_deprecated_config_file(found)
+          end
+          found
         end
 
         def warn_deprecated_config_file(path)

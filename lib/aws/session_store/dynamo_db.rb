@@ -16,6 +16,11 @@ require_relative "dynamo_db/request_state"
 require_relative "dynamo_db/session_ids"
 require_relative "dynamo_db/pending_deletes"
 require_relative "dynamo_db/lifetime"
+require_relative "dynamo_db/presented_ids"
+require_relative "dynamo_db/backend_errors"
+require_relative "dynamo_db/logouts"
+require_relative "dynamo_db/session_reader"
+require_relative "dynamo_db/session_writer"
 require_relative "dynamo_db/rack_middleware"
 
 module Aws

@@ -57,16 +57,6 @@ pub enum Takeover {
     Unreadable,
 }
 
-impl Takeover {
-    pub fn name(self) -> &'static str {
-        match self {
-            Takeover::Expired => "expired",
-            Takeover::Future => "future",
-            Takeover::Unreadable => "unreadable",
-        }
-    }
-}
-
 /// A `locked_at` value unique to this holder: the time with microseconds,
 /// as the official gem writes it, followed by random low-order digits. It
 /// still reads as the same time (`"1795303103.393567"` →

@@ -1,27 +1,27 @@
 //! `Aws::SessionStore::DynamoDB::Native::Client`: one SDK client per
 //! configuration, reused across requests and threads (keep-alive), rebuilt
-//! in a forked child. Each method copies its Ruby arguments into owned Rust
-//! data, runs the operation with the GVL released, and builds Ruby objects
-//! after taking it back.
+//! in a forked child. Each method is one line: magnus reads its request
+//! Struct into owned Rust data (`client/request.rs`, a `TryConvert` per
+//! shape), `call` runs the operation with the GVL released, and the
+//! outcome becomes a Ruby value after taking it back (`client/results.rs`,
+//! `Answer`).
 //!
-//! This file holds the client itself (`new`, `connect`) and `init`; the
-//! methods are split by area, one `impl Client` block per file under
-//! `client/`: `session` (items and locks), `table`, `gc`, `migrate`, each
-//! with its own `define`, which registers them. Reading a request
-//! Struct is `client/request.rs`'s job, building the Hashes of counters
-//! `client/results.rs`'s.
+//! This file holds the client itself (`new`, `connect`, `call`) and
+//! `init`; the methods are split by area, one `impl Client` block per file
+//! under `client/`: `session` (items and locks), `table`, `gc`, `migrate`,
+//! each with its own `define`, which registers them.
 
 use std::sync::{Arc, Mutex};
 
-use magnus::{function, method, prelude::*, Error, RHash, RModule, Ruby};
+use magnus::{function, method, prelude::*, Error, RHash, RModule, Ruby, Value};
 
 use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
 use crate::helpers::runtime;
 use crate::ops::connect::{self, ClientOptions};
-use crate::ops::item::ItemKey;
-use crate::ops::stats::CallStats;
 use crate::ruby_api::options;
+use request::Request;
+use results::{with_stats, Answer};
 
 mod gc;
 mod migrate;
@@ -89,34 +89,25 @@ impl Client {
         })
     }
 
-    /// Runs `work` with this process's client on the item `key` names, the
-    /// GVL released; returns its result and the key's stats (if asked for).
-    fn on_key<T, F>(
+    /// Every binding's one step: runs `work` on its request with this
+    /// process's client, the GVL released, and returns what Ruby gets: the
+    /// outcome as a Ruby value (`Answer`), paired with the call's stats
+    /// when the request asked for them (`[result, stats]`).
+    fn call<R, T, F>(
         &self,
         ruby: &Ruby,
-        key: ItemKey,
-        work: impl FnOnce(aws_sdk_dynamodb::Client, ItemKey) -> F,
-    ) -> Result<(T, Option<Arc<CallStats>>), Error>
+        request: R,
+        work: impl FnOnce(aws_sdk_dynamodb::Client, R) -> F,
+    ) -> Result<Value, Error>
     where
+        R: Request,
         F: std::future::Future<Output = Result<T, StoreError>> + Send,
-        T: Send,
+        T: Answer + Send,
     {
-        let stats = key.stats.clone();
-        Ok((self.run(ruby, |client| work(client, key))?, stats))
-    }
-
-    /// Runs `work` with this process's client, the GVL released.
-    fn run<T, F>(
-        &self,
-        ruby: &Ruby,
-        work: impl FnOnce(aws_sdk_dynamodb::Client) -> F,
-    ) -> Result<T, Error>
-    where
-        F: std::future::Future<Output = Result<T, StoreError>> + Send,
-        T: Send,
-    {
+        let stats = request.stats();
         let client = self.sdk(ruby)?;
-        nogvl(ruby, work(client))
+        let outcome = nogvl(ruby, work(client, request))?;
+        with_stats(ruby, outcome.answer(ruby)?, &stats)
     }
 
     /// Builds the client now (and resolves credentials/region), so boot

@@ -20,6 +20,9 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     native.const_set("VERSION", env!("CARGO_PKG_VERSION"))?;
     // Whether this is an unoptimised (dev profile) build: benches say so.
     native.const_set("DEBUG_BUILD", cfg!(debug_assertions))?;
+    // DynamoDB's item size limit, defined once (`error.rs`): the Ruby
+    // layer's messages and the specs' in-memory client read it here.
+    native.const_set("ITEM_SIZE_LIMIT", crate::error::ITEM_SIZE_LIMIT)?;
     // First: a missing exception class fails the load.
     errors::init(ruby)?;
     client::init(ruby, native)?;

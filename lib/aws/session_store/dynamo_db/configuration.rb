@@ -7,6 +7,7 @@ require_relative "env_flag"
 require_relative "serializer"
 require_relative "options"
 require_relative "configuration/sources"
+require_relative "configuration/client_hash"
 
 module Aws
   module SessionStore
@@ -70,6 +71,7 @@ module Aws
       #   config.table_name # => "my_sessions"
       class Configuration
         include Sources
+        include ClientHash
 
         # Every known option and its default, from {OPTIONS} (options.rb): the
         # one table that gives the defaults, the readers, {OPTION_NAMES}, the
@@ -155,12 +157,7 @@ module Aws
           runtime = symbolize_keys(options || {}).merge(symbolize_keys(keywords))
           require_secret = runtime.delete(:require_secret)
 
-          @options = merge_sources(runtime)
-          normalize!(@options)
-          apply_client_hash!(@options)
-          validate!(@options)
-          @options[:error_handler] ||= Errors::DefaultHandler.new(@options[:raise_errors])
-          @options.freeze
+          @options = resolve(runtime)
           OPTION_NAMES.each { |name| instance_variable_set(:"@#{name}", @options[name]) }
           @native_client_options = build_native_client_options
           validate_secret! if require_secret
@@ -238,6 +235,17 @@ module Aws
         private
 
         # --- Normalizing and validating --------------------------------------
+
+        # Every source merged over the defaults, normalized, checked and
+        # frozen, with the default error handler when none was given.
+        def resolve(runtime)
+          opts = merge_sources(runtime)
+          normalize!(opts)
+          apply_client_hash!(opts)
+          validate!(opts)
+          opts[:error_handler] ||= Errors::DefaultHandler.new(opts[:raise_errors])
+          opts.freeze
+        end
 
         def normalize!(opts)
           serializer = opts[:serializer]

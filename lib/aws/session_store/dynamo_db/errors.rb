@@ -71,7 +71,9 @@ module Aws
           # @param [String, nil] code the service's error code.
           # @param [String, nil] request_id the request id of the response.
           # @param [Integer, nil] status_code the HTTP status code.
-          def initialize(message = nil, code = nil, request_id = nil, status_code = nil)
+          #
+          # Positional, as the native layer raises it (see above).
+          def initialize(message = nil, code = nil, request_id = nil, status_code = nil) # rubocop:disable Metrics/ParameterLists
             @code = code
             @request_id = request_id
             @status_code = status_code
@@ -114,9 +116,6 @@ module Aws
 
         # The serialized session does not fit in one DynamoDB item.
         class SessionTooLargeError < Error
-          # DynamoDB's maximum item size (400 KB), attribute names included.
-          LIMIT_BYTES = 400 * 1024
-
           # @return [Integer, nil] the size in bytes of the rejected item.
           attr_reader :size
 
@@ -126,17 +125,19 @@ module Aws
           # @param [Integer, String, nil] size_or_message the rejected item's
           #   size in bytes (the message is then built from it: the native
           #   client passes size and limit), or a ready message.
-          # @param [Integer] limit the limit in bytes.
+          # @param [Integer] limit the limit in bytes; by default DynamoDB's
+          #   maximum item size, attribute names included (400 KB), as the
+          #   native extension defines it (`Native::ITEM_SIZE_LIMIT`).
           # @param [String, nil] what the limit, in words, when it is not
           #   DynamoDB's item size limit.
-          def initialize(size_or_message = nil, limit = LIMIT_BYTES, what: nil)
+          def initialize(size_or_message = nil, limit = Native::ITEM_SIZE_LIMIT, what: nil)
             @limit = limit
             case size_or_message
             when Integer
               @size = size_or_message
               super(what ? "session is #{@size} bytes, over #{what} (#{@limit} bytes)" : item_message)
             when nil
-              super("session exceeds DynamoDB's item size limit of #{@limit} bytes (400 KB)")
+              super("session exceeds DynamoDB's item size limit of #{@limit} bytes (#{kilobytes})")
             else
               super(size_or_message.to_s)
             end
@@ -145,8 +146,14 @@ module Aws
           private
 
           def item_message
-            "session item is #{@size} bytes, over DynamoDB's item size limit of #{@limit} bytes (400 KB); " \
+            "session item is #{@size} bytes, over DynamoDB's item size limit of #{@limit} bytes (#{kilobytes}); " \
               "the stored session was left unchanged"
+          end
+
+          # DynamoDB's limit, as its documentation names it: the messages
+          # name it whatever limit was passed.
+          def kilobytes
+            "#{Native::ITEM_SIZE_LIMIT / 1024} KB"
           end
         end
 

@@ -56,22 +56,33 @@ module Aws
           dry_run = options.delete(:dry_run) ? true : false
           logger = options.delete(:logger)
           config = Configuration.new(options)
-          request = Native::GcRequest.new(
-            table: config.table_name, key_name: config.table_key, max_age: config.max_age&.to_f,
-            max_stale: stale_limit(config), segments: Integer(config.gc_segments || DEFAULT_SEGMENTS),
-            operation_delay: config.gc_operation_delay.to_f,
-            max_deletes_per_second: config.gc_max_deletes_per_second&.to_f, dry_run: dry_run
-          )
-          stats = Instrumentation.instrument(:gc, config.table_name) do |payload|
+          request = gc_request(config, dry_run)
+          stats = run(config, request, progress)
+          result = Result.new(**stats.slice(*Result.members), skipped: nil)
+          log(logger, result)
+          result
+        end
+
+        # The native run, as the `gc` event.
+        def run(config, request, progress)
+          Instrumentation.instrument(:gc, config.table_name) do |payload|
             Native.client(config.native_client_options).collect_garbage(request, progress).tap do |counters|
               payload&.merge!(counters.slice(:scanned, :matched, :deleted, :consumed_capacity, :dry_run),
                               outcome: :collected)
             end
           end
-          result = Result.new(**stats.slice(*Result.members), skipped: nil)
-          log(logger, result)
-          result
         end
+        private_class_method :run
+
+        def gc_request(config, dry_run)
+          Native::GcRequest.new(
+            table: config.table_name, key_name: config.table_key, max_age: config.max_age&.to_f,
+            max_stale: stale_limit(config), segments: Integer(config.gc_segments || DEFAULT_SEGMENTS),
+            operation_delay: config.gc_operation_delay.to_f,
+            max_deletes_per_second: config.gc_max_deletes_per_second&.to_f, dry_run: dry_run
+          )
+        end
+        private_class_method :gc_request
 
         # Sessions are written at most every touch interval while in use, so
         # `updated_at` may lag by that much: never collect a live session.

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require_relative "instrumentation/notifications"
+
 module Aws
   module SessionStore
     module DynamoDB
@@ -69,7 +71,7 @@ module Aws
 
           # Whether anybody listens to `event`.
           def listening?(event)
-            @subscribers.any? { |events, _| events.include?(event) } || notifications_listening?(event)
+            @subscribers.any? { |events, _| events.include?(event) } || Notifications.listening?(event)
           end
 
           # Runs the block, as the event `event` on `table` when somebody
@@ -90,18 +92,13 @@ module Aws
             name = "#{event}.#{NAMESPACE}"
             started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
             begin
-              if notifications_listening?(event)
-                load_execution_state
-                through_notifications(name, payload) { yield payload }
-              else
-                yield payload
-              end
+              Notifications.listening?(event) ? Notifications.instrument(name, payload) { yield payload } : yield(payload)
             rescue StandardError => e
               payload[:outcome] = :error
               payload[:error] = e.class.name
               raise
             ensure
-              publish(event, name, (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1000.0, payload)
+              publish(event, name, milliseconds_since(started), payload)
             end
           end
 
@@ -113,80 +110,8 @@ module Aws
 
           private
 
-          def notifications_listening?(event)
-            defined?(::ActiveSupport::Notifications) &&
-              ::ActiveSupport::Notifications.notifier.listening?("#{event}.#{NAMESPACE}")
-          end
-
-          # ActiveSupport 7.0+ keeps the instrumenter and the handle stack in
-          # ActiveSupport::IsolatedExecutionState, which only
-          # `require "active_support"` sets up (an autoload):
-          # `require "active_support/notifications"` alone does not, and
-          # `instrument` then raises NameError. Load it once, so an app that
-          # requires only notifications gets its events too. (6.1: per-thread
-          # state, no such file.)
-          def load_execution_state
-            return if @execution_state_loaded
-
-            begin
-              require "active_support/isolated_execution_state" unless defined?(::ActiveSupport::IsolatedExecutionState)
-            rescue LoadError
-              nil
-            end
-            @execution_state_loaded = true
-          end
-
-          # ActiveSupport::Notifications.instrument around the block, with
-          # what its subscribers raise (on start or finish; Rails 7+ wraps it
-          # in InstrumentationSubscriberError) caught and reported: the
-          # block runs exactly once and its value or exception is the
-          # result.
-          def through_notifications(name, payload)
-            ran = false
-            value = nil
-            raised = nil
-            # ActiveSupport's subscribers get their own Hash, filled with a
-            # copy of the store's once the block has run (for `finish`).
-            published = payload.dup
-            begin
-              ::ActiveSupport::Notifications.instrument(name, published) do
-                ran = true
-                value = yield
-              rescue Exception => e # rubocop:disable Lint/RescueException
-                raised = e
-                raise
-              ensure
-                hand_over(published, payload)
-              end
-            rescue Exception => e # rubocop:disable Lint/RescueException
-              raise unless subscriber_error?(e, raised)
-
-              report_subscriber_error(e, e.class.name)
-            end
-            raise raised if raised
-
-            ran ? value : yield
-          end
-
-          # Copies the store's payload into the subscribers' Hash, whatever
-          # they did to it (frozen, replaced methods): theirs to break.
-          def hand_over(published, payload)
-            published.merge!(payload)
-          rescue Exception # rubocop:disable Lint/RescueException
-            nil
-          end
-
-          # Whether `error`, escaping Notifications.instrument, is a
-          # subscriber's: anything but the block's own exception (StandardError
-          # or not: NotImplementedError, a custom Exception), except a signal
-          # or an exit, which stop the process and are never swallowed.
-          def subscriber_error?(error, raised)
-            !error.equal?(raised) && subscriber_raisable?(error) &&
-              !(raised && error.respond_to?(:exceptions) && error.exceptions.include?(raised))
-          end
-
-          def subscriber_raisable?(error)
-            !error.is_a?(SignalException) && !error.is_a?(SystemExit)
+          def milliseconds_since(started)
+            (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1000.0
           end
 
           def publish(event, name, duration, payload)
@@ -197,18 +122,10 @@ module Aws
               # A copy each: what one subscriber does to it no other sees.
               handle[1].call(Event.new(name, duration, payload.dup.freeze))
             rescue Exception => e # rubocop:disable Lint/RescueException
-              raise unless subscriber_raisable?(e)
+              raise unless SubscriberErrors.raisable?(e)
 
-              report_subscriber_error(e, handle)
+              SubscriberErrors.report(e, handle)
             end
-          end
-
-          # One line on stderr the first time each subscriber raises.
-          def report_subscriber_error(error, subscriber)
-            Warnings.warn_once([:subscriber, subscriber],
-                               "aws-sessionstore-dynamodb-rs: an instrumentation subscriber raised " \
-                               "#{error.class}: #{error.message.lines.first.to_s.strip} " \
-                               "(at #{error.backtrace&.first}); the store went on (reported once)")
           end
         end
       end

@@ -3,6 +3,8 @@
 require "json"
 require "digest"
 require "fileutils"
+require_relative "migration/state"
+require_relative "migration/pass"
 
 module Aws
   module SessionStore
@@ -64,26 +66,51 @@ module Aws
         # @yieldparam result [Result] the counts so far, after each page
         # @return [Result]
         def migrate(options = {})
-          options = options.transform_keys(&:to_sym)
-          run = options.slice(:dry_run, :allow_marshal, :state_file, :max_writes_per_second)
-          config = Configuration.new(options.reject { |k, _| run.key?(k) })
+          run, config = split_options(options)
           client = Native.client(config.native_client_options)
-          state = State.new(state_path(run[:state_file], config.table_name), config, run)
+          state = state_for(run, config)
           start_key = state.resume
-          result = Result.new(scanned: 0, v4: 0, v05_timestamps: 0, marshal_data: 0, marshal_kept: 0,
-                              marshal_not_json: 0, rewritten: 0, changed_meanwhile: 0,
-                              dry_run: run[:dry_run] ? true : false, resumed: state.resumed?)
-          pace = run[:max_writes_per_second] && (1.0 / run[:max_writes_per_second])
-          loop do
-            items, start_key = client.scan_page(Native::ScanRequest.new(table: config.table_name,
-                                                                        limit: PAGE_SIZE, start_key: start_key))
-            items.each { |item| migrate_item(client, config, item, run, result, pace) }
-            state.save(start_key, result)
+          result = empty_result(run, state)
+          pass = Pass.new(client, config, run, result)
+          each_page(client, config, start_key) do |items, next_key|
+            items.each { |item| pass.migrate_item(item) }
+            state.save(next_key, result)
             yield result if block_given?
-            break unless start_key
           end
           result
         end
+
+        def state_for(run, config)
+          State.new(state_path(run[:state_file], config.table_name), config, run)
+        end
+        private_class_method :state_for
+
+        # [this run's own options, Configuration of the rest]
+        def split_options(options)
+          options = options.transform_keys(&:to_sym)
+          run = options.slice(:dry_run, :allow_marshal, :state_file, :max_writes_per_second)
+          [run, Configuration.new(options.reject { |k, _| run.key?(k) })]
+        end
+        private_class_method :split_options
+
+        def empty_result(run, state)
+          Result.new(scanned: 0, v4: 0, v05_timestamps: 0, marshal_data: 0, marshal_kept: 0,
+                     marshal_not_json: 0, rewritten: 0, changed_meanwhile: 0,
+                     dry_run: run[:dry_run] ? true : false, resumed: state.resumed?)
+        end
+        private_class_method :empty_result
+
+        # Yields each scan page's items and the key to go on from (nil after
+        # the last page).
+        def each_page(client, config, start_key)
+          loop do
+            items, start_key = client.scan_page(Native::ScanRequest.new(table: config.table_name,
+                                                                        limit: PAGE_SIZE, start_key: start_key))
+            yield items, start_key
+            break unless start_key
+          end
+        end
+        private_class_method :each_page
 
         # The state file used when none is named: one per table, in the
         # current directory.
@@ -93,218 +120,6 @@ module Aws
 
         def state_path(option, table)
           option == :default ? default_state_file(table) : option
-        end
-
-        def migrate_item(client, config, item, run, result, pace)
-          result.scanned += 1
-          expected, set, legacy = rewrite_for(item, run[:allow_marshal], result)
-          if set.empty?
-            # Marshal data kept as it is is counted as such, not as v4.
-            result.v4 += 1 unless legacy
-            return
-          end
-          return result.rewritten += 1 if run[:dry_run]
-
-          request = Native::RewriteRequest.new(table: config.table_name, key_name: config.table_key,
-                                               key: item.dig(config.table_key, 1), expected: expected, set: set)
-          if client.rewrite_item(request)
-            result.rewritten += 1
-          else
-            result.changed_meanwhile += 1
-          end
-          sleep(pace) if pace
-        end
-
-        # [expected, set, legacy] for one item's rewrite; legacy: whether it
-        # has a v0.5 shape at all (rewritten or not).
-        def rewrite_for(item, allow_marshal, result)
-          expected = []
-          set = []
-          numeric = %w[created_at updated_at].select { |name| item.dig(name, 0) == "N" }
-          unless numeric.empty?
-            result.v05_timestamps += 1
-            numeric.each do |name|
-              expected << [name, "N", item[name][1]]
-              set << [name, "S", Float(item[name][1]).to_s]
-            end
-          end
-          type, data = item["data"]
-          marshal = type == "S" && data.start_with?(MARSHAL_PREFIX)
-          if marshal
-            result.marshal_data += 1
-            json = allow_marshal ? marshal_to_json(data) : nil
-            if json
-              expected << ["data", "S", data]
-              set << ["data", "S", json]
-            elsif allow_marshal
-              result.marshal_not_json += 1
-            else
-              result.marshal_kept += 1
-            end
-          end
-          [expected, set, !numeric.empty? || marshal]
-        end
-
-        # The session as JSON, or nil unless JSON holds exactly the same.
-        def marshal_to_json(data)
-          session = Marshal.load(data.unpack1("m*")) # rubocop:disable Security/MarshalLoad
-          return nil unless session.is_a?(Hash)
-
-          json = JSON.generate(session)
-          JSON.parse(json) == session ? json : nil
-        rescue StandardError
-          nil
-        end
-
-        # The scan position of an interrupted run: which table and mode it
-        # was made for, the position (or only its SHA-256 when it is a
-        # cookie value) and the counts so far.
-        class State
-          # @param path [String, nil] nil: no state kept
-          def initialize(path, config, run)
-            @path = path
-            @table = config.table_name
-            @key_name = config.table_key
-            @mode = { "dry_run" => run[:dry_run] ? true : false, "allow_marshal" => run[:allow_marshal] ? true : false }
-            @resumed = false
-            @scanned_before = 0
-          end
-
-          def resumed?
-            @resumed
-          end
-
-          # The key to start the scan from (nil: the start), after checking
-          # that the file was made by a run like this one.
-          # @raise [Errors::ConfigurationError] for a corrupt file or another
-          #   table or mode
-          def resume
-            return nil unless @path && File.exist?(@path)
-
-            saved = parse
-            check(saved)
-            @resumed = true
-            start_key, where = position(saved)
-            # Counted on from where it stopped (from 0 when it starts over).
-            @scanned_before = start_key ? saved["scanned"] : 0
-            warn "migration: resuming #{@table} from #{@path} (#{saved["scanned"]} items scanned before; #{where})"
-            start_key
-          end
-
-          # Keeps the position after a page; removes the file at the end.
-          def save(start_key, result)
-            return unless @path
-            return FileUtils.rm_f(@path) unless start_key
-
-            write(JSON.generate(@mode.merge("version" => STATE_VERSION, "table" => @table, "key_name" => @key_name,
-                                            "scanned" => @scanned_before + result.scanned,
-                                            **stored_key(start_key))))
-          end
-
-          private
-
-          def parse
-            saved = JSON.parse(File.read(@path))
-            raise TypeError, "not a JSON object" unless saved.is_a?(Hash)
-
-            saved
-          rescue JSON::ParserError, TypeError, EncodingError, SystemCallError => e
-            raise Errors::ConfigurationError,
-                  "migration state file #{@path} is unreadable (#{e.class}); delete it to start over"
-          end
-
-          def check(saved)
-            unless saved["version"] == STATE_VERSION && saved["table"].is_a?(String)
-              raise Errors::ConfigurationError, "migration state file #{@path} is not one this version wrote; " \
-                                                "delete it to start over"
-            end
-            if saved["table"] != @table
-              raise Errors::ConfigurationError, "migration state file #{@path} was made for table " \
-                                                "#{saved["table"].inspect}, not #{@table.inspect}"
-            end
-            if saved["key_name"].is_a?(String) && saved["key_name"] != @key_name
-              raise Errors::ConfigurationError, "migration state file #{@path} was made for key " \
-                                                "#{saved["key_name"].inspect}, not #{@key_name.inspect}"
-            end
-            check_fields(saved)
-            return if @mode.all? { |name, value| saved[name] == value }
-
-            raise Errors::ConfigurationError, "migration state file #{@path} was made by a run with " \
-                                              "#{describe(saved)}; this run has #{describe(@mode)}: run again " \
-                                              "the same way to resume, or delete the file to start over"
-          end
-
-          # Every field as this version writes it, or a one-line error naming
-          # the first that is not.
-          def check_fields(saved)
-            wrong = FIELDS.find { |name, (_, valid)| !valid.call(saved[name], saved) }
-            wrong ||= ["start_key_sha256", ["the SHA-256 of start_key"]] if mismatched_key?(saved)
-            return unless wrong
-
-            name, (expected,) = wrong
-            raise Errors::ConfigurationError, "migration state file #{@path}: #{name} must be #{expected} " \
-                                              "(is #{kind(saved[name])}); delete it to start over"
-          end
-
-          def mismatched_key?(saved)
-            key = saved["start_key"]
-            key.is_a?(String) && Digest::SHA256.hexdigest(key) != saved["start_key_sha256"]
-          end
-
-          # A value's kind for an error message, never its content (it may
-          # be a session id).
-          def kind(value)
-            case value
-            when nil then "missing"
-            when true, false then value.to_s
-            when Integer then value.negative? ? "negative" : "an Integer"
-            else "a #{value.class}"
-            end
-          end
-
-          BOOLEAN = ->(value, _) { [true, false].include?(value) }
-          FIELDS = {
-            "key_name" => ["a String", ->(value, _) { value.is_a?(String) && !value.empty? }],
-            "dry_run" => ["true or false", BOOLEAN],
-            "allow_marshal" => ["true or false", BOOLEAN],
-            "scanned" => ["an Integer of 0 or more", ->(value, _) { value.is_a?(Integer) && !value.negative? }],
-            "start_key_sha256" => ["64 hex digits", ->(value, _) { value.is_a?(String) && value.match?(/\A\h{64}\z/) }],
-            "start_key" => ["a non-empty String, or absent (a live session id is never kept)",
-                            ->(value, saved) { saved.key?("start_key") ? value.is_a?(String) && !value.empty? : true }]
-          }.freeze
-          private_constant :BOOLEAN, :FIELDS
-
-          def describe(mode)
-            "dry_run=#{mode["dry_run"].inspect}, allow_marshal=#{mode["allow_marshal"].inspect}"
-          end
-
-          # [start key or nil, words for the resume line]
-          def position(saved)
-            key = saved["start_key"]
-            if key.is_a?(String)
-              [{ @key_name => key }, "from the saved position"]
-            else
-              [nil, "the position was a live session id, so only its hash was kept: scanning again from the " \
-                    "start; items already rewritten are counted as v4"]
-            end
-          end
-
-          def stored_key(start_key)
-            key = start_key[@key_name].to_s
-            stored = { "start_key_sha256" => Digest::SHA256.hexdigest(key) }
-            key.match?(COOKIE_SHAPED) ? stored : stored.merge("start_key" => key)
-          end
-
-          # Written to a temporary file beside it, 0600, then renamed: a
-          # crash never leaves half a file, and nobody else can read it.
-          def write(text)
-            tmp = "#{@path}.#{Process.pid}.tmp"
-            FileUtils.rm_f(tmp)
-            File.open(tmp, File::WRONLY | File::CREAT | File::EXCL, 0o600) { |f| f.write(text) }
-            File.rename(tmp, @path)
-          ensure
-            FileUtils.rm_f(tmp) if tmp && File.exist?(tmp)
-          end
         end
       end
     end

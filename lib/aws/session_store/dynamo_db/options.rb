@@ -38,6 +38,9 @@ module Aws
 
         # @return [String, nil] what a valid value looks like, when `value`
         #   is not one (cross-option rules live in Configuration).
+        #
+        # One branch per type, each one line: read whole, as a table.
+        # rubocop:disable Metrics/AbcSize, Metrics/CyclomaticComplexity, Metrics/PerceivedComplexity
         def problem(value)
           return nil if value.nil? && nullable?
 
@@ -51,6 +54,7 @@ module Aws
           when :handler then "an object responding to #handle_error" unless value.respond_to?(:handle_error)
           end.then { |expected| expected && (nullable? ? "nil or #{expected}" : expected) }
         end
+        # rubocop:enable Metrics/AbcSize, Metrics/CyclomaticComplexity, Metrics/PerceivedComplexity
 
         # "[unit] doc", for the YAML file the generator writes.
         def summary
@@ -72,12 +76,18 @@ module Aws
         end
 
         def number_problem(value)
-          real = value.is_a?(Numeric) && value.real? && (!value.respond_to?(:finite?) || value.finite?)
-          unless real && (positive ? value.positive? : !value.negative?)
-            return positive ? "a positive number" : "a number >= 0"
-          end
+          return positive ? "a positive number" : "a number >= 0" unless real?(value) && in_sign?(value)
 
           "at most #{at_most} (#{unit})" if at_most && value > at_most
+        end
+
+        # A finite real number (not Complex, NaN or Infinity).
+        def real?(value)
+          value.is_a?(Numeric) && value.real? && (!value.respond_to?(:finite?) || value.finite?)
+        end
+
+        def in_sign?(value)
+          positive ? value.positive? : !value.negative?
         end
       end
 
@@ -167,14 +177,25 @@ module Aws
       # The README's options table, from {OPTIONS}.
       # @api private
       def self.options_markdown_table
-        rows = OPTIONS.map do |o|
-          default = o.shown_default || "`#{o.default.inspect}`"
-          unit = o.type == :one_of ? o.choices.map(&:inspect).map { |v| "`#{v}`" }.join(", ") : o.unit.to_s
-          unit = "**#{o.unit}**, at most #{o.at_most}" if o.at_most && o.type == :number
-          env = o.env ? "`#{Configuration::ENV_PREFIX}#{o.name.to_s.upcase}`" : "— (runtime only)"
-          "| `#{o.name}` | #{default} | #{unit} | #{env} | #{o.doc} |".sub("|  |", "| |")
-        end
+        rows = OPTIONS.map { |option| markdown_row(option) }
         ["| option | default | unit / values | ENV | meaning |", "|---|---|---|---|---|", *rows].join("\n")
+      end
+
+      # One option's row of {.options_markdown_table}.
+      # @api private
+      def self.markdown_row(option)
+        default = option.shown_default || "`#{option.default.inspect}`"
+        env = option.env ? "`#{Configuration::ENV_PREFIX}#{option.name.to_s.upcase}`" : "— (runtime only)"
+        "| `#{option.name}` | #{default} | #{markdown_unit(option)} | #{env} | #{option.doc} |".sub("|  |", "| |")
+      end
+
+      # The unit cell: the choices of a `:one_of`, the unit (and its bound).
+      # @api private
+      def self.markdown_unit(option)
+        return option.choices.map { |choice| "`#{choice.inspect}`" }.join(", ") if option.type == :one_of
+        return "**#{option.unit}**, at most #{option.at_most}" if option.at_most && option.type == :number
+
+        option.unit.to_s
       end
     end
   end

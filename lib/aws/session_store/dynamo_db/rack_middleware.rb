@@ -57,32 +57,23 @@ module Aws
 
         # The Rack env key of this request's RequestState.
         STATE_KEY = "aws.session_store.dynamo_db.request"
-        # Most ids whose delete failed that one process remembers (about
-        # 200 bytes each); past it the oldest is forgotten, with a line.
-        MAX_PENDING_DELETES = 10_000
-        # Most remembered deletes retried after one successful read or save.
-        PENDING_PER_REQUEST = 16
-        private_constant :STATE_KEY, :MAX_PENDING_DELETES, :PENDING_PER_REQUEST
+        private_constant :STATE_KEY
 
         # @param app [#call]
         # @param options [Hash] store options ({Configuration}) and Rack
         #   session options. `secret_key` is required.
         # @raise [Errors::MissingSecretKeyError, Errors::ConfigurationError]
         def initialize(app, options = {})
-          options = (options || {}).transform_keys(&:to_sym)
-          store_options = options.slice(*Configuration::OPTION_NAMES)
-          rack_options = options.reject { |name, _| Configuration::OPTION_NAMES.include?(name) }
-          UnknownOptions.report(rack_options.keys, known: Configuration::OPTION_NAMES + UnknownOptions::RACK_OPTION_NAMES,
-                                                   source: "#{self.class.name} options")
+          store_options, rack_options = split_options(options)
           super(app, rack_options)
           @config = Configuration.new(store_options.merge(require_secret: true))
-          @serializer = @config.serializer_object
           client = Native.client(@config.native_client_options)
           @lock = (@config.enable_locking ? Locking::Pessimistic : Locking::Null).new(@config, client)
           @ids = SessionIds.new(@config.secret_key, @sid_length)
-          @pending_deletes = PendingDeletes.new(MAX_PENDING_DELETES)
+          @presented = PresentedIds.new(@ids)
           @lifetime = Lifetime.new(@config, @default_options[:expire_after])
           @lifetime.warn_at_boot
+          build_parts
         end
 
         # Releases any pessimistic lock this request still holds: when the
@@ -112,33 +103,13 @@ module Aws
         #   the session: a new id unless `sid` is signed and its session is
         #   there (or DynamoDB could not be asked).
         def find_session(req, sid)
-          invalid_cookie = state(req.env).invalid_cookie
-          state(req.env).invalid_cookie = nil
-          return [issue(req), {}] if req.session.options[:skip]
+          state = state(req.env)
+          invalid_cookie = state.invalid_cookie
+          state.invalid_cookie = nil
+          return [issue(state), {}] if req.session.options[:skip]
 
-          id = checked_id(req, sid)
-          # No id given: a cookie may have been refused (extract_session_id).
-          invalid = sid.nil? ? invalid_cookie : id.nil?
-          handle_error(req.env, Errors::InvalidIDError.new) if invalid
-          if id && pending_delete?(id)
-            # Logged out during a fault: never served again, whatever the
-            # item says; its delete is tried again now.
-            retry_delete(id, req.env)
-            id = nil
-          end
-          if id
-            session = read_session(req, id)
-            return [session_id(id), session] if session
-            # DynamoDB could not be asked: keep the id, so the stored session
-            # is there again once it answers (write_session won't touch it).
-            return [session_id(id), {}] if unavailable(req.env).include?(id)
-          end
-          req.env[NEW_SESSION_KEY] = "true"
-          new_sid = issue(req)
-          # Not found here, but it may live under a key this server does not
-          # read (a hashed_keys rollout): a logout in this request ends it too.
-          state(req.env).replaced = [new_sid.public_id, id] if id && state(req.env).missed == id
-          [new_sid, {}]
+          id = presented_id(req.env, state, sid, invalid_cookie)
+          (id && found_session(req.env, state, id)) || new_session(req.env, state, id)
         end
 
         # @param sid [Rack::Session::SessionId, String] the id to save under:
@@ -146,33 +117,11 @@ module Aws
         # @return [Rack::Session::SessionId, false] the id written, false
         #   when not saved.
         def write_session(req, sid, session, options)
-          id = public_id(sid)
-          # Read failed for a passing reason: neither overwrite the stored
-          # session with this request's stand-in nor replace the cookie.
-          return false if id && unavailable(req.env).include?(id)
-
-          # Forgotten only once saved: if the save raises, the lock (if any)
-          # is still released at the end of the request.
-          loaded = id && loaded_sessions(req.env)[id]
-          # An id read or generated this request was checked or signed then;
-          # any other must be signed.
-          raise Errors::InvalidIDError if loaded.nil? && !(id && (issued(req.env).key?(id) || valid_sid?(id)))
-          # A new id with nothing in it: nothing to keep, nothing to write.
-          return session_id(id) if loaded.nil? && session.empty?
-          # DynamoDB already failed this request: no second wait for it.
-          return false if state(req.env).down
-
-          data = @serializer.dump(session.to_hash)
-          return session_id(id) if @lifetime.fresh_enough?(loaded, data, options[:expire_after])
-
-          created_at = renewed(req.env).delete(id) || now_string
-          saved = @lock.save(id, data, loaded, created_at: created_at, expire_at: @lifetime.expire_at(options[:expire_after]))
-          loaded_sessions(req.env).delete(id)
-          retry_pending_deletes
-          saved ? session_id(id) : false
-        rescue StandardError => e
-          handle_error(req.env, e)
-          false
+          state = state(req.env)
+          id = SessionIds.public_id(sid)
+          @errors.guarded(req.env, state, false) do
+            @writer.write(state, id, session, options[:expire_after]) && session_id(id)
+          end
         end
 
         # Deletes the item. @return [Rack::Session::SessionId, nil] a new id,
@@ -184,36 +133,87 @@ module Aws
         #
         # A delete that fails (an outage, a timeout) still ends the session:
         # the id is remembered by this process, refused from then on, and
-        # deleted again once DynamoDB answers; with `drop` the response
-        # clears the cookie. The error goes to the handler (raised with
-        # `raise_errors`).
+        # deleted again once DynamoDB answers (Logouts); with `drop` the
+        # response clears the cookie. The error goes to the handler (raised
+        # with `raise_errors`).
         def delete_session(req, sid, options)
-          state(req.env).dropped = true if options[:drop]
-          id = checked_id(req, sid)
-          loaded = id && loaded_sessions(req.env).delete(id)
-          delete_or_remember(req.env, id) if id
-          replaced, cookie_id = state(req.env).replaced
-          delete_or_remember(req.env, cookie_id) if replaced && replaced == id
-          new_id(req, loaded, options)
+          state = state(req.env)
+          state.dropped = true if options[:drop]
+          id = @presented.checked(state, sid)
+          loaded = id && state.loaded.delete(id)
+          @logouts.delete(req.env, state, id) if id
+          replaced, cookie_id = state.replaced
+          @logouts.delete(req.env, state, cookie_id) if replaced && replaced == id
+          new_id(state, loaded, options)
         end
 
         private
+
+        # [store options, Rack options]; an unknown name is reported once.
+        def split_options(options)
+          options = (options || {}).transform_keys(&:to_sym)
+          names = Configuration::OPTION_NAMES
+          rack_options = options.reject { |name, _| names.include?(name) }
+          UnknownOptions.report(rack_options.keys, known: names + UnknownOptions::RACK_OPTION_NAMES,
+                                                   source: "#{self.class.name} options")
+          [options.slice(*names), rack_options]
+        end
+
+        # The parts that share the lock strategy and the error handling.
+        def build_parts
+          serializer = @config.serializer_object
+          @errors = BackendErrors.new(@config)
+          @logouts = Logouts.new(@lock, @errors)
+          @reader = SessionReader.new(lock: @lock, lifetime: @lifetime, serializer: serializer, logouts: @logouts,
+                                      errors: @errors)
+          @writer = SessionWriter.new(lock: @lock, ids: @ids, lifetime: @lifetime, serializer: serializer,
+                                      logouts: @logouts)
+        end
 
         # A random id of at least 128 bits, signed: "<hmac>--<sid>".
         def generate_sid(*)
           session_id(@ids.generate)
         end
 
+        # `sid`'s public id when its signature checks out and it was not
+        # logged out during a fault (then it gets a new session); an id
+        # refused is reported.
+        def presented_id(env, state, sid, invalid_cookie)
+          id = @presented.checked(state, sid)
+          # No id given: a cookie may have been refused (extract_session_id).
+          @errors.handle(env, state, Errors::InvalidIDError.new) if sid.nil? ? invalid_cookie : id.nil?
+          id unless id && @logouts.refused?(id, state)
+        end
+
+        # `[id, session]` when the session `id` is there, or when DynamoDB
+        # could not be asked: the id is kept, so the stored session is there
+        # again once it answers (write_session won't touch it). Else nil.
+        def found_session(env, state, id)
+          session = @reader.read(env, state, id)
+          return [session_id(id), session] if session
+
+          [session_id(id), {}] if state.unavailable.include?(id)
+        end
+
+        def new_session(env, state, id)
+          env[NEW_SESSION_KEY] = "true"
+          new_sid = issue(state)
+          # Not found here, but it may live under a key this server does not
+          # read (a hashed_keys rollout): a logout in this request ends it too.
+          state.replaced = [new_sid.public_id, id] if id && state.missed == id
+          [new_sid, {}]
+        end
+
         # The id after a delete: nil on drop, else a new one, which is
         # `options[:id]` from now on (`session.destroy` in plain Rack goes on
         # with it; Rails loads the session again from it).
-        def new_id(req, loaded, options)
+        def new_id(state, loaded, options)
           return nil if options[:drop]
 
-          new_sid = issue(req)
+          new_sid = issue(state)
           # Carry created_at over (older gem versions stored it as a number).
           created = loaded&.created_at
-          renewed(req.env)[new_sid.public_id] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
+          state.renewed[new_sid.public_id] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
           options[:id] = new_sid
         end
 
@@ -222,8 +222,8 @@ module Aws
         end
 
         # A new id, recorded as this request's own.
-        def issue(req)
-          generate_sid.tap { |sid| issued(req.env)[sid.public_id] = true }
+        def issue(state)
+          generate_sid.tap { |sid| state.issued[sid.public_id] = true }
         end
 
         def session_class
@@ -231,20 +231,9 @@ module Aws
         end
 
         # The cookie's id, a SessionId, only when its signature checks out;
-        # otherwise nil, and the load that follows reports InvalidIDError. An
-        # empty or absent cookie is no id, as in Rack.
+        # otherwise nil, and the load that follows reports InvalidIDError.
         def extract_session_id(req)
-          presented = super
-          raw = presented.is_a?(Rack::Session::SessionId) ? presented.public_id : presented
-          return nil if raw.nil? || (raw.respond_to?(:empty?) && raw.empty?)
-
-          seen = state(req.env).cookie
-          unless seen && seen[0] == raw
-            id = checked(raw)
-            seen = state(req.env).cookie = [raw, id && session_id(id)]
-          end
-          state(req.env).invalid_cookie = true unless seen[1]
-          seen[1]
+          @presented.from_cookie(state(req.env), super)
         end
 
         # A cookie whose signature did not check out still loads the
@@ -260,137 +249,8 @@ module Aws
           [sid, session]
         end
 
-        def public_id(sid)
-          SessionIds.public_id(sid)
-        end
-
-        # `sid`'s public id when its signature checks out (constant time),
-        # else nil. The SessionId extract_session_id gave this request was
-        # checked there.
-        def checked_id(req, sid)
-          seen = state(req.env).cookie
-          return sid.public_id if seen && seen[1] && sid.equal?(seen[1])
-
-          checked(sid)
-        end
-
-        def checked(sid)
-          @ids.checked(sid)
-        end
-
-        def valid_sid?(sid)
-          @ids.valid?(sid)
-        end
-
-        def read_session(req, sid)
-          loaded = @lock.get_session_data(sid)
-          # DynamoDB answers: deletes that failed earlier are tried again.
-          retry_pending_deletes
-          unless loaded
-            state(req.env).missed = sid
-            return nil
-          end
-          return discard(sid, loaded) if @lifetime.expired?(loaded)
-
-          # Recorded before decoding, so a lock on an undecodable item is
-          # still released at the end of the request.
-          loaded_sessions(req.env)[sid] = loaded
-          @serializer.load(loaded.data)
-        rescue StandardError => e
-          handle_error(req.env, e)
-          unavailable(req.env) << sid if transient?(e)
-          nil
-        end
-
-        # Marks the request as having found DynamoDB failing (RequestState#down).
-        def note_failure(env, error)
-          state(env).down = true if transient?(error)
-        end
-
-        # Errors after which the stored session is probably fine and will be
-        # readable again: timeouts, connection failures, throttling, 5xx.
-        def transient?(error)
-          case error
-          when Errors::NetworkError, Errors::ThrottlingError then true
-          when Errors::ServiceError then error.status_code.to_i >= 500
-          else false
-          end
-        end
-
-        def discard(sid, loaded)
-          @lock.release(sid, loaded)
-          nil
-        end
-
-        def now_string
-          Time.now.to_f.to_s
-        end
-
         def state(env)
           env[STATE_KEY] ||= RequestState.new
-        end
-
-        def loaded_sessions(env)
-          state(env).loaded
-        end
-
-        def renewed(env)
-          state(env).renewed
-        end
-
-        def unavailable(env)
-          state(env).unavailable
-        end
-
-        def issued(env)
-          state(env).issued
-        end
-
-        def delete_or_remember(env, sid)
-          # DynamoDB already failed this request (and the handler heard of
-          # it): remembered without a second wait.
-          return remember_pending(env, sid) if state(env).down
-
-          @lock.delete(sid)
-          forget_pending(sid)
-        rescue StandardError => e
-          remember_pending(env, sid)
-          handle_error(env, e)
-        end
-
-        def pending_delete?(sid)
-          @pending_deletes.include?(sid)
-        end
-
-        def remember_pending(env, sid)
-          return unless @pending_deletes.add(sid)
-
-          env["rack.errors"]&.puts("aws-sessionstore-dynamodb-rs: more than #{MAX_PENDING_DELETES} logouts " \
-                                   "wait for DynamoDB; the oldest is no longer refused by this process")
-        end
-
-        def forget_pending(sid)
-          @pending_deletes.delete(sid)
-        end
-
-        # One more try at a remembered delete; on failure it stays
-        # remembered (its first failure went to the handler already: this
-        # request, someone else's maybe, is not failed by it).
-        def retry_delete(sid, env = nil)
-          @lock.delete(sid)
-          forget_pending(sid)
-          true
-        rescue StandardError => e
-          note_failure(env, e) if env
-          false
-        end
-
-        # After a successful read or save: a few remembered deletes, oldest first,
-        # until one fails.
-        def retry_pending_deletes
-          return if @pending_deletes.empty?
-
-          @pending_deletes.first(PENDING_PER_REQUEST).each { |sid| break unless retry_delete(sid) }
         end
 
         # A deleting Set-Cookie for the session cookie, with its path and
@@ -404,21 +264,13 @@ module Aws
         # Without a second wait when DynamoDB already failed this request:
         # the lock then expires after lock_expiry_time.
         def release_locks(env)
-          held = loaded_sessions(env)
-          held.each { |sid, loaded| @lock.release(sid, loaded) } unless state(env).down
-          held.clear
-        rescue StandardError => e
+          state = state(env)
+          held = state.loaded
+          @errors.guarded(env, state, nil) do
+            held.each { |sid, loaded| @lock.release(sid, loaded) } unless state.down
+          end
+        ensure
           held&.clear
-          handle_error(env, e)
-        end
-
-        # The one place store errors go: the request is marked as having
-        # found DynamoDB failing when the error says so (no more calls in
-        # it), then the configured handler raises or logs; the request goes
-        # on with a fresh session.
-        def handle_error(env, error)
-          note_failure(env, error)
-          @config.error_handler.handle_error(error, env)
         end
       end
     end

@@ -96,17 +96,26 @@ module Aws
             until stack.empty?
               node, expanded = stack.pop
               if expanded
-                on_path.delete(node)
-                height = 1 + (containers_in(node).map { |child| heights.fetch(child, 0) }.max || 0)
+                height = leave(node, heights, on_path)
                 return yield("is nested deeper than #{MAX_NESTING} levels") if height > MAX_NESTING
-
-                heights[node] = height
               elsif !heights.key?(node) && !on_path.key?(node)
-                on_path[node] = true
-                stack << [node, true]
-                containers_in(node).each { |child| stack << [child, false] }
+                enter(node, stack, on_path)
               end
             end
+          end
+
+          # A container entered: its children go on the stack, then itself
+          # again to be closed once they are done.
+          def enter(node, stack, on_path)
+            on_path[node] = true
+            stack << [node, true]
+            containers_in(node).each { |child| stack << [child, false] }
+          end
+
+          # A container whose children are done: its height, recorded.
+          def leave(node, heights, on_path)
+            on_path.delete(node)
+            heights[node] = 1 + (containers_in(node).map { |child| heights.fetch(child, 0) }.max || 0)
           end
 
           def containers_in(node)

@@ -5,11 +5,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use magnus::{
-    block::Proc, method, prelude::*, r_struct::RStruct, Error, RClass, RHash, Ruby, Value,
-};
+use magnus::{block::Proc, method, prelude::*, Error, RClass, RHash, Ruby, Value};
 
-use super::request::{member, seconds};
 use super::results::gc_stats;
 use super::Client;
 use crate::error::StoreError;
@@ -31,23 +28,13 @@ impl Client {
     /// also stops it between batches: the batches in flight complete, the
     /// final counters go to `progress`, then the exception propagates. A
     /// second interrupt abandons the run at once.
-    pub(super) fn collect_garbage(
+    fn collect_garbage(
         ruby: &Ruby,
         rb_self: &Self,
-        request: RStruct,
+        spec: GcSpec,
         progress: Option<Proc>,
     ) -> Result<RHash, Error> {
-        let dry_run: bool = member(request, "dry_run")?;
-        let spec = GcSpec {
-            table: member(request, "table")?,
-            key_name: member(request, "key_name")?,
-            max_age: member(request, "max_age")?,
-            max_stale: member(request, "max_stale")?,
-            segments: member(request, "segments")?,
-            operation_delay: seconds(ruby, request, "operation_delay", "gc_operation_delay")?,
-            max_deletes_per_second: member(request, "max_deletes_per_second")?,
-            dry_run,
-        };
+        let dry_run = spec.dry_run;
         let client = rb_self.sdk(ruby)?;
         let counters = Arc::new(GcProgress::default());
         let started = Instant::now();

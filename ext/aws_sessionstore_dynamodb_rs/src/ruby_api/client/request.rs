@@ -1,10 +1,13 @@
 //! Reading the request Structs of `lib/aws/session_store/dynamo_db/native.rb`
-//! (one per call shape) into owned Rust values, in one place. Every read
-//! goes through `member`, whose errors name the Struct and the member
-//! (`Aws::SessionStore::DynamoDB::Native::SaveRequest#data: ...`) and keep
-//! Ruby's class: a missing member is a NameError, a wrong type a TypeError,
-//! a value the native layer can't take a `ConfigurationError`; never a
-//! panic.
+//! (one per call shape) into owned Rust values, in one place: a
+//! `TryConvert` per shape, so a binding takes the `ops` value (or a plain
+//! struct of them) as its argument and magnus reads it before the call.
+//! Every read goes through `member`, whose errors name the Struct and the
+//! member (`Aws::SessionStore::DynamoDB::Native::SaveRequest#data: ...`)
+//! and keep Ruby's class: a missing member is a NameError, a wrong type a
+//! TypeError, a value the native layer can't take a `ConfigurationError`;
+//! never a panic. Members are read in the order they always were, so the
+//! first bad one is the one named.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,35 +15,250 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use magnus::{
-    prelude::*, r_struct::RStruct, Error, ExceptionClass, RArray, RHash, Ruby, TryConvert,
+    error::ErrorType, prelude::*, r_struct::RStruct, Error, ExceptionClass, RArray, RHash, Ruby,
+    TryConvert, Value,
 };
 
 use crate::error::StoreError;
+use crate::ops::gc::GcSpec;
 use crate::ops::item::ItemKey;
+use crate::ops::lock::LockTiming;
+use crate::ops::session::{Condition, Move, Save};
 use crate::ops::stats::CallStats;
-use crate::ops::table::Billing;
+use crate::ops::table::{Billing, CreateTable};
 use crate::ruby_api::item;
 
+/// A request a binding takes: where its call's cost is counted, when the
+/// request asked for it (`instrument: true`).
+pub(super) trait Request {
+    fn stats(&self) -> Option<Arc<CallStats>> {
+        None
+    }
+}
+
+/// `Native::ItemRequest`, for `get_item`.
+pub(super) struct ItemRequest {
+    pub key: ItemKey,
+    pub consistent: bool,
+}
+
+/// `Native::LockRequest`, for `lock_session`.
+pub(super) struct LockRequest {
+    pub key: ItemKey,
+    pub consistent: bool,
+    pub timing: LockTiming,
+}
+
+/// `Native::LockedItem`, for `release_lock`: the lock value to remove.
+pub(super) struct LockedItem {
+    pub key: ItemKey,
+    pub lock: String,
+}
+
+/// `Native::ScanRequest`, for `scan_page`.
+pub(super) struct ScanRequest {
+    pub table: String,
+    pub limit: i32,
+    pub start_key: Option<HashMap<String, AttributeValue>>,
+}
+
+/// `Native::RewriteRequest`, for `rewrite_item` (never counted).
+pub(super) struct RewriteRequest {
+    pub key: ItemKey,
+    pub expected: Vec<(String, AttributeValue)>,
+    pub set: Vec<(String, AttributeValue)>,
+}
+
+impl TryConvert for ItemRequest {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let consistent = member(request, "consistent")?;
+        Ok(ItemRequest {
+            key: item_key(request)?,
+            consistent,
+        })
+    }
+}
+
+/// `Native::ItemRequest` for `delete_item`, which reads its key only.
+impl TryConvert for ItemKey {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        item_key(RStruct::try_convert(val)?)
+    }
+}
+
+impl TryConvert for Save {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let new_session: bool = member(request, "new_session")?;
+        Ok(Save {
+            key: item_key(request)?,
+            data: member(request, "data")?,
+            created_at: member(request, "created_at")?,
+            expire_at: member(request, "expire_at")?,
+            condition: if new_session {
+                Condition::New
+            } else {
+                Condition::Existing
+            },
+            lock: member(request, "lock")?,
+        })
+    }
+}
+
+impl TryConvert for Move {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let read_updated_at = typed(&Ruby::get_with(val), request, "read_updated_at")?;
+        Ok(Move {
+            to: item_key(request)?,
+            from_key: member(request, "from_key")?,
+            data: member(request, "data")?,
+            created_at: member(request, "created_at")?,
+            expire_at: member(request, "expire_at")?,
+            read_updated_at,
+            lock: member(request, "lock")?,
+        })
+    }
+}
+
+impl TryConvert for LockRequest {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let consistent = member(request, "consistent")?;
+        let timing = LockTiming {
+            expiry: millis(request, "expiry_ms")?,
+            retry_delay: millis(request, "retry_delay_ms")?,
+            max_wait: millis(request, "max_wait_ms")?,
+        };
+        Ok(LockRequest {
+            key: item_key(request)?,
+            consistent,
+            timing,
+        })
+    }
+}
+
+impl TryConvert for LockedItem {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let lock = member(request, "lock")?;
+        Ok(LockedItem {
+            key: item_key(request)?,
+            lock,
+        })
+    }
+}
+
+impl TryConvert for CreateTable {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let billing = billing(&Ruby::get_with(val), request)?;
+        Ok(CreateTable {
+            table: member(request, "table")?,
+            key_name: member(request, "key_name")?,
+            billing,
+            enable_ttl: member(request, "enable_ttl")?,
+        })
+    }
+}
+
+impl TryConvert for GcSpec {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let ruby = Ruby::get_with(val);
+        let dry_run = member(request, "dry_run")?;
+        Ok(GcSpec {
+            table: member(request, "table")?,
+            key_name: member(request, "key_name")?,
+            max_age: member(request, "max_age")?,
+            max_stale: member(request, "max_stale")?,
+            segments: member(request, "segments")?,
+            operation_delay: seconds(&ruby, request, "operation_delay", "gc_operation_delay")?,
+            max_deletes_per_second: member(request, "max_deletes_per_second")?,
+            dry_run,
+        })
+    }
+}
+
+impl TryConvert for ScanRequest {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        Ok(ScanRequest {
+            table: member(request, "table")?,
+            limit: member(request, "limit")?,
+            start_key: string_map(request, "start_key")?,
+        })
+    }
+}
+
+impl TryConvert for RewriteRequest {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let ruby = Ruby::get_with(val);
+        let expected = typed_list(&ruby, request, "expected")?;
+        let set = typed_list(&ruby, request, "set")?;
+        Ok(RewriteRequest {
+            key: key_of(request, false)?,
+            expected,
+            set,
+        })
+    }
+}
+
+/// The item requests, by the field holding their key (and its stats).
+macro_rules! counted {
+    ($($request:ty => $key:ident),+ $(,)?) => {$(
+        impl Request for $request {
+            fn stats(&self) -> Option<Arc<CallStats>> {
+                self.$key.stats.clone()
+            }
+        }
+    )+};
+}
+
+counted!(ItemRequest => key, Save => key, Move => to, LockRequest => key, LockedItem => key);
+
+/// `delete_item`'s request, which is its key.
+impl Request for ItemKey {
+    fn stats(&self) -> Option<Arc<CallStats>> {
+        self.stats.clone()
+    }
+}
+
+/// A table's name (`delete_table`, `describe_table`).
+impl Request for String {}
+impl Request for CreateTable {}
+impl Request for ScanRequest {}
+impl Request for RewriteRequest {}
+
 /// One member of a request Struct, converted.
-pub(super) fn member<T: TryConvert>(request: RStruct, name: &str) -> Result<T, Error> {
+fn member<T: TryConvert>(request: RStruct, name: &str) -> Result<T, Error> {
     request
         .getmember(name)
         .map_err(|err| naming(request, name, err))
 }
 
-/// `err` again, same class, its message prefixed with `Struct#member`.
+/// `err` again, same class, its message prefixed with `Struct#member`:
+/// an exception Ruby raised, or one magnus made (an Array, Hash or tuple
+/// member of the wrong type) before raising it.
 fn naming(request: RStruct, name: &str, err: Error) -> Error {
-    let Some(exception) = err.value() else {
-        return err;
+    let named = |class, message: &str| {
+        Error::new(class, format!("{}#{name}: {message}", struct_name(request)))
     };
-    let Some(class) = ExceptionClass::from_value(exception.class().as_value()) else {
-        return err;
-    };
-    let message: String = match exception.funcall("message", ()) {
-        Ok(message) => message,
-        Err(_) => return err,
-    };
-    Error::new(class, format!("{}#{name}: {message}", struct_name(request)))
+    match err.error_type() {
+        ErrorType::Error(class, message) => named(*class, message),
+        ErrorType::Exception(exception) => {
+            let Some(class) = ExceptionClass::from_value(exception.class().as_value()) else {
+                return err;
+            };
+            match exception.funcall::<_, _, String>("message", ()) {
+                Ok(message) => named(class, &message),
+                Err(_) => err,
+            }
+        }
+        ErrorType::Jump(_) => err,
+    }
 }
 
 /// The request's class name (`inspect` would add "(keyword_init: true)").
@@ -60,14 +278,9 @@ fn bad(ruby: &Ruby, problem: String) -> Error {
 
 /// The item a request names: its `table`, `key_name` and `key` members,
 /// and `instrument` (true: count the call's cost).
-pub(super) fn item_key(request: RStruct) -> Result<ItemKey, Error> {
+fn item_key(request: RStruct) -> Result<ItemKey, Error> {
     let instrument: Option<bool> = member(request, "instrument")?;
     key_of(request, instrument.unwrap_or(false))
-}
-
-/// The item a request without `instrument` (`RewriteRequest`) names.
-pub(super) fn uncounted_key(request: RStruct) -> Result<ItemKey, Error> {
-    key_of(request, false)
 }
 
 fn key_of(request: RStruct, counted: bool) -> Result<ItemKey, Error> {
@@ -80,12 +293,7 @@ fn key_of(request: RStruct, counted: bool) -> Result<ItemKey, Error> {
 }
 
 /// Member `name`, a number of seconds, as a Duration.
-pub(super) fn seconds(
-    ruby: &Ruby,
-    request: RStruct,
-    name: &str,
-    option: &str,
-) -> Result<Duration, Error> {
+fn seconds(ruby: &Ruby, request: RStruct, name: &str, option: &str) -> Result<Duration, Error> {
     let secs: f64 = member(request, name)?;
     Duration::try_from_secs_f64(secs).map_err(|_| {
         bad(
@@ -96,14 +304,14 @@ pub(super) fn seconds(
 }
 
 /// Member `name`, milliseconds, as a Duration.
-pub(super) fn millis(request: RStruct, name: &str) -> Result<Duration, Error> {
+fn millis(request: RStruct, name: &str) -> Result<Duration, Error> {
     member::<u64>(request, name).map(Duration::from_millis)
 }
 
 /// `billing_mode` ("provisioned", with `read_capacity` and
 /// `write_capacity`, or "pay_per_request"). Ruby validates the option
 /// (`options.rb`); any other value is a `ConfigurationError` here too.
-pub(super) fn billing(ruby: &Ruby, request: RStruct) -> Result<Billing, Error> {
+fn billing(ruby: &Ruby, request: RStruct) -> Result<Billing, Error> {
     let mode: String = member(request, "billing_mode")?;
     match mode.as_str() {
         "pay_per_request" => Ok(Billing::PayPerRequest),
@@ -119,7 +327,7 @@ pub(super) fn billing(ruby: &Ruby, request: RStruct) -> Result<Billing, Error> {
 }
 
 /// Member `name`, `[type, text]` (type "S" or "N"), as an attribute value.
-pub(super) fn typed(ruby: &Ruby, request: RStruct, name: &str) -> Result<AttributeValue, Error> {
+fn typed(ruby: &Ruby, request: RStruct, name: &str) -> Result<AttributeValue, Error> {
     let (kind, text): (String, String) = member(request, name)?;
     item::typed_value(&kind, text)
         .ok_or_else(|| bad(ruby, format!("{name}: type {kind:?} is not S or N")))
@@ -127,7 +335,7 @@ pub(super) fn typed(ruby: &Ruby, request: RStruct, name: &str) -> Result<Attribu
 
 /// Member `name`, `[[attribute, type, text], ...]` (type "S" or "N"), as
 /// attribute values.
-pub(super) fn typed_list(
+fn typed_list(
     ruby: &Ruby,
     request: RStruct,
     name: &str,
@@ -149,7 +357,7 @@ pub(super) fn typed_list(
 
 /// Member `name`, a Hash of attribute name to String (a scan's start key),
 /// or nil, as S values.
-pub(super) fn string_map(
+fn string_map(
     request: RStruct,
     name: &str,
 ) -> Result<Option<HashMap<String, AttributeValue>>, Error> {

@@ -1,17 +1,156 @@
-//! The Ruby values the client's methods return besides plain ones, built
-//! in one place once the GVL is back: the `[result, stats]` pair of an
-//! instrumented item call, garbage collection's counters, a table's
-//! description.
+//! What Ruby gets back from the client's methods, built in one place once
+//! the GVL is back: `Answer`, the one conversion of every `ops` outcome
+//! (the outcomes Ruby sees as Symbols named in one table), the
+//! `[result, stats]` pair of an instrumented item call, garbage
+//! collection's counters, a table's description.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use magnus::{prelude::*, Error, RHash, Ruby, Value};
+use aws_sdk_dynamodb::types::AttributeValue;
+use magnus::{prelude::*, Error, IntoValue, RHash, Ruby, Value};
 
+use crate::error::StoreError;
 use crate::ops::gc::GcProgress;
+use crate::ops::item::Item;
+use crate::ops::lock::{Locked, Takeover};
+use crate::ops::session::{Moved, Saved};
 use crate::ops::stats::CallStats;
-use crate::ops::table::Description;
+use crate::ops::table::{Created, Deleted, Description};
+use crate::ruby_api::item;
+
+/// An `ops` outcome as the Ruby value a method returns.
+pub(super) trait Answer {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error>;
+}
+
+/// The outcomes Ruby receives as Symbols: each variant's name, once, and
+/// after a `;` the variants that are errors instead (raised as Ruby
+/// exceptions).
+macro_rules! symbols {
+    ($($outcome:ident {
+        $($variant:ident => $name:literal),+
+        $(; $($failed:ident => $error:expr),+)? $(,)?
+    })+) => {$(
+        impl Answer for $outcome {
+            fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+                let name = match self {
+                    $($outcome::$variant => $name,)+
+                    $($($outcome::$failed => return Err($error.into_ruby(ruby)),)+)?
+                };
+                Ok(ruby.to_symbol(name).as_value())
+            }
+        }
+    )+};
+}
+
+symbols! {
+    Created { Created => "created", AlreadyExisted => "exists" }
+    Deleted { Deleted => "deleted", Missing => "missing" }
+    // Why `lock_session` took a lock from another holder.
+    Takeover { Expired => "expired", Future => "future", Unreadable => "unreadable" }
+    Moved {
+        Moved => "moved", SourceGone => "source_gone", Refused => "refused";
+        LockLost => StoreError::LockLost
+    }
+}
+
+/// `save_session`: true when written, false when the condition refused it;
+/// a lost lock raises `LockLostError`.
+impl Answer for Saved {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        match self {
+            Saved::Written => true.answer(ruby),
+            Saved::ConditionFailed => false.answer(ruby),
+            Saved::LockLost => Err(StoreError::LockLost.into_ruby(ruby)),
+        }
+    }
+}
+
+/// `lock_session`: `[item, lock, takeover]`, or nil when there is no item.
+impl Answer for Locked {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        match self {
+            Locked::Acquired {
+                item,
+                lock,
+                takeover,
+            } => Ok(ruby
+                .ary_new_from_values(&[
+                    item.answer(ruby)?,
+                    lock.into_value_with(ruby),
+                    takeover.answer(ruby)?,
+                ])
+                .as_value()),
+            Locked::Missing => ().answer(ruby),
+        }
+    }
+}
+
+/// An item's attributes as a Hash (`get_item`: or nil, as `Option`).
+impl Answer for Item {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        Ok(item::to_ruby(ruby, self)?.as_value())
+    }
+}
+
+/// The value, or nil.
+impl<T: Answer> Answer for Option<T> {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        match self {
+            Some(value) => value.answer(ruby),
+            None => ().answer(ruby),
+        }
+    }
+}
+
+impl Answer for bool {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        Ok(self.into_value_with(ruby))
+    }
+}
+
+/// nil.
+impl Answer for () {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        Ok(ruby.qnil().as_value())
+    }
+}
+
+/// `scan_page`: `[items, next_key]`, each item's S and N values as
+/// `[type, text]`, the next page's start key (its S values) or nil.
+impl Answer for (Vec<Item>, Option<Item>) {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        let (items, next) = self;
+        let list = ruby.ary_new_capa(items.len());
+        for found in items {
+            list.push(item::to_ruby_typed(ruby, found)?)?;
+        }
+        let next = match next {
+            Some(key) => {
+                let hash = ruby.hash_new();
+                for (name, value) in key {
+                    if let AttributeValue::S(text) = value {
+                        hash.aset(name, text)?;
+                    }
+                }
+                hash.as_value()
+            }
+            None => ruby.qnil().as_value(),
+        };
+        Ok(ruby
+            .ary_new_from_values(&[list.as_value(), next])
+            .as_value())
+    }
+}
+
+/// `describe_table`.
+impl Answer for Description {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        description(ruby, self).map(|hash| hash.as_value())
+    }
+}
 
 /// The call's result, or `[result, stats]` when the request asked for
 /// stats (`instrument: true`): DynamoDB calls, HTTP attempts, retries and
@@ -69,7 +208,7 @@ pub(super) fn gc_stats(
 
 /// A table's description: `status`, `item_count`, `size_bytes`,
 /// `billing_mode`, `key_name`, `ttl_status`, `ttl_attribute`.
-pub(super) fn description(ruby: &Ruby, d: Description) -> Result<RHash, Error> {
+fn description(ruby: &Ruby, d: Description) -> Result<RHash, Error> {
     let hash = ruby.hash_new();
     hash.aset(ruby.to_symbol("status"), d.status)?;
     hash.aset(ruby.to_symbol("item_count"), d.item_count)?;

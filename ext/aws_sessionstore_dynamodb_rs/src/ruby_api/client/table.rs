@@ -1,62 +1,35 @@
 //! `Native::Client`'s table calls: create, delete, describe.
 
-use magnus::{method, prelude::*, r_struct::RStruct, Error, RClass, RHash, Ruby, Value};
+use magnus::{method, prelude::*, Error, RClass, Ruby, Value};
 
-use super::request::{billing, member};
-use super::results::description;
 use super::Client;
-use crate::ops::table::{self, CreateTable, Created, Deleted};
+use crate::ops::table::{self, CreateTable};
 
 impl Client {
     /// `create_table(Native::TableRequest)` → `:created` or `:exists`.
-    pub(super) fn create_table(
-        ruby: &Ruby,
-        rb_self: &Self,
-        request: RStruct,
-    ) -> Result<Value, Error> {
-        let billing = billing(ruby, request)?;
-        let spec = CreateTable {
-            table: member(request, "table")?,
-            key_name: member(request, "key_name")?,
-            billing,
-            enable_ttl: member(request, "enable_ttl")?,
-        };
-        let created = rb_self.run(
-            ruby,
-            |client| async move { table::create(&client, spec).await },
-        )?;
-        Ok(ruby
-            .to_symbol(match created {
-                Created::Created => "created",
-                Created::AlreadyExisted => "exists",
-            })
-            .as_value())
+    fn create_table(ruby: &Ruby, rb_self: &Self, spec: CreateTable) -> Result<Value, Error> {
+        rb_self.call(ruby, spec, |c, spec| async move {
+            table::create(&c, spec).await
+        })
     }
 
     /// `delete_table(table)` → `:deleted` or `:missing`.
-    pub(super) fn delete_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<Value, Error> {
-        let deleted = rb_self.run(ruby, |client| async move {
-            table::delete(&client, &table).await
-        })?;
-        Ok(ruby
-            .to_symbol(match deleted {
-                Deleted::Deleted => "deleted",
-                Deleted::Missing => "missing",
-            })
-            .as_value())
+    fn delete_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<Value, Error> {
+        rb_self.call(
+            ruby,
+            table,
+            |c, t| async move { table::delete(&c, &t).await },
+        )
     }
 
     /// `describe_table(table)` → Hash with status, item_count, size_bytes,
     /// billing_mode, key_name, ttl_status, ttl_attribute.
-    pub(super) fn describe_table(
-        ruby: &Ruby,
-        rb_self: &Self,
-        table: String,
-    ) -> Result<RHash, Error> {
-        let d = rb_self.run(ruby, |client| async move {
-            table::describe(&client, &table).await
-        })?;
-        description(ruby, d)
+    fn describe_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<Value, Error> {
+        rb_self.call(
+            ruby,
+            table,
+            |c, t| async move { table::describe(&c, &t).await },
+        )
     }
 }
 

@@ -120,32 +120,6 @@ module Aws
             data
           end
 
-          # A Hash given as :dynamo_db_client fills native client options that no
-          # other source set.
-          def apply_client_hash!(opts)
-            client = opts[:dynamo_db_client]
-            return if client.nil?
-
-            unless client.is_a?(Hash)
-              raise Errors::ConfigurationError,
-                    ":dynamo_db_client is not supported (got #{client.class}): this gem has no Ruby SDK " \
-                    "and builds its own native DynamoDB client. Use the options " \
-                    "#{NATIVE_CLIENT_OPTIONS.map(&:inspect).join(", ")} instead, directly or as a Hash " \
-                    "given as :dynamo_db_client."
-            end
-
-            client = symbolize_keys(client)
-            unknown = client.keys - NATIVE_CLIENT_OPTIONS
-            unless unknown.empty?
-              raise Errors::ConfigurationError,
-                    ":dynamo_db_client Hash has unknown keys #{unknown.map(&:inspect).join(", ")}; " \
-                    "known keys: #{NATIVE_CLIENT_OPTIONS.map(&:inspect).join(", ")}"
-            end
-            client.each do |name, value|
-              opts[name] = value unless value.nil? || @explicit.include?(name)
-            end
-          end
-
           def compact(hash)
             hash.reject { |_, value| value.nil? }
           end

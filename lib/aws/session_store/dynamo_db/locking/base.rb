@@ -4,19 +4,9 @@ module Aws
   module SessionStore
     module DynamoDB
       # How a session is read and saved: {Null} (the default) or
-      # {Pessimistic} (`enable_locking: true`).
+      # {Pessimistic} (`enable_locking: true`). Where items are stored is
+      # {StorageKeys}'; what a stored item must hold, {Attributes}'.
       module Locking
-        # What one request knows of a session it read: the serialized data
-        # (to skip rewriting it unchanged), the timestamps, the lock, and
-        # with `hashed_keys` the older key it was found under, if any (the
-        # cookie's clear value, or the first hashed scheme's key): the save
-        # then moves it to its current key.
-        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :found_under, keyword_init: true) do
-          def under_old_key?
-            !found_under.nil?
-          end
-        end
-
         # Reads, saves and deletes session items through the native client.
         class Base
           # @param config [Configuration]
@@ -25,8 +15,7 @@ module Aws
             @config = config
             @client = client
             @table = config.table_name
-            @key = config.table_key
-            @hashed = config.hashed_keys
+            @keys = StorageKeys.new(config)
           end
 
           # Saves a session. `loaded` is what {#get_session_data} returned for
@@ -36,7 +25,7 @@ module Aws
           def save(sid, data, loaded, created_at:, expire_at:)
             return move_to_current_key(sid, data, loaded, expire_at) if loaded&.under_old_key?
 
-            request = Native::SaveRequest.new(**item(sid), expire_at: expire_at)
+            request = Native::SaveRequest.new(**@keys.location(sid), expire_at: expire_at)
             if loaded
               request.data = data unless data == loaded.data
               request.new_session = false
@@ -55,7 +44,7 @@ module Aws
           # servers disagree on where a session lives; a logout on any of them
           # must end it on all.
           def delete(sid)
-            every_key(sid).each { |key| delete_item(at(key)) }
+            @keys.every_key(sid).each { |key| delete_item(@keys.at(key)) }
           end
 
           # Releases a lock without saving; the app raised. No-op here.
@@ -63,8 +52,8 @@ module Aws
 
           private
 
-          def delete_item(where)
-            request = Native::ItemRequest.new(**where)
+          def delete_item(location)
+            request = Native::ItemRequest.new(**location)
             instrumented(:delete, request) do |payload|
               call(:delete_item, request, payload)
               payload&.store(:outcome, :deleted)
@@ -79,26 +68,34 @@ module Aws
           # lock on it): nobody is logged out by switching hashed keys on,
           # and a session logged out meanwhile stays logged out.
           def move_to_current_key(sid, data, loaded, expire_at)
-            request = Native::MoveRequest.new(**item(sid), from_key: loaded.found_under, data: data,
-                                                           created_at: loaded.created_at.to_s, expire_at: expire_at,
-                                                           read_updated_at: typed(loaded.updated_at), lock: loaded.lock)
-            outcome = instrumented(:write, request) do |payload|
-              call(:move_session, request, payload).tap do |moved|
-                payload&.merge!(outcome: moved == :moved ? :written : :refused, bytes: data.bytesize)
-              end
-            end
+            outcome = move(move_request(sid, data, loaded, expire_at))
             return true if outcome == :moved
             # Moved meanwhile by a request that held no lock either: saved
             # there, as the plain path saves (and only if it still exists).
             return save_moved_meanwhile(sid, data, expire_at) if outcome == :source_gone && loaded.lock.nil?
 
             # Refused with the old item still there: our lock must not stay on it.
-            release_lock(at(loaded.found_under), loaded.lock) if loaded.lock && outcome == :refused
+            release_lock(@keys.at(loaded.found_under), loaded.lock) if loaded.lock && outcome == :refused
             false
           end
 
+          def move_request(sid, data, loaded, expire_at)
+            Native::MoveRequest.new(**@keys.location(sid), from_key: loaded.found_under, data: data,
+                                                           created_at: loaded.created_at.to_s, expire_at: expire_at,
+                                                           read_updated_at: typed(loaded.updated_at), lock: loaded.lock)
+          end
+
+          # One move, as the `write` event. @return [Symbol] the outcome
+          def move(request)
+            instrumented(:write, request) do |payload|
+              call(:move_session, request, payload).tap do |moved|
+                payload&.merge!(outcome: moved == :moved ? :written : :refused, bytes: request.data.bytesize)
+              end
+            end
+          end
+
           def save_moved_meanwhile(sid, data, expire_at)
-            write(Native::SaveRequest.new(**item(sid), data: data, expire_at: expire_at, new_session: false))
+            write(Native::SaveRequest.new(**@keys.location(sid), data: data, expire_at: expire_at, new_session: false))
           end
 
           # `[type, text]` of a timestamp as read: S as written by v4, N by v0.5.
@@ -106,10 +103,10 @@ module Aws
             stamp.is_a?(Numeric) ? ["N", stamp.to_s] : ["S", stamp.to_s]
           end
 
-          # Removes our lock on `where` without saving; a lock no longer ours
-          # is left alone.
-          def release_lock(where, lock)
-            request = Native::LockedItem.new(**where, lock: lock)
+          # Removes our lock on `location` without saving; a lock no longer
+          # ours is left alone.
+          def release_lock(location, lock)
+            request = Native::LockedItem.new(**location, lock: lock)
             instrumented(:write, request) do |payload|
               call(:release_lock, request, payload).tap { payload&.store(:outcome, :released) }
             end
@@ -124,38 +121,12 @@ module Aws
             end
           end
 
-          # The key an item is stored under: the cookie's value, or with
-          # `hashed_keys` an HMAC-SHA256 of it under a key derived from the
-          # secret (the secret stays in Configuration: its #inspect redacts it).
-          def storage_key(sid)
-            @hashed ? Native.storage_key(@config.secret_key, sid) : sid
-          end
-
-          # With `hashed_keys`, the older keys a session may still be under,
-          # in the order they are looked up: the first hashed scheme's, then
-          # the cookie's clear value. None without.
-          def old_keys(sid)
-            @hashed ? [Native.legacy_storage_key(@config.secret_key, sid), sid] : []
-          end
-
-          # Every key `sid` may be stored under, its current one first.
-          def every_key(sid)
-            current = storage_key(sid)
-            secret = @config.secret_key
-            [current] + ([Native.storage_key(secret, sid), Native.legacy_storage_key(secret, sid), sid] - [current])
-          end
-
-          # The item under `key`, in this store's table.
-          def at(key)
-            { table: @table, key_name: @key, key: key }
-          end
-
           # Runs one native call as the event `event` (Instrumentation) when
           # somebody listens; `request` then asks for the call's stats.
-          def instrumented(event, request, &block)
+          def instrumented(event, request)
             Instrumentation.instrument(event, @table) do |payload|
               request.instrument = true if payload
-              block.call(payload)
+              yield payload
             end
           end
 
@@ -168,55 +139,6 @@ module Aws
             value, stats = result
             payload.merge!(stats)
             value
-          end
-
-          # Bytes of an item's `data`, for the event payload.
-          def bytes_of(attributes)
-            data = attributes && attributes["data"]
-            data.is_a?(String) ? data.bytesize : nil
-          end
-
-          # Where the session `sid` lives: the members every request has.
-          def item(sid)
-            at(storage_key(sid))
-          end
-
-          # The item's state, or nil when it has no readable data (the item
-          # is missing, or only a lock stub the official gem left behind).
-          def loaded_from(item, lock = nil, found_under: nil)
-            return nil if item.nil? || stub?(item)
-
-            data = item["data"]
-            unless data.is_a?(String)
-              raise Errors::CorruptSessionError, "session item has no data string (data is #{describe(data)})"
-            end
-
-            # A session whose age can't be read could never expire.
-            %w[created_at updated_at].each do |name|
-              next if timestamp?(item[name])
-
-              raise Errors::CorruptSessionError, "session item has an unreadable #{name} (#{describe(item[name])})"
-            end
-
-            Loaded.new(data: data, created_at: item["created_at"], updated_at: item["updated_at"], lock: lock,
-                       found_under: found_under)
-          end
-
-          # Seconds since the epoch, as the official gems wrote them: a
-          # numeric String (v3+) or a number (v0.5-v2).
-          def timestamp?(value)
-            value.is_a?(Numeric) || (value.is_a?(String) && !Float(value, exception: false).nil?)
-          end
-
-          # A value's type for an error message, never its content.
-          def describe(value)
-            value.is_a?(Symbol) ? "DynamoDB type #{value}" : value.class.name
-          end
-
-          # Only a key and a lock: what the official gem's locking leaves
-          # when it locks an id whose item is gone. Not a session.
-          def stub?(item)
-            !item.key?("data") && !item.key?("created_at")
           end
         end
       end

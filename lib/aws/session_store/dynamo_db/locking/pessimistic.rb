@@ -12,80 +12,81 @@ module Aws
           #   item is created).
           # @raise [Errors::LockWaitTimeoutError] after `lock_max_wait_time`.
           def get_session_data(sid)
-            found, lock, found_under = acquire_any(sid)
-            return nil unless found
+            locked = nil
+            # A request that held the lock on an old key may have moved the
+            # session while we waited for it: the search then looks under
+            # the current key again.
+            found_under = @keys.search(sid) { |location| locked = acquire(location) }
+            return nil unless locked
 
-            where = found_under ? at(found_under) : item(sid)
-            if stub?(found)
-              # We hold its lock now; remove the stub so it can't trap the id.
-              delete_item(where)
-              return nil
-            end
-
-            begin
-              loaded_from(found, lock, found_under: found_under)
-            rescue Errors::CorruptSessionError
-              release_lock(where, lock)
-              raise
-            end
+            location = found_under ? @keys.at(found_under) : @keys.location(sid)
+            loaded_or_released(location, locked[0], locked[1], found_under)
           end
 
           # Removes our lock without saving.
           def release(sid, loaded)
             return unless loaded&.lock
 
-            release_lock(loaded.under_old_key? ? at(loaded.found_under) : item(sid), loaded.lock)
+            release_lock(loaded.under_old_key? ? @keys.at(loaded.found_under) : @keys.location(sid), loaded.lock)
           end
 
           private
 
-          # [item, lock, old key or nil] with the lock ours, under the current
-          # key or (with hashed_keys) an older one; nil when there is none.
-          # A request that held the lock on an old key may have moved the
-          # session while we waited for it: then it is looked for again
-          # under the current key.
-          def acquire_any(sid)
-            found, lock = acquire(item(sid))
-            return [found, lock, nil] if found || !@hashed
-
-            old_keys(sid).each do |key|
-              found, lock = acquire(at(key))
-              return [found, lock, key] if found
+          # The session whose lock we hold now; nil, with the lock item
+          # deleted, for a stub (so it can't trap the id); with the lock
+          # released, the error for an item that is no session.
+          def loaded_or_released(location, attributes, lock, found_under)
+            if Attributes.stub?(attributes)
+              delete_item(location)
+              return nil
             end
-            found, lock = acquire(item(sid))
-            found && [found, lock, nil]
+
+            begin
+              Attributes.loaded(attributes, lock, found_under: found_under)
+            rescue Errors::CorruptSessionError
+              release_lock(location, lock)
+              raise
+            end
           end
 
-          # [item, lock, takeover] once the lock on `where` is ours, or nil
-          # (no item).
-          def acquire(where)
-            request = Native::LockRequest.new(
-              **where,
-              consistent: @config.consistent_read,
-              expiry_ms: Integer(@config.lock_expiry_time),
-              retry_delay_ms: Integer(@config.lock_retry_delay),
-              max_wait_ms: (@config.lock_max_wait_time * 1000).to_i
-            )
+          # [attributes, lock, takeover] once the lock on `location` is ours,
+          # or nil (no item).
+          def acquire(location)
+            request = lock_request(location)
             locked = nil
             returned = false
             instrumented(:lock_wait, request) do |payload|
               locked = call(:lock_session, request, payload)
-              payload&.merge!(outcome: locked ? :acquired : :missing, bytes: bytes_of(locked&.first))
-              # Taken from another holder: why (:expired, :future, :unreadable).
-              payload[:takeover] = locked[2] if payload && locked && locked[2]
+              note_acquired(payload, locked) if payload
             end
             returned = true
             locked
           ensure
             # Taken, but something raised before the caller could record it:
             # released here, on every path out (ensure, not rescue).
-            release_quietly(where, locked[1]) if locked && !returned
+            release_quietly(location, locked[1]) if locked && !returned
+          end
+
+          def lock_request(location)
+            Native::LockRequest.new(
+              **location,
+              consistent: @config.consistent_read,
+              expiry_ms: Integer(@config.lock_expiry_time),
+              retry_delay_ms: Integer(@config.lock_retry_delay),
+              max_wait_ms: (@config.lock_max_wait_time * 1000).to_i
+            )
+          end
+
+          def note_acquired(payload, locked)
+            payload.merge!(outcome: locked ? :acquired : :missing, bytes: Attributes.data_bytes(locked&.first))
+            # Taken from another holder: why (:expired, :future, :unreadable).
+            payload[:takeover] = locked[2] if locked && locked[2]
           end
 
           # A release on the way out of an exception: the exception is the
           # one that counts; the lock expires if this fails too.
-          def release_quietly(where, lock)
-            release_lock(where, lock)
+          def release_quietly(location, lock)
+            release_lock(location, lock)
           rescue StandardError
             nil
           end

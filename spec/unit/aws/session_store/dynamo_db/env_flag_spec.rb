@@ -30,4 +30,29 @@ RSpec.describe Aws::SessionStore::DynamoDB::EnvFlag do
     ENV.delete("AWS_DYNAMO_DB_SESSION_ENABLE_LOCKING")
     ENV.delete("AWS_DYNAMO_DB_SESSION_CONSISTENT_READ")
   end
+
+  describe ".fetch" do
+    let(:name) { "AWS_SESSIONSTORE_ENV_FLAG_SPEC" }
+
+    after { ENV.delete(name) }
+
+    it "gives the default while the variable is unset" do
+      expect(described_class.fetch(name)).to be(false)
+      expect(described_class.fetch(name, default: true)).to be(true)
+    end
+
+    it "parses a set variable, an empty one being off whatever the default" do
+      ENV[name] = "Yes"
+      expect(described_class.fetch(name)).to be(true)
+      ENV[name] = ""
+      expect(described_class.fetch(name, default: true)).to be(false)
+    end
+
+    it "refuses a set variable that is no on/off word, naming it" do
+      ENV[name] = "maybe"
+      expect { described_class.fetch(name, default: true) }
+        .to raise_error(Aws::SessionStore::DynamoDB::Errors::ConfigurationError,
+                        "#{name}=\"maybe\" is not a boolean: use one of 1/true/yes/on or 0/false/no/off")
+    end
+  end
 end

@@ -79,6 +79,11 @@ RSpec.describe Aws::SessionStore::DynamoDB::Errors do
       expect(e.message).to include("500000 bytes", "400 KB", "409600")
     end
 
+    it "takes DynamoDB's item size limit from the native extension, where it is defined once" do
+      expect(Aws::SessionStore::DynamoDB::Native::ITEM_SIZE_LIMIT).to eq(409_600)
+      expect(errors::SessionTooLargeError.new(1).limit).to eq(Aws::SessionStore::DynamoDB::Native::ITEM_SIZE_LIMIT)
+    end
+
     it "names the limit without a size" do
       expect(errors::SessionTooLargeError.new.message).to include("400 KB")
     end

@@ -14,5 +14,6 @@ RSpec.describe MemoryClient do
   it_behaves_like "a native session client" do
     let(:client) { described_class.new }
     let(:table) { "sessions" }
+    let(:plant_typed) { ->(key, attributes) { client.put_typed(key, attributes) } }
   end
 end

@@ -3,29 +3,21 @@
 # The middleware's contract without DynamoDB: the store and the locking
 # strategies against an in-memory native client (spec/support/memory_client.rb)
 # given to them through Native.client_factory, the one place they get a
-# client from. The same behaviour against DynamoDB Local is in
-# spec/integration (rack_middleware_spec, locking_spec, ...).
+# client from (the shared context in spec/support/memory_store.rb). More
+# of it, by area, is in rack_middleware/ and locking/; what only DynamoDB
+# shows stays in spec/integration.
 
 require "aws-sessionstore-dynamodb-rs"
-require_relative "../../../../support/memory_client"
-require_relative "../../../../support/store_requests"
+require_relative "../../../../support/memory_store"
 
 RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
-  include StoreRequestHelpers
+  include_context "store on the memory client"
 
   let(:dynamo) { Aws::SessionStore::DynamoDB }
-  let(:client) { MemoryClient.new }
-  let(:secret) { "unit-secret-#{"k" * 52}" }
-
-  before { dynamo::Native.client_factory = ->(_options) { client } }
-  after { dynamo::Native.client_factory = nil }
+  let(:secret) { StoreSpecHelpers::SECRET }
 
   def store(app = StoreRequestHelpers::COUNTER_APP, **options)
-    described_class.new(app, { secret_key: secret, max_stale: 3600, region: "us-east-1" }.merge(options))
-  end
-
-  def stored(cookie)
-    client.item(cookie)
+    described_class.new(app, store_options({ max_stale: 3600 }.merge(options)))
   end
 
   it "loads and writes: a new session is written once, then read and updated" do

@@ -4,14 +4,12 @@
 # threshold (compress_data_above), and a clear SessionTooLargeError before
 # DynamoDB's 400 KB item limit either way.
 
-require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "zlib"
-require_relative "../support/store_requests"
+require_relative "../../../../../support/memory_store"
 
-RSpec.describe "Large sessions" do
-  include_context "with a session table"
-  include StoreRequestHelpers
+RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with large sessions" do
+  include_context "store on the memory client"
 
   let(:prefix) { Aws::SessionStore::DynamoDB::Serializer::Compressed::PREFIX }
   # ~600 KB of text that compresses well, as carts and form state do.
@@ -34,7 +32,7 @@ RSpec.describe "Large sessions" do
     compressing = store(compress_data_above: 16 * 1024)
     written = store_request(compressing)
     expect(written.errors).to eq("")
-    data = raw_item(written.cookie)["data"]["S"]
+    data = stored(written.cookie)["data"]
     expect(data).to start_with(prefix)
     expect(data.bytesize).to be < 100 * 1024
     expect(store_request(compressing, "/read", cookie: written.cookie).body).to eq(big.bytesize.to_s)
@@ -46,7 +44,7 @@ RSpec.describe "Large sessions" do
     small = Aws::SessionStore::DynamoDB::RackMiddleware.new(StoreRequestHelpers::COUNTER_APP,
                                                             store_options(max_stale: 3600, compress_data_above: 1024))
     cookie = store_request(small).cookie
-    expect(raw_item(cookie)["data"]["S"]).to eq('{"n":1}')
+    expect(stored(cookie)["data"]).to eq('{"n":1}')
   end
 
   it "refuses a session past DynamoDB's 400 KB limit with SessionTooLargeError, saving nothing (no compression)" do
@@ -54,12 +52,12 @@ RSpec.describe "Large sessions" do
     expect(response.status).to eq(200)
     expect(response.errors).to start_with("Aws::SessionStore::DynamoDB::Errors::SessionTooLargeError: session item is ")
     expect(response.errors).to include("over DynamoDB's item size limit of 409600 bytes")
-    expect(all_items).to be_empty
+    expect(stored_keys).to be_empty
   end
 
   it "refuses at save a session that would inflate past what a read accepts (SessionTooLargeError, nothing written)" do
     cookie = store_request(store(compress_data_above: 1024)).cookie
-    before = raw_item(cookie)
+    before = stored(cookie)
     huge = "a" * (65 * 1024 * 1024) # deflates to ~65 KB, would read back as corrupt
     growing = Aws::SessionStore::DynamoDB::RackMiddleware.new(lambda { |env|
       env["rack.session"]["blob"] = huge
@@ -68,7 +66,7 @@ RSpec.describe "Large sessions" do
     response = store_request(growing, cookie: cookie)
     expect(response.errors).to match(/SessionTooLargeError: session is \d+ bytes, over what a compressed session /)
     expect(response.errors).to include("may inflate to when read (67108864 bytes)")
-    expect(raw_item(cookie)).to eq(before)
+    expect(stored(cookie)).to eq(before)
     expect(store_request(store(compress_data_above: 1024), "/read", cookie: cookie).body).to eq(big.bytesize.to_s)
   end
 
@@ -78,8 +76,7 @@ RSpec.describe "Large sessions" do
     [[bomb, /inflates past 67108864 bytes/], [garbage, /not valid compressed data/]].each do |data, message|
       key = "#{OpenSSL::HMAC.hexdigest("MD5", StoreSpecHelpers::SECRET, "a" * 32)}--#{"a" * 32}"
       now = Time.now.to_f.to_s
-      raw_dynamodb.put_item(table_name, "session_id" => { "S" => key }, "data" => { "S" => data },
-                                        "created_at" => { "S" => now }, "updated_at" => { "S" => now })
+      plant(key, "data" => data, "created_at" => now, "updated_at" => now)
       response = store_request(store, "/read", cookie: key)
       expect(response.status).to eq(200)
       expect(response.body).to eq("0")

@@ -7,11 +7,9 @@
 # from the user's side checked before use. The Rails side is in
 # spec/integration/rails_integration_spec.rb.
 
-require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require "digest"
-require_relative "../support/store_requests"
-require_relative "../support/storage_keys"
+require_relative "../../../../../support/memory_store"
 
 # The app behind the store: "/" counts, "/read" only reads, "/reset"
 # counts, destroys the session (Rack's reset_session) and counts again;
@@ -45,9 +43,7 @@ module SessionIdSpecApp
 end
 
 RSpec.describe "Session ids (Rack::Session::SessionId)" do
-  include_context "with a session table"
-  include StorageKeys
-  include StoreRequestHelpers
+  include_context "store on the memory client"
 
   def store(**extra)
     Aws::SessionStore::DynamoDB::RackMiddleware.new(SessionIdSpecApp, store_options({ max_stale: 3600 }.merge(extra)))
@@ -65,7 +61,7 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
   end
 
   def keys
-    all_items.map { |item| item["session_id"]["S"] }
+    stored_keys
   end
 
   [false, true].each do |hashed_keys|
@@ -85,7 +81,7 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
           again = store_request(store(**options), path, cookie: first.cookie)
           expect(again.cookie).to be_nil # the same cookie goes on
           agree(body(again)["before"], first.cookie)
-          expect(JSON.parse(all_items.first["data"]["S"])).to eq("n" => n)
+          expect(JSON.parse(stored_items.first["data"])).to eq("n" => n)
         end
         # The item's key is what it always was.
         expect(keys).to eq([storage_key(first.cookie)])
@@ -107,13 +103,12 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
         sid = SecureRandom.hex(16)
         cookie = "#{OpenSSL::HMAC.hexdigest("MD5", StoreSpecHelpers::SECRET, sid)}--#{sid}"
         now = Time.now.to_f.to_s
-        raw_dynamodb.put_item(table_name, "session_id" => { "S" => storage_key(cookie) }, "data" => { "S" => '{"n":5}' },
-                                          "created_at" => { "S" => now }, "updated_at" => { "S" => now })
+        plant(storage_key(cookie), "data" => '{"n":5}', "created_at" => now, "updated_at" => now)
         response = store_request(store(**options), cookie: cookie)
         expect(response.cookie).to be_nil
         agree(body(response)["before"], cookie)
         expect(keys).to eq([storage_key(cookie)])
-        expect(all_items.first["data"]).to eq("S" => '{"n":6}')
+        expect(stored_items.first["data"]).to eq('{"n":6}')
       end
     end
   end
@@ -144,15 +139,14 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
     end
     # A signed cookie is the id from the start.
     expect(body(store_request(store, "/early", cookie: victim))["early"]).to eq(victim)
-    expect(JSON.parse(raw_item(victim)["data"]["S"])).to eq("n" => 2)
+    expect(JSON.parse(stored(victim)["data"])).to eq("n" => 2)
   end
 
   it "deletes nothing for a forged cookie on renew or drop, even when the session was never loaded" do
     # An item under an unsigned key (planted, or left by another app).
     forged = "#{"0" * 32}--#{SecureRandom.hex(16)}"
     now = Time.now.to_f.to_s
-    raw_dynamodb.put_item(table_name, "session_id" => { "S" => forged }, "data" => { "S" => '{"n":1}' },
-                                      "created_at" => { "S" => now }, "updated_at" => { "S" => now })
+    plant(forged, "data" => '{"n":1}', "created_at" => now, "updated_at" => now)
     %i[renew drop].each do |option|
       app = lambda do |env|
         env["rack.session.options"][option] = true
@@ -160,7 +154,7 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
       end
       mw = Aws::SessionStore::DynamoDB::RackMiddleware.new(app, store_options(max_stale: 3600))
       expect(store_request(mw, cookie: forged).status).to eq(200)
-      expect(raw_item(forged)).not_to be_nil, "deleted on #{option}"
+      expect(stored(forged)).not_to be_nil, "deleted on #{option}"
     end
   end
 
@@ -206,17 +200,16 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
       victim
       # An item under the forged key (planted, or left by another app).
       now = Time.now.to_f.to_s
-      raw_dynamodb.put_item(table_name, "session_id" => { "S" => forged.public_id }, "data" => { "S" => "{}" },
-                                        "created_at" => { "S" => now }, "updated_at" => { "S" => now })
+      plant(forged.public_id, "data" => "{}", "created_at" => now, "updated_at" => now)
       options = {}
       new_sid, = inside { |s, req| s.delete_session(req, forged, options) }
       expect(new_sid).to be_a(Rack::Session::SessionId)
       expect(options[:id]).to equal(new_sid)
-      expect(raw_item(forged.public_id)).not_to be_nil
-      expect(raw_item(victim)).not_to be_nil
+      expect(stored(forged.public_id)).not_to be_nil
+      expect(stored(victim)).not_to be_nil
       dropped, = inside { |s, req| s.delete_session(req, victim, { drop: true }) }
       expect(dropped).to be_nil
-      expect(raw_item(victim)).to be_nil
+      expect(stored(victim)).to be_nil
     end
 
     it "write_session: a forged id writes nothing and reports InvalidIDError" do
@@ -225,7 +218,7 @@ RSpec.describe "Session ids (Rack::Session::SessionId)" do
       expect(written).to be(false)
       expect(errors).to include("InvalidIDError")
       expect(keys).to eq([victim])
-      expect(JSON.parse(raw_item(victim)["data"]["S"])).to eq("n" => 1)
+      expect(JSON.parse(stored(victim)["data"])).to eq("n" => 1)
     end
   end
 

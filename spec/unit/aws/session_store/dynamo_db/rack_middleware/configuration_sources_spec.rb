@@ -2,26 +2,20 @@
 
 # Every configuration source, end to end: the middleware is built from
 # runtime options, ENV, the legacy ENV names and YAML files (with ERB), and
-# the proof is which DynamoDB Local table the session item lands in.
-# spec/configuration_spec.rb covers the merging rules in isolation.
+# the proof is which table the session is saved to and which client
+# options the native client is built with (on the in-memory client).
+# ../configuration_spec.rb covers the merging rules in isolation.
 
-require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
-require "fileutils"
-require "tmpdir"
-require_relative "../support/store_environment"
+require_relative "../../../../../support/memory_store"
+require_relative "../../../../../support/store_environment"
 
-RSpec.describe "Configuration sources, end to end" do
-  let(:config_class) { Aws::SessionStore::DynamoDB::Configuration }
-  let(:raw_dynamodb) { DynamoDBLocalHelper.raw_client }
-  let(:tables) do
-    %i[runtime env legacy yaml env_yaml].to_h { |source| [source, DynamoDBLocalHelper.unique_table_name("cfg-#{source}")] }
-  end
+RSpec.describe Aws::SessionStore::DynamoDB::Configuration, "sources through the middleware" do
+  include_context "store on the memory client"
+  let(:tables) { %i[runtime env legacy yaml env_yaml].to_h { |source| [source, "cfg-#{source}-sessions"] } }
+  let(:endpoint) { "http://127.0.0.1:1" }
   # No store variable from the outside leaks in (and none stays behind).
   include_context "with a clean store environment"
-
-  before { tables.each_value { |name| raw_dynamodb.create_table(name) } }
-  after { tables.each_value { |name| raw_dynamodb.delete_table(name) } }
 
   let(:inner_app) do
     lambda do |env|
@@ -42,24 +36,26 @@ RSpec.describe "Configuration sources, end to end" do
     Rack::Utils.unescape(cookie)
   end
 
-  # The sources (keys of `tables`) whose table holds the item `cookie`.
+  # The sources (keys of `tables`) whose table the session `cookie` was
+  # saved to.
   def sources_holding(cookie)
     tables.select do |_, name|
-      raw_dynamodb.get_item(name, "session_id" => { "S" => cookie }).key?("Item")
+      requests_of(:save_session).any? { |request| request.key == cookie && request.table == name }
     end.keys
   end
 
   def item_in(source, cookie)
-    raw_dynamodb.get_item(tables.fetch(source), "session_id" => { "S" => cookie })["Item"]
+    expect(sources_holding(cookie)).to eq([source])
+    stored(cookie)
   end
 
   # A config file that also carries the client options, so the store can
-  # reach DynamoDB Local from the file alone. ERB builds the values.
+  # reach its endpoint from the file alone. ERB builds the values.
   def erb_config(table, extra_lines = "")
     yaml_file(<<~YAML, "sessions.yml")
       # <%= "ERB comment, evaluated before YAML" %>
       table_name: <%= #{table.split("-").inspect}.join("-") %>
-      endpoint: <%= ENV.fetch("DYNAMODB_ENDPOINT") %>
+      endpoint: <%= "#{endpoint}" %>
       region: us-<%= "east" %>-1
       access_key_id: dummy
       secret_access_key: <%= "dum" + "my" %>
@@ -71,6 +67,10 @@ RSpec.describe "Configuration sources, end to end" do
     StoreSpecHelpers::SECRET
   end
 
+  def native_options
+    { endpoint: endpoint, region: "us-east-1", access_key_id: "dummy", secret_access_key: "dummy" }
+  end
+
   def runtime(extra = {})
     native_options.merge(secret_key: secret).merge(extra)
   end
@@ -79,7 +79,7 @@ RSpec.describe "Configuration sources, end to end" do
     ENV["AWS_DYNAMO_DB_SESSION_TABLE_NAME"] = tables[:env]
     cookie = write_session(runtime)
     expect(sources_holding(cookie)).to eq([:env])
-    expect(JSON.parse(item_in(:env, cookie)["data"]["S"])).to eq("user_id" => 42)
+    expect(JSON.parse(item_in(:env, cookie)["data"])).to eq("user_id" => 42)
   end
 
   it "parses ENV values: max_stale as an Integer, serializer as a Symbol, the secret as a String" do
@@ -89,8 +89,8 @@ RSpec.describe "Configuration sources, end to end" do
     ENV["AWS_DYNAMO_DB_SESSION_SECRET_KEY"] = "1234567890123456"
     cookie = write_session(native_options)
     item = item_in(:env, cookie)
-    expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 3600 + 180) # max_stale + touch interval
-    expect(item["data"]["S"]).to eq([Marshal.dump("user_id" => 42)].pack("m*"))
+    expect(item["expire_at"]).to be_within(5).of(Time.now.to_i + 3600 + 180) # max_stale + touch interval
+    expect(item["data"]).to eq([Marshal.dump("user_id" => 42)].pack("m*"))
     digest, sid = cookie.split("--", 2)
     expect(digest).to eq(OpenSSL::HMAC.hexdigest("MD5", "1234567890123456", sid))
   end
@@ -100,8 +100,10 @@ RSpec.describe "Configuration sources, end to end" do
     cookie = write_session(secret_key: secret, config_file: path)
     expect(sources_holding(cookie)).to eq([:yaml])
     item = item_in(:yaml, cookie)
-    expect(item["data"]["S"]).to eq([Marshal.dump("user_id" => 42)].pack("m*"))
-    expect(item["expire_at"]["N"].to_i).to be_within(5).of(Time.now.to_i + 600 + 30) # max_stale + touch interval
+    expect(item["data"]).to eq([Marshal.dump("user_id" => 42)].pack("m*"))
+    expect(item["expire_at"]).to be_within(5).of(Time.now.to_i + 600 + 30) # max_stale + touch interval
+    expect(client_options.last).to include(endpoint: endpoint, region: "us-east-1", access_key_id: "dummy",
+                                           secret_access_key: "dummy")
   end
 
   it "takes the YAML file from ENV['AWS_DYNAMO_DB_SESSION_CONFIG_FILE'], secret_key included" do
@@ -111,6 +113,7 @@ RSpec.describe "Configuration sources, end to end" do
     expect(store.config.config_file).to eq(ENV["AWS_DYNAMO_DB_SESSION_CONFIG_FILE"])
     cookie = write_session({})
     expect(sources_holding(cookie)).to eq([:env_yaml])
+    expect(client_options.last).to include(endpoint: endpoint, secret_access_key: "dummy")
     digest, sid = cookie.split("--", 2)
     expect(digest).to eq(OpenSSL::HMAC.hexdigest("MD5", "yaml-yaml-yaml-yaml-secret", sid))
   end
@@ -166,7 +169,8 @@ RSpec.describe "Configuration sources, end to end" do
     expect(sources_holding(yaml_cookie)).to eq([:yaml])
 
     expected = { runtime: 1, env: 1, legacy: 1, yaml: 1, env_yaml: 0 }
-    expect(tables.transform_values { |name| raw_dynamodb.scan_all(name).size }).to eq(expected)
+    saves = requests_of(:save_session).map(&:table)
+    expect(tables.transform_values { |name| saves.count(name) }).to eq(expected)
   end
 
   it "lets runtime options beat both ENV and a :config_file for the same option" do

@@ -1,0 +1,74 @@
+# frozen_string_literal: true
+
+module Aws
+  module SessionStore
+    module DynamoDB
+      module Locking
+        # What one request knows of a session it read: the serialized data
+        # (to skip rewriting it unchanged), the timestamps, the lock, and
+        # with `hashed_keys` the older key it was found under, if any (the
+        # cookie's clear value, or the first hashed scheme's key): the save
+        # then moves it to its current key.
+        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :found_under, keyword_init: true) do
+          def under_old_key?
+            !found_under.nil?
+          end
+        end
+
+        # A stored item's attributes as a {Loaded}, checked: what cannot be
+        # a session is refused with {Errors::CorruptSessionError}.
+        module Attributes
+          module_function
+
+          # The item's state, or nil when it has no readable data (the item
+          # is missing, or only a lock stub the official gem left behind).
+          # @param attributes [Hash, nil] the item's attributes as read.
+          def loaded(attributes, lock = nil, found_under: nil)
+            return nil if attributes.nil? || stub?(attributes)
+
+            check!(attributes)
+            Loaded.new(data: attributes["data"], created_at: attributes["created_at"],
+                       updated_at: attributes["updated_at"], lock: lock, found_under: found_under)
+          end
+
+          # Only a key and a lock: what the official gem's locking leaves
+          # when it locks an id whose item is gone. Not a session.
+          def stub?(attributes)
+            !attributes.key?("data") && !attributes.key?("created_at")
+          end
+
+          # Bytes of an item's `data`, for an event payload.
+          def data_bytes(attributes)
+            data = attributes && attributes["data"]
+            data.is_a?(String) ? data.bytesize : nil
+          end
+
+          def check!(attributes)
+            data = attributes["data"]
+            unless data.is_a?(String)
+              raise Errors::CorruptSessionError, "session item has no data string (data is #{describe(data)})"
+            end
+
+            # A session whose age can't be read could never expire.
+            %w[created_at updated_at].each do |name|
+              next if timestamp?(attributes[name])
+
+              raise Errors::CorruptSessionError, "session item has an unreadable #{name} (#{describe(attributes[name])})"
+            end
+          end
+
+          # Seconds since the epoch, as the official gems wrote them: a
+          # numeric String (v3+) or a number (v0.5-v2).
+          def timestamp?(value)
+            value.is_a?(Numeric) || (value.is_a?(String) && !Float(value, exception: false).nil?)
+          end
+
+          # A value's type for an error message, never its content.
+          def describe(value)
+            value.is_a?(Symbol) ? "DynamoDB type #{value}" : value.class.name
+          end
+        end
+      end
+    end
+  end
+end

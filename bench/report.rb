@@ -267,7 +267,7 @@ module BenchReport
     raw.create_table(table)
     begin
       built = monotonic
-      run!(%w[cargo build --quiet --release --example floor -p] + [CRATE],
+      run!(%w[cargo build --quiet --release --example floor --features multi-thread-runtime -p] + [CRATE],
            name: "floor-build", timeout: 1800, chdir: ROOT)
       build_seconds = monotonic - built
       target = ENV.fetch("CARGO_TARGET_DIR", File.join(ROOT, "target"))
@@ -288,7 +288,7 @@ module BenchReport
       The same GetItem (consistent read) + conditional UpdateItem (`updated_at`, `data`) a request of the
       middleware makes, issued straight from Rust with aws-sdk-dynamodb (release build, the extension's SDK
       client builder and allocator, `block_on` per pair from the calling thread), #{pairs} pairs after a warm-up, against
-      the same DynamoDB Local: `cargo run --release --example floor -- <endpoint> <table> <n> [current|multi]`.
+      the same DynamoDB Local: `cargo run --release --example floor --features multi-thread-runtime -- <endpoint> <table> <n> [current|multi]`.
       Process CPU is getrusage(RUSAGE_SELF), every thread included. (Building the example took
       #{format("%.0f", build_seconds)} s of this section: cargo rebuilds it, optimised, whenever the crate changed.)
 

@@ -13,7 +13,8 @@
 //! is driven by `block_on` from the calling thread, on a current-thread
 //! runtime by default (as the extension's session calls, and the cheapest
 //! way to drive the SDK), or with `multi` on a multi-thread runtime of at
-//! most 2 workers (as the extension's table and GC calls). Prints wall and
+//! most 2 workers (built with `--features multi-thread-runtime`; the
+//! comparison that chose the current-thread one). Prints wall and
 //! process CPU (getrusage RUSAGE_SELF, every thread included) per pair,
 //! p50/p99/mean, then the same figures as one JSON line.
 //!
@@ -222,6 +223,24 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+#[cfg(feature = "multi-thread-runtime")]
+fn multi_thread_runtime() -> (std::io::Result<tokio::runtime::Runtime>, usize) {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get().clamp(1, 2))
+        .unwrap_or(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build();
+    (runtime, workers)
+}
+
+#[cfg(not(feature = "multi-thread-runtime"))]
+fn multi_thread_runtime() -> (std::io::Result<tokio::runtime::Runtime>, usize) {
+    eprintln!("floor: `multi` needs a build with --features multi-thread-runtime");
+    std::process::exit(2);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (endpoint, table, pairs, flavor) = match args.as_slice() {
@@ -235,14 +254,7 @@ fn main() {
     }
 
     let (runtime, workers) = if flavor == "multi" {
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get().clamp(1, 2))
-            .unwrap_or(1);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build();
-        (runtime, workers)
+        multi_thread_runtime()
     } else {
         (
             tokio::runtime::Builder::new_current_thread()

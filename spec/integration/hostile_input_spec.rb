@@ -13,25 +13,12 @@ require "openssl"
 require "securerandom"
 require "base64"
 require_relative "../support/store_requests"
+require_relative "../support/hostile_app"
 
 RSpec.describe "Hostile input" do
   include_context "with a session table"
   include StoreRequestHelpers
-
-  let(:secret) { StoreSpecHelpers::SECRET }
-
-  # "/read" only reads the session; "/" increments session["n"].
-  let(:inner_app) do
-    lambda do |env|
-      session = env["rack.session"]
-      session["n"] = session.fetch("n", 0) + 1 unless env["PATH_INFO"] == "/read"
-      [200, { "content-type" => "application/json" }, [JSON.generate(session.to_hash)]]
-    end
-  end
-
-  def sign(sid)
-    "#{OpenSSL::HMAC.hexdigest("MD5", secret, sid)}--#{sid}"
-  end
+  include_context "the hostile-input app"
 
   describe "corrupt or extreme items (beyond spec/interop_spec.rb)" do
     let(:extra) { {} }

@@ -15,24 +15,11 @@ require "aws-sessionstore-dynamodb-rs"
 require "openssl"
 require "securerandom"
 require_relative "../../../../../support/memory_store"
+require_relative "../../../../../support/hostile_app"
 
 RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware, "with hostile input" do
   include_context "store on the memory client"
-
-  let(:secret) { StoreSpecHelpers::SECRET }
-
-  # "/read" only reads the session; "/" increments session["n"].
-  let(:inner_app) do
-    lambda do |env|
-      session = env["rack.session"]
-      session["n"] = session.fetch("n", 0) + 1 unless env["PATH_INFO"] == "/read"
-      [200, { "content-type" => "application/json" }, [JSON.generate(session.to_hash)]]
-    end
-  end
-
-  def sign(sid)
-    "#{OpenSSL::HMAC.hexdigest("MD5", secret, sid)}--#{sid}"
-  end
+  include_context "the hostile-input app"
 
   # What a cookie must look like, and validate as, when the store hands it out.
   def fresh_cookie?(value)

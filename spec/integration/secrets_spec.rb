@@ -226,12 +226,16 @@ RSpec.describe "Secrets and session data stay out of logs, errors and inspect ou
         victim = attempt(base).cookie
         expect(raw_item(victim)["data"]["S"]).to include(SESSION_DATA_CANARY) # the canary really is in the data
 
-        # Throttling and a stalled server, through the proxy.
+        # Throttling and a stalled server, through the proxy. Throttling
+        # gets 5 s for its two attempts: the SDK's backoff between them
+        # alone may take a second, and on a loaded machine a 1 s limit made
+        # it a TimeoutError.
+        throttled = store_with(endpoint: proxy.endpoint, operation_timeout: 5, max_attempts: 2)
         through_proxy = store_with(endpoint: proxy.endpoint, operation_timeout: 1, max_attempts: 2)
         proxy.on_request do |op, _|
           [400, CountingProxy.error_body("ThrottlingException", "slow down")] if op == "GetItem"
         end
-        attempt(through_proxy, cookie: victim)
+        attempt(throttled, cookie: victim)
         proxy.on_request { |op, _| 30 if op == "GetItem" }
         attempt(through_proxy, cookie: victim)
         proxy.on_request { |op, _| :drop if op == "UpdateItem" }

@@ -17,3 +17,8 @@ pub const LOCKED_AT: &str = "locked_at";
 pub const USER_ID: &str = "user_id";
 /// The session's device, when the app keeps it: a truncated User-Agent.
 pub const USER_AGENT: &str = "user_agent";
+/// What starts a user record's key (`ops::users`); no session key does
+/// (the store's ids are hex, and a cookie must be signed to be read).
+pub const USER_RECORD_PREFIX: &str = "user#";
+/// What starts an entry's attribute name in a user record.
+pub const USER_ENTRY_PREFIX: &str = "s:";

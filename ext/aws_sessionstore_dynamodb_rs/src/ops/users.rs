@@ -25,11 +25,9 @@ use crate::ops::schema::{CREATED_AT, UPDATED_AT, USER_AGENT, USER_ID};
 use crate::ops::stats::send_counted;
 use crate::ops::update::{refusal, Update};
 
-/// What starts a user record's key; a session's key never does (the
-/// store's ids are hex, and a cookie must be signed to be read).
-pub const RECORD_PREFIX: &str = "user#";
-/// What starts an entry's attribute name in the user record.
-pub const ENTRY_PREFIX: &str = "s:";
+pub use crate::ops::schema::{
+    USER_ENTRY_PREFIX as ENTRY_PREFIX, USER_RECORD_PREFIX as RECORD_PREFIX,
+};
 /// Most keys one BatchGetItem reads.
 const BATCH_GET_MAX: usize = 100;
 /// Rounds of BatchGetItem for the keys DynamoDB left unprocessed.

@@ -120,7 +120,7 @@ module Aws
           state = state(req.env)
           id = SessionIds.public_id(sid)
           @errors.guarded(req.env, state, false) do
-            @writer.write(state, id, session, options[:expire_after]) && session_id(id)
+            @writer.write(state, id, session, options[:expire_after], req.env) && session_id(id)
           end
         end
 

@@ -11,6 +11,9 @@ require "spec_helper"
 require "aws-sessionstore-dynamodb-rs"
 require_relative "../support/store_requests"
 require_relative "../support/storage_keys"
+require "open3"
+require "rbconfig"
+require "tmpdir"
 
 RSpec.describe "UserSessions on DynamoDB Local" do
   include_context "with a session table"
@@ -110,6 +113,37 @@ RSpec.describe "UserSessions on DynamoDB Local" do
     end
     expect(user_sessions.revoke("42", **store_options)).to eq(2)
     expect([raw_item(clear), raw_item(hashed(hashed_cookie))]).to eq([nil, nil])
+  end
+
+  describe "from the command line" do
+    let(:env) do
+      { "AWS_DYNAMO_DB_SESSION_TABLE_NAME" => table_name, "AWS_DYNAMO_DB_SESSION_ENDPOINT" => DynamoDBLocalHelper.endpoint,
+        "AWS_DYNAMO_DB_SESSION_REGION" => "us-east-1", "AWS_DYNAMO_DB_SESSION_ACCESS_KEY_ID" => "dummy",
+        "AWS_DYNAMO_DB_SESSION_SECRET_ACCESS_KEY" => "dummy", "AWS_DYNAMO_DB_SESSION_SECRET_KEY" => StoreSpecHelpers::SECRET,
+        "AWS_DYNAMO_DB_SESSION_CONFIG_FILE" => nil, "RUBYOPT" => nil }
+    end
+    let(:lib) { File.expand_path("../../lib", __dir__) }
+
+    it "aws-sessionstore-dynamodb revoke-user ends the user's sessions; without an id it is a usage error" do
+      cookies = [login({}, "42"), login({}, "42")]
+      exe = File.expand_path("../../exe/aws-sessionstore-dynamodb", __dir__)
+      out, err, status = Open3.capture3(env, RbConfig.ruby, "-I", lib, exe, "revoke-user", "42")
+      expect([out, err, status.exitstatus]).to eq(["Revoked 2 session(s) of user 42.\n", "", 0])
+      expect(cookies.map { |cookie| read_user({}, cookie) }).to eq(["", ""])
+      _out, err, status = Open3.capture3(env, RbConfig.ruby, "-I", lib, exe, "revoke-user")
+      expect([status.exitstatus, err]).to match([2, /revoke-user takes one USER_ID/])
+    end
+
+    it "rake dynamo_db:session_store:revoke_user USER_ID=42 ends the user's sessions" do
+      cookie = login({}, "42")
+      Dir.mktmpdir("rake-revoke") do |dir|
+        File.write(File.join(dir, "Rakefile"), %(require "aws/session_store/dynamo_db/rake_tasks"\n))
+        out, err, status = Open3.capture3(env.merge("USER_ID" => "42"), "rake", "-I", lib,
+                                          "dynamo_db:session_store:revoke_user", chdir: dir)
+        expect([out, status.exitstatus]).to eq(["Revoked 1 session(s) of user 42.\n", 0]), err
+      end
+      expect(read_user({}, cookie)).to eq("")
+    end
   end
 
   it "garbage collection never takes a user record" do

@@ -12,7 +12,15 @@ module Aws
       #   UserSessions.list(user.id, current: session, **store_options)
       #   UserSessions.revoke(user.id, except: session, **store_options)
       #   UserSessions.revoke_one(user.id, entry.handle, **store_options)
+      #
+      # Behind the store, with its options and the request's session (a
+      # Rails controller's `request`, or a Rack env):
+      #
+      #   UserSessions.of(request).revoke_others(current_user.id)
       module UserSessions
+        # The Rack env key under which the store puts its {Scope}.
+        ENV_KEY = "aws.session_store.dynamo_db.user_sessions"
+
         # One session of a list. `handle` names it for {.revoke_one} (it is
         # neither its cookie nor its storage key, and neither can be made
         # from it); `created_at` and `updated_at` are Times (`updated_at`
@@ -28,12 +36,25 @@ module Aws
 
         module_function
 
+        # The store's {Scope} for a request it handled.
+        # @param request [#env, Hash] a Rack or Rails request, or its env.
+        # @raise [Errors::ConfigurationError] when no store with `user_key`
+        #   handled it.
+        def of(request)
+          env = request.respond_to?(:env) ? request.env : request
+          scope = env[ENV_KEY] if env.is_a?(Hash)
+          return scope.for(env) if scope
+
+          raise Errors::ConfigurationError, "UserSessions.of: no DynamoDB session store with user_key " \
+                                            "handled this request"
+        end
+
         # @param user_id [String, Integer] the id the session holds under `user_key`.
         # @param current [Object, nil] the request's session (anything with
         #   `#id`: Rack's or Rails'), marked `current`.
         # @return [Array<Entry>] the user's sessions, most recently used first.
         def list(user_id, current: nil, **options)
-          Call.new(options).list(user_id, current)
+          Call.new(configured(options)).list(user_id, current)
         end
 
         # Deletes every session of the user but `except` (a handle from
@@ -42,20 +63,71 @@ module Aws
         # flight included (its save finds the session gone).
         # @return [Integer] the sessions deleted.
         def revoke(user_id, except: nil, **options)
-          Call.new(options).revoke(user_id, except)
+          Call.new(configured(options)).revoke(user_id, except)
         end
 
         # Deletes the session `handle` names, if it is the user's.
         # @return [Boolean] whether a session was deleted.
         def revoke_one(user_id, handle, **options)
-          Call.new(options).revoke_one(user_id, handle)
+          Call.new(configured(options)).revoke_one(user_id, handle)
+        end
+
+        def configured(options)
+          Configuration.new(options.merge(require_secret: true))
+        end
+        private_class_method :configured
+
+        # The API on one store's configuration; {#for} binds it to a request
+        # (its session is the current one).
+        class Scope
+          # @api private
+          def initialize(config, env = nil)
+            @config = config
+            @env = env
+            freeze
+          end
+
+          # @api private
+          def for(env)
+            Scope.new(@config, env)
+          end
+
+          # {UserSessions.list}, the request's session marked current.
+          def list(user_id)
+            Call.new(@config).list(user_id, session)
+          end
+
+          # Ends every session of the user but the request's own: "sign out
+          # everywhere else". @return [Integer] the sessions ended.
+          def revoke_others(user_id)
+            Call.new(@config).revoke(user_id, session)
+          end
+
+          # Ends every session of the user, the request's own included.
+          def revoke(user_id)
+            Call.new(@config).revoke(user_id, nil)
+          end
+
+          def revoke_one(user_id, handle)
+            Call.new(@config).revoke_one(user_id, handle)
+          end
+
+          def inspect
+            "#<#{self.class.name} #{@config.table_name}>"
+          end
+
+          private
+
+          def session
+            @env && @env["rack.session"]
+          end
         end
 
         # One call of the API, on one configuration.
         # @api private
         class Call
-          def initialize(options)
-            @config = Configuration.new(options.merge(require_secret: true))
+          def initialize(config)
+            @config = config
             @client = Native.client(@config.native_client_options)
             @where = { table: @config.table_name, key_name: @config.table_key }
             @keys = Locking::StorageKeys.new(@config)

@@ -210,6 +210,39 @@ RSpec.describe Aws::SessionStore::DynamoDB::UserSessions do
     end
   end
 
+  describe ".of (the store behind a request)" do
+    let(:scoped_app) do
+      lambda do |env|
+        session = env["rack.session"]
+        scope = described_class.of(Rack::Request.new(env))
+        body = case env["PATH_INFO"]
+               when %r{\A/login/(.+)\z} then session["user_id"] = Regexp.last_match(1)
+               when "/others" then scope.revoke_others(session["user_id"])
+               when "/all" then scope.revoke(session["user_id"])
+               when "/list" then scope.list(session["user_id"]).map { |e| e.current ? 1 : 0 }.sort.inspect
+               end
+        [200, { "content-type" => "text/plain" }, [body.to_s]]
+      end
+    end
+    let(:scoped) { mod::RackMiddleware.new(scoped_app, store_options(extra)) }
+
+    it "signs out everywhere else in one line, with the store's own options" do
+      mine = store_request(scoped, "/login/42").cookie
+      other = store_request(scoped, "/login/42").cookie
+      expect(store_request(scoped, "/list", cookie: mine).body).to eq("[0, 1]")
+      expect(store_request(scoped, "/others", cookie: mine).body).to eq("1")
+      expect([stored(mine)&.fetch("user_id"), stored(other)]).to eq(["42", nil])
+      expect(store_request(scoped, "/all", cookie: mine).body).to eq("1")
+      expect(stored(mine)).to be_nil
+    end
+
+    it "raises ConfigurationError for a request no store with user_key handled" do
+      expect { described_class.of({}) }.to raise_error(mod::Errors::ConfigurationError, /no DynamoDB session store/)
+      plain = mod::RackMiddleware.new(scoped_app, store_options)
+      expect { store_request(plain, "/list", lint: false) }.to raise_error(mod::Errors::ConfigurationError)
+    end
+  end
+
   describe ".revoke_one" do
     it "deletes the session a handle names, only for its user" do
       cookie = login("42")

@@ -53,6 +53,16 @@ READER = lambda do |env|
   env["rack.session"]["n"] ||= 1
   [200, { "content-type" => "text/plain" }, ["ok"]]
 end
+# The same two apps with a signed-in user (user_id 42), for the rows with
+# user_key (doc/user-sessions.md): signed in by the warm-up's first request.
+SIGNED_IN_COUNTER = lambda do |env|
+  env["rack.session"]["user_id"] ||= 42
+  COUNTER.call(env)
+end
+SIGNED_IN_READER = lambda do |env|
+  env["rack.session"]["user_id"] ||= 42
+  READER.call(env)
+end
 
 def cpu
   Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID)
@@ -156,6 +166,10 @@ rows_to_run = [
   ["DynamoDB store (no locking, session changes)", store.call(COUNTER, touch_interval: 0), plain],
   ["DynamoDB store (locking, session changes)", store.call(COUNTER, enable_locking: true, lock_retry_delay: 5), plain],
   ["DynamoDB store (unchanged session, write avoidance)", store.call(READER), plain],
+  ["DynamoDB store (signed in, session changes), user_key",
+   store.call(SIGNED_IN_COUNTER, touch_interval: 0, user_key: "user_id"), plain],
+  ["DynamoDB store (signed in, unchanged session), user_key", store.call(SIGNED_IN_READER, user_key: "user_id"),
+   plain],
   ["DynamoDB store (session changes), in-memory native client: the Ruby glue alone",
    ours && with_memory_client { store.call(COUNTER, touch_interval: 0) }, plain],
   ["DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone",

@@ -8,8 +8,10 @@
 #   2. visitor B on /locked (enable_locking: true): parallel increments of one
 #      session, none lost, each waiting for the lock; the same without
 #      locking, for contrast;
-#   3. garbage collection of abandoned sessions, with the progress line;
-#   4. Puma stopped, table deleted.
+#   3. log out everywhere: visitors C and D sign in as one user, C lists
+#      the user's sessions and signs out everywhere else, D is signed out;
+#   4. garbage collection of abandoned sessions, with the progress line;
+#   5. Puma stopped, table deleted.
 #
 # It doubles as a smoke test: a wrong answer raises, and the exit status is 1.
 # script/demo sets everything up; by hand, with a DynamoDB Local running:
@@ -210,6 +212,7 @@ module Demo
       visitor_a = visit_sequentially
       show_item(visitor_a)
       visit_in_parallel
+      log_out_everywhere
       collect_garbage(visitor_a)
     ensure
       @failing = $! # an error or interrupt on its way out
@@ -313,6 +316,25 @@ module Demo
       last = unlocked.get_parallel("/?work=#{WORK}", PARALLEL).map { |a| a["count"] }.max
       say "  without locking (/), the same #{PARALLEL} requests end at count=#{last}: " \
           "#{1 + PARALLEL - last} of #{PARALLEL} updates lost"
+    end
+
+    def log_out_everywhere
+      step "Log out everywhere (user_key: \"user\"): visitors C and D sign in as carol; C signs out everywhere else"
+      c = Visitor.new(@puma.port)
+      d = Visitor.new(@puma.port)
+      [c, d].each { |visitor| visitor.get("/account/login?user=carol") }
+      before = c.get("/account")["sessions"]
+      say "  C lists carol's sessions: #{before.map { |s| "#{s["handle"]}…#{" (this one)" if s["current"]}" }.join(", ")}"
+      Demo.check(before.size == 2 && before.count { |s| s["current"] } == 1, "C should list 2 sessions: #{before}")
+      revoked = c.get("/account/others-out")["revoked"]
+      say "  C: UserSessions.of(request).revoke_others(\"carol\") => #{revoked}"
+      Demo.check(revoked == 1, "revoke_others should end D's session, it ended #{revoked.inspect}")
+      d_now = d.get("/account")
+      say "  D's next request: #{d_now["user"] ? "still signed in as #{d_now["user"]}" : "signed out"}"
+      Demo.check(d_now["user"].nil?, "D is still signed in: #{d_now}")
+      after = c.get("/account")["sessions"]
+      say "  C lists carol's sessions again: #{after.size} (#{after.map { |s| "#{s["handle"]}…" }.join})"
+      Demo.check(after.size == 1 && after.first["current"], "C should be the only session left: #{after}")
     end
 
     def collect_garbage(visitor_a)

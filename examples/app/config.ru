@@ -10,6 +10,9 @@
 #   GET /page     a page for a browser: the count, the worker that answered,
 #                 a log in form (POST /page/login, a new session id) and a
 #                 log out button (POST /page/logout, the session deleted)
+#   GET /account  one user's sessions (user_key: "user"): the list; with
+#                 /account/login?user=NAME signs in, /account/others-out
+#                 signs out everywhere else (UserSessions)
 #
 # Each JSON answer names the worker process that served it and how long
 # loading the session took (with locking: the wait for the lock). With
@@ -99,6 +102,29 @@ map "/page" do
       same_site: :lax,
       secure: ENV["DEMO_TLS"] == "1"
   run page
+end
+
+account = lambda do |env|
+  req = Rack::Request.new(env)
+  session = env["rack.session"]
+  sessions = Aws::SessionStore::DynamoDB::UserSessions.of(req)
+  user = session["user"]
+  body = case req.path_info
+         when "/login"
+           session["user"] = req.params["user"].to_s.gsub(/[^a-zA-Z0-9_-]/, "")[0, 32]
+           env["rack.session.options"][:renew] = true # a new id on log in
+           { user: session["user"] }
+         when "/others-out" then { user: user, revoked: user ? sessions.revoke_others(user) : 0 }
+         else
+           list = user ? sessions.list(user) : []
+           { user: user, sessions: list.map { |e| { handle: e.handle[0, 12], current: e.current, agent: e.user_agent } } }
+         end
+  [200, { "content-type" => "application/json" }, [JSON.generate(body.merge(pid: Process.pid))]]
+end
+
+map "/account" do
+  use Aws::SessionStore::DynamoDB::RackMiddleware, **store, key: "demo.account", user_key: "user", keep_user_agent: true
+  run account
 end
 
 map "/" do

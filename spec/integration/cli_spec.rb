@@ -78,7 +78,8 @@ RSpec.describe "exe/aws-sessionstore-dynamodb" do
   it "prints help with exit 0, globally and per command" do
     out, _err, status = cli("--help")
     expect(status.exitstatus).to eq(0)
-    expect(out).to include("create-table", "delete-table", "gc", "stats", "--table NAME", "--endpoint URL")
+    expect(out).to include("create-table", "delete-table", "gc", "stats", "revoke-user", "--table NAME",
+                           "--endpoint URL")
     out, _err, status = cli("gc", "--help")
     expect(status.exitstatus).to eq(0)
     expect(out).to include("--dry-run", "--max-age", "--max-stale", "--segments", "--delay", "--rate")

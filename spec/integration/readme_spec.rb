@@ -106,6 +106,14 @@ module ReadmeBlocks
         end
       RUBY
     },
+    {
+      match: /UserSessions/,
+      tables: %w[sessions],
+      # doc/user-sessions.md prints the list's size before and after.
+      check: <<~RUBY
+        abort "UserSessions still lists sessions" unless sessions.list(42, **options).empty?
+      RUBY
+    },
     { match: /\A# config\.ru/, tables: %w[sessions] },
     { match: %r{\A# config/initializers/}, tables: %w[my_app_sessions] }
   ].freeze

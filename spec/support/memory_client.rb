@@ -87,6 +87,8 @@ class MemoryClient
       item["data"] = request.data if request.data
       item["created_at"] = request.created_at if request.created_at
       request.expire_at ? item["expire_at"] = request.expire_at : item.delete("expire_at")
+      request.user ? item["user_id"] = request.user : (request.user == false && item.delete("user_id"))
+      item["user_agent"] = request.user_agent if request.user_agent
       item.delete("locked_at") if request.lock
       @items[request.key] = item
       true
@@ -102,8 +104,10 @@ class MemoryClient
 
       @items[request.key] = { request.key_name => request.key, "data" => request.data,
                               "created_at" => request.created_at, "updated_at" => now,
-                              "expire_at" => request.expire_at }.compact
+                              "expire_at" => request.expire_at, "user_id" => request.user,
+                              "user_agent" => request.user_agent }.compact
       @items.delete(request.from_key)
+      track(request.key_name, request.user, request.key) if request.user
       :moved
     end
   end
@@ -142,6 +146,8 @@ class MemoryClient
     size += "data".bytesize + request.data.bytesize if request.data
     size += "created_at".bytesize + request.created_at.bytesize if request.created_at
     size += "expire_at".bytesize + 12 if request.expire_at
+    size += "user_id".bytesize + request.user.bytesize if request.user
+    size += "user_agent".bytesize + request.user_agent.bytesize if request.user_agent
     size
   end
 
@@ -173,7 +179,7 @@ class MemoryClient
 
   def answer(request, method)
     value = @lock.synchronize do
-      @calls << [method, request.key]
+      @calls << [method, (request.key if request.members.include?(:key))]
       @requests << [method, request]
       yield
     end
@@ -192,12 +198,57 @@ class MemoryClient
     Aws::SessionStore::DynamoDB::Errors
   end
 
+  # --- one user's sessions (ext/aws_sessionstore_dynamodb_rs/src/ops/users.rs):
+  # the user record "user#<user>" holds "s:<storage key>" => whole second
+  # added.
+  public
+
+  def track_user_session(request)
+    answer(request, :track_user_session) { track(request.key_name, request.user, request.key) && nil }
+  end
+
+  def untrack_user_session(request)
+    answer(request, :untrack_user_session) do
+      record = @items["user##{request.user}"]
+      entry = "s:#{request.key}"
+      next false unless record && record[entry] == request.added_at
+
+      @items["user##{request.user}"] = record.except(entry)
+      true
+    end
+  end
+
+  def user_session_keys(request)
+    answer(request, :user_session_keys) do
+      record = @items["user##{request.user}"] || {}
+      record.filter_map { |name, added| [name.delete_prefix("s:"), added] if name.start_with?("s:") }
+            .sort_by { |key, added| [added, key] }
+    end
+  end
+
+  def revoke_user_session(request)
+    answer(request, :revoke_user_session) do
+      current = @items[request.key]
+      next :gone unless current
+      next :not_theirs unless current["user_id"] == request.user
+
+      @items.delete(request.key)
+      :deleted
+    end
+  end
+
+  def session_summaries(request)
+    answer(request, :session_summaries) do
+      wanted = [request.key_name, "created_at", "updated_at", "user_id", "user_agent"]
+      request.keys.filter_map { |key| @items[key]&.slice(*wanted) }
+    end
+  end
+
   # --- scan_page and rewrite_item: the calls of Migration.migrate ---------
   # (ext/aws_sessionstore_dynamodb_rs/src/ops/migrate.rs). Whole items with
   # S and N values as [type, text], in key order; a full page (`limit`
   # items) answers its last key to start the next one from, as DynamoDB's
   # LastEvaluatedKey does, so the page after it may be empty.
-  public
 
   def scan_page(request)
     @lock.synchronize do
@@ -268,6 +319,13 @@ class MemoryClient
     return Float(text) if Float(text, exception: false)&.to_s == text
 
     Aws::SessionStore::DynamoDB::Native::StoredNumber.new(text)
+  end
+
+  # Adds the entry (under the lock), as ops::users::track does.
+  def track(key_name, user, key)
+    record_key = "user##{user}"
+    record = @items[record_key] || { key_name => record_key }
+    @items[record_key] = record.merge("s:#{key}" => Time.now.to_i)
   end
 
   def key_name_of(key)

@@ -250,6 +250,98 @@ RSpec.shared_examples "a native session client" do
     end
   end
 
+  # --- one user's sessions: the user record and the calls on it ----------
+
+  def user_entry(user, key = self.key, added_at: nil)
+    native::UserEntry.new(**where, user: user, key: key, added_at: added_at)
+  end
+
+  def user_keys(user)
+    client.user_session_keys(native::UserRequest.new(**where, user: user))
+  end
+
+  describe "save_session and a session's user" do
+    it "sets user_id and user_agent when given, keeps user_id on nil, removes it on false" do
+      expect(save(data: "{}", created_at: "1", new_session: true, user: "u1", user_agent: "Firefox")).to be(true)
+      expect(get).to include("user_id" => "u1", "user_agent" => "Firefox")
+      save(new_session: false)
+      expect(get).to include("user_id" => "u1", "user_agent" => "Firefox")
+      save(new_session: false, user: "u2")
+      expect(get["user_id"]).to eq("u2")
+      save(new_session: false, user: false)
+      expect(get).not_to have_key("user_id")
+    end
+
+    it "counts user_id and user_agent in the item's size" do
+      data = "x" * 409_550
+      expect { save(data: data, new_session: true, created_at: "1700000000.25", user: "u" * 10, user_agent: "a" * 5) }
+        .to raise_error(errors::SessionTooLargeError) { |error| expect(error.size).to eq(409_638 + key.bytesize + 32) }
+    end
+  end
+
+  describe "the user record" do
+    let(:user) { "contract-user-#{SecureRandom.hex(4)}" }
+
+    it "answers no keys for a user without a record" do
+      expect(user_keys(user)).to eq([])
+    end
+
+    it "track_user_session adds the key, dated in whole seconds, and answers nil; oldest first" do
+      expect(client.track_user_session(user_entry(user, "#{key}-a"))).to be_nil
+      client.track_user_session(user_entry(user, "#{key}-b"))
+      keys = user_keys(user)
+      expect(keys.map(&:first)).to contain_exactly("#{key}-a", "#{key}-b")
+      expect(keys.map(&:last)).to all(be_an(Integer).and(be_within(60).of(Time.now.to_i)))
+      expect(keys.map(&:last)).to eq(keys.map(&:last).sort)
+    end
+
+    it "untrack_user_session removes the entry only while it holds the date read: true, else false" do
+      client.track_user_session(user_entry(user))
+      (_, added_at), = user_keys(user)
+      expect(client.untrack_user_session(user_entry(user, added_at: added_at + 1))).to be(false)
+      expect(user_keys(user).size).to eq(1)
+      expect(client.untrack_user_session(user_entry(user, added_at: added_at))).to be(true)
+      expect(user_keys(user)).to eq([])
+      expect(client.untrack_user_session(user_entry(user, added_at: added_at))).to be(false)
+    end
+
+    it "revoke_user_session deletes the user's session (:deleted), keeps another's (:not_theirs), :gone without one" do
+      save(data: "{}", created_at: "1", new_session: true, user: user)
+      save("#{key}-other", data: "{}", created_at: "1", new_session: true, user: "someone-else")
+      save("#{key}-anon", data: "{}", created_at: "1", new_session: true)
+      expect(client.revoke_user_session(user_entry(user))).to eq(:deleted)
+      expect(get).to be_nil
+      expect(client.revoke_user_session(user_entry(user, "#{key}-other"))).to eq(:not_theirs)
+      expect(client.revoke_user_session(user_entry(user, "#{key}-anon"))).to eq(:not_theirs)
+      expect(get("#{key}-other")).not_to be_nil
+      expect(get("#{key}-anon")).not_to be_nil
+      expect(client.revoke_user_session(user_entry(user))).to eq(:gone)
+    end
+
+    it "session_summaries answers the existing sessions' key, dates, user and device, never their data" do
+      save(data: '{"secret":1}', created_at: "1700000000.25", new_session: true, user: user, user_agent: "Firefox")
+      save("#{key}-b", data: "{}", created_at: "1700000001.5", new_session: true, user: user)
+      found = client.session_summaries(native::SummaryRequest.new(**where, keys: [key, "#{key}-b", "#{key}-gone"]))
+      expect(found.map { |item| item["session_id"] }).to contain_exactly(key, "#{key}-b")
+      first = found.find { |item| item["session_id"] == key }
+      expect(first.keys).to contain_exactly("session_id", "created_at", "updated_at", "user_id", "user_agent")
+      expect(first).to include("created_at" => "1700000000.25", "user_id" => user, "user_agent" => "Firefox")
+      expect(found.find { |item| item["session_id"] == "#{key}-b" }.keys)
+        .to contain_exactly("session_id", "created_at", "updated_at", "user_id")
+    end
+
+    it "move_session carries user_id and user_agent and adds the new key to the user's record" do
+      save(data: "{}", created_at: "1", new_session: true, user: user, user_agent: "Firefox")
+      read = get["updated_at"]
+      request = native::MoveRequest.new(**where, key: "#{key}-new", from_key: key, data: "{}", created_at: "1",
+                                                 expire_at: nil, read_updated_at: ["S", read], lock: nil,
+                                                 user: user, user_agent: "Firefox")
+      expect(client.move_session(request)).to eq(:moved)
+      expect(get("#{key}-new")).to include("user_id" => user, "user_agent" => "Firefox")
+      expect(user_keys(user).map(&:first)).to eq(["#{key}-new"])
+    end
+  end
+
   # --- scan_page and rewrite_item: what Migration.migrate calls ------------
 
   def scan(limit:, start_key: nil)

@@ -23,6 +23,20 @@ module StorageKeys
     OpenSSL::HMAC.hexdigest("SHA256", OpenSSL::HMAC.digest("SHA256", secret, STORAGE_LABEL), cookie)
   end
 
+  # The labels of user ids (hashed_keys with user_key) and list handles.
+  USER_LABEL = "aws-sessionstore-dynamodb-rs user id v1"
+  HANDLE_LABEL = "aws-sessionstore-dynamodb-rs session handle v1"
+
+  # The user_id an item holds for `id` under hashed_keys.
+  def hashed_user(id, secret = StoreSpecHelpers::SECRET)
+    OpenSSL::HMAC.hexdigest("SHA256", OpenSSL::HMAC.digest("SHA256", secret, USER_LABEL), id.to_s)
+  end
+
+  # The handle UserSessions.list shows for the session stored under `key`.
+  def handle_of(key, secret = StoreSpecHelpers::SECRET)
+    OpenSSL::HMAC.hexdigest("SHA256", OpenSSL::HMAC.digest("SHA256", secret, HANDLE_LABEL), key)
+  end
+
   # The first scheme's key: HMAC-SHA256 directly under the secret.
   def first_scheme(cookie, secret = StoreSpecHelpers::SECRET)
     OpenSSL::HMAC.hexdigest("SHA256", secret, cookie)

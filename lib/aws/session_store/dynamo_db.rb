@@ -20,8 +20,10 @@ require_relative "dynamo_db/presented_ids"
 require_relative "dynamo_db/backend_errors"
 require_relative "dynamo_db/logouts"
 require_relative "dynamo_db/session_reader"
+require_relative "dynamo_db/user_tracking"
 require_relative "dynamo_db/session_writer"
 require_relative "dynamo_db/rack_middleware"
+require_relative "dynamo_db/user_sessions"
 
 module Aws
   module SessionStore

@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::error::StoreError;
-use crate::ops::schema::{CREATED_AT, LOCKED_AT, UPDATED_AT};
+use crate::ops::schema::{CREATED_AT, LOCKED_AT, UPDATED_AT, USER_RECORD_PREFIX};
 use crate::ops::stats::Capacity;
 use crate::ops::time::{now_f64, ruby_float_string};
 
@@ -143,8 +143,16 @@ pub fn filter(
         "(attribute_not_exists(#c) AND attribute_not_exists(#u) AND attribute_not_exists(#l))"
             .to_string(),
     );
+    // User records (`ops::users`) have no timestamps and are never garbage.
+    values.insert(
+        ":record".to_string(),
+        AttributeValue::S(USER_RECORD_PREFIX.into()),
+    );
     Some(Filter {
-        expression: clauses.join(" OR "),
+        expression: format!(
+            "({}) AND NOT begins_with(#k, :record)",
+            clauses.join(" OR ")
+        ),
         names,
         values,
     })

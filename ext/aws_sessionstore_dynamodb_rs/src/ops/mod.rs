@@ -13,3 +13,4 @@ pub mod stats;
 pub mod table;
 pub mod time;
 pub mod update;
+pub mod users;

@@ -12,3 +12,13 @@ pub const UPDATED_AT: &str = "updated_at";
 pub const EXPIRE_AT: &str = "expire_at";
 /// The pessimistic lock's value (a timestamp string, N in v0.5).
 pub const LOCKED_AT: &str = "locked_at";
+/// The user a session belongs to (the `user_key` option): the user's id,
+/// or with `hashed_keys` its keyed hash. Also names the user record.
+pub const USER_ID: &str = "user_id";
+/// The session's device, when the app keeps it: a truncated User-Agent.
+pub const USER_AGENT: &str = "user_agent";
+/// What starts a user record's key (`ops::users`); no session key does
+/// (the store's ids are hex, and a cookie must be signed to be read).
+pub const USER_RECORD_PREFIX: &str = "user#";
+/// What starts an entry's attribute name in a user record.
+pub const USER_ENTRY_PREFIX: &str = "s:";

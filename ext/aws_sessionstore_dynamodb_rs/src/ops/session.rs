@@ -4,17 +4,19 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem,
+    TransactWriteItem, Update as TransactUpdate,
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::ops::item::{Item, ItemKey};
-use crate::ops::schema::{CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT};
+use crate::ops::schema::USER_ENTRY_PREFIX as ENTRY_PREFIX;
+use crate::ops::schema::{CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT, USER_AGENT, USER_ID};
 use crate::ops::stats::send_counted;
-use crate::ops::time::now_string;
+use crate::ops::time::{now_seconds, now_string};
 use crate::ops::update::{refusal, Refusal, Update};
+use crate::ops::users::record_key;
 
 /// What must hold for a save to go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,15 @@ pub enum Condition {
     /// The item must still exist (a session read earlier): a session
     /// destroyed meanwhile never comes back.
     Existing,
+}
+
+/// What a save does to the session's user (`user_key`): most saves keep
+/// it; a sign-in sets it (after `users::track`), a sign-out removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    Keep,
+    Set(String),
+    Remove,
 }
 
 /// One save of a session: an UpdateItem that touches `updated_at` and only
@@ -41,6 +52,10 @@ pub struct Save {
     pub condition: Condition,
     /// Our `locked_at` value: the save then requires it and removes it.
     pub lock: Option<String>,
+    /// The session's `user_id`.
+    pub user: UserChange,
+    /// The session's `user_agent`, set when given.
+    pub user_agent: Option<String>,
 }
 
 /// The outcome of a save.
@@ -81,6 +96,12 @@ pub fn save_size(save: &Save) -> usize {
     if save.expire_at.is_some() {
         size += EXPIRE_AT.len() + 12;
     }
+    if let UserChange::Set(user) = &save.user {
+        size += USER_ID.len() + user.len();
+    }
+    if let Some(agent) = &save.user_agent {
+        size += USER_AGENT.len() + agent.len();
+    }
     size
 }
 
@@ -116,6 +137,14 @@ pub async fn save(client: &Client, save: Save) -> Result<Saved, StoreError> {
         Some(at) => update.set("e", EXPIRE_AT, AttributeValue::N(at.to_string())),
         None => update.remove("e", EXPIRE_AT),
     };
+    match save.user {
+        UserChange::Keep => &mut update,
+        UserChange::Set(user) => update.set("i", USER_ID, AttributeValue::S(user)),
+        UserChange::Remove => update.remove("i", USER_ID),
+    };
+    if let Some(agent) = save.user_agent {
+        update.set("a", USER_AGENT, AttributeValue::S(agent));
+    }
     update
         .name("k", &save.key.key_name)
         .require(match save.condition {
@@ -176,6 +205,11 @@ pub struct Move {
     pub read_updated_at: AttributeValue,
     /// Our `locked_at` on the old item: the move requires it still ours.
     pub lock: Option<String>,
+    /// The session's `user_id`, carried over; the new key is added to that
+    /// user's record in the same transaction.
+    pub user: Option<String>,
+    /// The session's `user_agent`, carried over.
+    pub user_agent: Option<String>,
 }
 
 /// The outcome of a move.
@@ -194,14 +228,23 @@ pub enum Moved {
 
 /// One `TransactWriteItems`: put the session under its new key if that is
 /// free, and delete the old item on condition that it is as this request
-/// read it (and, with a lock, still locked by us). Either both happen or
-/// neither: a session logged out meanwhile can't come back under the new
-/// key, and a reader never finds it under neither. The SDK fills in the
+/// read it (and, with a lock, still locked by us); with a user, the new key
+/// added to the user's record too. All happen or none: a session logged
+/// out meanwhile can't come back under the new key, a reader never finds
+/// it under neither, and a revoke never misses it under the new one. The SDK fills in the
 /// idempotency token, so a retry of an attempt whose answer was lost is
 /// answered as that attempt was.
 pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
     let to = &mv.to;
-    let size = to.key_name.len() + to.key.len() + DATA.len() + mv.data.len() + 80;
+    let size = to.key_name.len()
+        + to.key.len()
+        + DATA.len()
+        + mv.data.len()
+        + mv.user.as_ref().map_or(0, |u| USER_ID.len() + u.len())
+        + mv.user_agent
+            .as_ref()
+            .map_or(0, |a| USER_AGENT.len() + a.len())
+        + 80;
     if size > ITEM_SIZE_LIMIT {
         return Err(StoreError::TooLarge {
             size,
@@ -218,6 +261,12 @@ pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
         .expression_attribute_names("#k", &to.key_name);
     if let Some(at) = mv.expire_at {
         put = put.item(EXPIRE_AT, AttributeValue::N(at.to_string()));
+    }
+    if let Some(user) = &mv.user {
+        put = put.item(USER_ID, AttributeValue::S(user.clone()));
+    }
+    if let Some(agent) = mv.user_agent {
+        put = put.item(USER_AGENT, AttributeValue::S(agent));
     }
     let mut condition = "attribute_exists(#k) AND #u = :u".to_string();
     let mut delete = Delete::builder()
@@ -236,7 +285,7 @@ pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
     let built = |e: aws_smithy_types::error::operation::BuildError| {
         StoreError::Internal(format!("move: {e}"))
     };
-    let request = client
+    let mut request = client
         .transact_write_items()
         .transact_items(
             TransactWriteItem::builder()
@@ -253,11 +302,22 @@ pub async fn move_to(client: &Client, mv: Move) -> Result<Moved, StoreError> {
                 )
                 .build(),
         );
+    if let Some(user) = &mv.user {
+        let track = TransactUpdate::builder()
+            .table_name(&to.table)
+            .key(&to.key_name, AttributeValue::S(record_key(user)))
+            .update_expression("SET #e = :e")
+            .expression_attribute_names("#e", format!("{ENTRY_PREFIX}{}", to.key))
+            .expression_attribute_values(":e", AttributeValue::N(now_seconds().to_string()))
+            .build()
+            .map_err(built)?;
+        request = request.transact_items(TransactWriteItem::builder().update(track).build());
+    }
     let sent = send_counted!(request, &to.stats);
     match sent {
         Ok(_) => Ok(Moved::Moved),
         Err(err) => match cancellation(&err) {
-            Some([_, old]) if is_condition_failure(old) => Ok(match &old.item {
+            Some([_, old, ..]) if is_condition_failure(old) => Ok(match &old.item {
                 None => Moved::SourceGone,
                 Some(item) => match &mv.lock {
                     Some(lock) if item.get(LOCKED_AT) != Some(&AttributeValue::S(lock.clone())) => {

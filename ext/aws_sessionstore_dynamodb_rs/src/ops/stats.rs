@@ -10,9 +10,9 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::{
-    batch_write_item::BatchWriteItemOutput, delete_item::DeleteItemOutput, get_item::GetItemOutput,
-    scan::ScanOutput, transact_write_items::TransactWriteItemsOutput,
-    update_item::UpdateItemOutput,
+    batch_get_item::BatchGetItemOutput, batch_write_item::BatchWriteItemOutput,
+    delete_item::DeleteItemOutput, get_item::GetItemOutput, scan::ScanOutput,
+    transact_write_items::TransactWriteItemsOutput, update_item::UpdateItemOutput,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 
@@ -87,7 +87,11 @@ consumed_one!(
     DeleteItemOutput,
     ScanOutput
 );
-consumed_list!(TransactWriteItemsOutput, BatchWriteItemOutput);
+consumed_list!(
+    TransactWriteItemsOutput,
+    BatchWriteItemOutput,
+    BatchGetItemOutput
+);
 
 impl CallStats {
     /// Retries: attempts beyond the first of each call.

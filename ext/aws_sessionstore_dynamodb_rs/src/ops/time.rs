@@ -26,6 +26,11 @@ pub fn now_string() -> String {
     ruby_float_string(now_f64())
 }
 
+/// Whole seconds since the epoch now (the user record's entry dates).
+pub fn now_seconds() -> i64 {
+    now_f64() as i64
+}
+
 /// Parses a stored timestamp, string or number form.
 pub fn parse_seconds(text: &str) -> Option<f64> {
     text.trim().parse::<f64>().ok().filter(|f| f.is_finite())

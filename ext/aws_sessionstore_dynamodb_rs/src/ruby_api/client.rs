@@ -29,6 +29,7 @@ mod request;
 mod results;
 mod session;
 mod table;
+mod users;
 
 struct PidClient {
     pid: u32,
@@ -125,5 +126,6 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     table::define(class)?;
     migrate::define(class)?;
     gc::define(class)?;
+    users::define(class)?;
     Ok(())
 }

@@ -10,6 +10,13 @@
 //! so a table dump holds no value that works as a cookie, and the secret
 //! that signs cookies is never used directly as a storage key.
 //!
+//! `Native.user_key(secret, user_id)`: with `hashed_keys` and `user_key`,
+//! the `user_id` a session item holds, HMAC-SHA256 (hex) of the user's id
+//! under a key derived from the secret with a label of its own, so a table
+//! dump holds no user ids. `Native.session_handle(secret, storage_key)`:
+//! what `UserSessions.list` shows for a session, the same under a third
+//! label: it names a session without being its cookie or its key.
+//!
 //! `Native.legacy_storage_key(secret, cookie)`: the first scheme, HMAC-SHA256
 //! of the cookie directly under the secret. Sessions stored that way are
 //! still read and moved to the current key.
@@ -28,7 +35,9 @@ type HmacSha256 = Hmac<Sha256>;
 pub fn init(_ruby: &Ruby, native: RModule) -> Result<(), Error> {
     native.define_module_function("sid_digest", function!(sid_digest, 2))?;
     native.define_module_function("storage_key", function!(storage_key, 2))?;
-    native.define_module_function("legacy_storage_key", function!(legacy_storage_key, 2))
+    native.define_module_function("legacy_storage_key", function!(legacy_storage_key, 2))?;
+    native.define_module_function("user_key", function!(user_key, 2))?;
+    native.define_module_function("session_handle", function!(session_handle, 2))
 }
 
 /// The label of the key derived from the secret for storage keys; a new
@@ -38,6 +47,22 @@ const STORAGE_KEY_LABEL: &[u8] = b"aws-sessionstore-dynamodb-rs storage key v2";
 fn storage_key(ruby: &Ruby, secret: RString, id: RString) -> Result<String, Error> {
     hex_digest(ruby, secret, id, "HMAC-SHA256", |secret, id| {
         hmac_sha256(secret, STORAGE_KEY_LABEL).and_then(|derived| hmac_sha256(&derived, id))
+    })
+}
+
+/// The labels of the keys derived for user ids and session handles.
+const USER_KEY_LABEL: &[u8] = b"aws-sessionstore-dynamodb-rs user id v1";
+const HANDLE_LABEL: &[u8] = b"aws-sessionstore-dynamodb-rs session handle v1";
+
+fn user_key(ruby: &Ruby, secret: RString, user: RString) -> Result<String, Error> {
+    hex_digest(ruby, secret, user, "HMAC-SHA256", |secret, user| {
+        hmac_sha256(secret, USER_KEY_LABEL).and_then(|derived| hmac_sha256(&derived, user))
+    })
+}
+
+fn session_handle(ruby: &Ruby, secret: RString, key: RString) -> Result<String, Error> {
+    hex_digest(ruby, secret, key, "HMAC-SHA256", |secret, key| {
+        hmac_sha256(secret, HANDLE_LABEL).and_then(|derived| hmac_sha256(&derived, key))
     })
 }
 

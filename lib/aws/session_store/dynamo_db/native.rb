@@ -76,20 +76,32 @@ module Aws
         # get_item, delete_item. `consistent` is ignored by delete_item.
         ItemRequest = Struct.new(:table, :key_name, :key, :consistent, :instrument, keyword_init: true)
         # save_session: `data` nil when unchanged; `new_session` selects the
-        # condition (item must not / must exist); `lock` is ours, or nil.
+        # condition (item must not / must exist); `lock` is ours, or nil;
+        # `user` nil keeps the item's user_id, false removes it, a String
+        # sets it; `user_agent` a String sets it.
         SaveRequest = Struct.new(:table, :key_name, :key, :data, :created_at, :expire_at, :new_session, :lock,
-                                 :instrument, keyword_init: true)
+                                 :user, :user_agent, :instrument, keyword_init: true)
         # move_session: the session found under `from_key` (an older form of
         # its key) written under `key` and deleted at `from_key` in one
         # transaction; `read_updated_at` is ["S" | "N", text] as read, `lock`
-        # ours on the old item, or nil.
+        # ours on the old item, or nil; `user` and `user_agent` the old
+        # item's, carried over (with a user, the new key joins its record
+        # in the same transaction).
         MoveRequest = Struct.new(:table, :key_name, :key, :from_key, :data, :created_at, :expire_at, :read_updated_at,
-                                 :lock, :instrument, keyword_init: true)
+                                 :lock, :user, :user_agent, :instrument, keyword_init: true)
         # lock_session, in the official options' units.
         LockRequest = Struct.new(:table, :key_name, :key, :consistent, :expiry_ms, :retry_delay_ms, :max_wait_ms,
                                  :instrument, keyword_init: true)
         # release_lock: the lock value to remove.
         LockedItem = Struct.new(:table, :key_name, :key, :lock, :instrument, keyword_init: true)
+        # track_user_session, untrack_user_session, revoke_user_session: the
+        # session at `key` of the user whose user_id is `user`; `added_at`
+        # (untrack) the entry's date as read.
+        UserEntry = Struct.new(:table, :key_name, :user, :key, :added_at, :instrument, keyword_init: true)
+        # user_session_keys: the storage keys in the user's record.
+        UserRequest = Struct.new(:table, :key_name, :user, :instrument, keyword_init: true)
+        # session_summaries: what a list shows of the sessions at `keys`.
+        SummaryRequest = Struct.new(:table, :key_name, :keys, :instrument, keyword_init: true)
         # create_table: billing_mode "provisioned" or "pay_per_request".
         TableRequest = Struct.new(:table, :key_name, :billing_mode, :read_capacity, :write_capacity, :enable_ttl,
                                   keyword_init: true)

@@ -17,7 +17,7 @@ module Aws
       # @!attribute type [Symbol] how values are checked: `:string`,
       #   `:secret` (a String never shown), `:boolean`, `:integer`, `:number`,
       #   `:one_of` (Symbols in `choices`), `:endpoint`, `:path`, `:handler`,
-      #   `:client_hash`
+      #   `:client_hash`, `:user_key` (a session key, or a callable)
       # @!attribute at_least [Numeric, nil] lower bound (`:integer`)
       # @!attribute at_most [Numeric, nil] upper bound (`:integer`, `:number`)
       # @!attribute positive [Boolean] `:number` must be > 0 (else >= 0)
@@ -52,6 +52,7 @@ module Aws
           when :one_of then "one of #{choices.map(&:inspect).join(", ")}" unless choices.include?(value)
           when :path then "a String or a Pathname" unless value.is_a?(String) || value.respond_to?(:to_path)
           when :handler then "an object responding to #handle_error" unless value.respond_to?(:handle_error)
+          when :user_key then "a session key (String) or a callable" unless user_key?(value)
           end.then { |expected| expected && (nullable? ? "nil or #{expected}" : expected) }
         end
         # rubocop:enable Metrics/AbcSize, Metrics/CyclomaticComplexity, Metrics/PerceivedComplexity
@@ -64,10 +65,14 @@ module Aws
 
         # A String from ENV stays a String for these; others are parsed.
         def text?
-          %i[string secret endpoint path one_of].include?(type)
+          %i[string secret endpoint path one_of user_key].include?(type)
         end
 
         private
+
+        def user_key?(value)
+          (value.is_a?(String) && !value.empty?) || value.is_a?(Symbol) || value.respond_to?(:call)
+        end
 
         def integer_problem(value)
           return nil if value.is_a?(Integer) && value >= at_least && (at_most.nil? || value <= at_most)
@@ -134,6 +139,12 @@ module Aws
                         "table dump holds no live cookie; sessions still under their clear id are read and " \
                         "moved on their next request. The official gem can't read such items: leave it off " \
                         "while both serve one table"),
+        Option.new(name: :user_key, default: nil, type: :user_key, unit: "session key, or callable", env: true,
+                   doc: "the session key holding the user's id (or a callable given the session Hash): each " \
+                        "signed-in session is tracked for `UserSessions` (see doc/user-sessions.md)"),
+        Option.new(name: :keep_user_agent, default: false, type: :boolean, env: true,
+                   doc: "with `user_key`, keep a signed-in session's User-Agent (200 characters) for " \
+                        "`UserSessions.list`"),
         Option.new(name: :config_file, default: nil, type: :path, unit: "path", env: true,
                    doc: "YAML file of these options"),
         Option.new(name: :dynamo_db_client, default: nil, type: :client_hash, unit: "Hash of client options",

@@ -80,6 +80,7 @@ module Aws
         # app raised, or Rack skipped the save (`skip`, a secure cookie over
         # plain HTTP). Without locking nothing is held and this is a no-op.
         def call(env)
+          env[UserSessions::ENV_KEY] = @user_sessions if @user_sessions
           super
         ensure
           release_locks(env) if @config.enable_locking
@@ -120,7 +121,7 @@ module Aws
           state = state(req.env)
           id = SessionIds.public_id(sid)
           @errors.guarded(req.env, state, false) do
-            @writer.write(state, id, session, options[:expire_after]) && session_id(id)
+            @writer.write(state, id, session, options[:expire_after], req.env) && session_id(id)
           end
         end
 
@@ -168,6 +169,7 @@ module Aws
                                       errors: @errors)
           @writer = SessionWriter.new(lock: @lock, ids: @ids, lifetime: @lifetime, serializer: serializer,
                                       logouts: @logouts)
+          @user_sessions = @config.user_key && UserSessions::Scope.new(@config)
         end
 
         # A random id of at least 128 bits, signed: "<hmac>--<sid>".

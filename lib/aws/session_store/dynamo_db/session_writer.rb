@@ -22,10 +22,11 @@ module Aws
         end
 
         # @param id [String, nil] the public id to save under.
+        # @param env [Hash, nil] the Rack env (the User-Agent, with `user_key`).
         # @return [Boolean] whether the session is saved (or needed no write).
         # @raise [Errors::InvalidIDError] for an id neither read nor issued
         #   in this request whose signature does not check out.
-        def write(state, id, session, expire_after)
+        def write(state, id, session, expire_after, env = nil)
           # Read failed for a passing reason: neither overwrite the stored
           # session with this request's stand-in nor replace the cookie.
           return false if unavailable?(state, id)
@@ -37,8 +38,8 @@ module Aws
           # DynamoDB already failed this request: no second wait for it.
           return false if state.down
 
-          data = @serializer.dump(session.to_hash)
-          @lifetime.fresh_enough?(loaded, data, expire_after) || save(state, id, data, loaded, expire_after)
+          changes = changes(loaded, session.to_hash, expire_after, env)
+          changes.nil? || save(state, id, loaded, changes)
         end
 
         def inspect
@@ -64,9 +65,21 @@ module Aws
           raise Errors::InvalidIDError
         end
 
-        def save(state, id, data, loaded, expire_after)
-          created_at = state.renewed.delete(id) || Time.now.to_f.to_s
-          saved = @lock.save(id, data, loaded, created_at: created_at, expire_at: @lifetime.expire_at(expire_after))
+        # What the save writes, or nil when the stored session needs no
+        # write: its data is the same and fresh enough, and (with
+        # `user_key`) it holds the same user; a change of user is always
+        # written.
+        def changes(loaded, hash, expire_after, env)
+          data = @serializer.dump(hash)
+          user = @lock.users&.change(loaded, hash, env)
+          return nil if user.nil? && @lifetime.fresh_enough?(loaded, data, expire_after)
+
+          Locking::Changes.new(data: data, expire_at: @lifetime.expire_at(expire_after), user: user)
+        end
+
+        def save(state, id, loaded, changes)
+          changes.created_at = state.renewed.delete(id) || Time.now.to_f.to_s
+          saved = @lock.save(id, loaded, changes)
           state.loaded.delete(id)
           @logouts.retry_pending
           saved

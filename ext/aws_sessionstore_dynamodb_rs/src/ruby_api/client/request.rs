@@ -23,9 +23,10 @@ use crate::error::StoreError;
 use crate::ops::gc::GcSpec;
 use crate::ops::item::ItemKey;
 use crate::ops::lock::LockTiming;
-use crate::ops::session::{Condition, Move, Save};
+use crate::ops::session::{Condition, Move, Save, UserChange};
 use crate::ops::stats::CallStats;
 use crate::ops::table::{Billing, CreateTable};
+use crate::ops::users;
 use crate::ruby_api::item;
 
 /// A request a binding takes: where its call's cost is counted, when the
@@ -53,6 +54,29 @@ pub(super) struct LockRequest {
 pub(super) struct LockedItem {
     pub key: ItemKey,
     pub lock: String,
+}
+
+/// `Native::UserEntry`, for `track_user_session`, `untrack_user_session`
+/// and `revoke_user_session`: one session (`session`) of one user (`user`,
+/// the `user_id` value), and that user's record (`record`); both count
+/// into the same stats.
+pub(super) struct UserEntry {
+    pub user: String,
+    pub session: ItemKey,
+    pub record: ItemKey,
+    pub added_at: Option<i64>,
+}
+
+/// `Native::UserRequest`, for `user_session_keys`: the user's record.
+pub(super) struct UserRequest {
+    pub record: ItemKey,
+}
+
+/// `Native::SummaryRequest`, for `session_summaries`: the table (`key`
+/// unused) and the storage keys to read.
+pub(super) struct SummaryRequest {
+    pub table: ItemKey,
+    pub keys: Vec<String>,
 }
 
 /// `Native::ScanRequest`, for `scan_page`.
@@ -91,6 +115,15 @@ impl TryConvert for Save {
     fn try_convert(val: Value) -> Result<Self, Error> {
         let request = RStruct::try_convert(val)?;
         let new_session: bool = member(request, "new_session")?;
+        // nil keeps the user, false removes it, a String sets it.
+        let user: Value = member(request, "user")?;
+        let user = if user.is_nil() {
+            UserChange::Keep
+        } else if !user.to_bool() {
+            UserChange::Remove
+        } else {
+            UserChange::Set(member(request, "user")?)
+        };
         Ok(Save {
             key: item_key(request)?,
             data: member(request, "data")?,
@@ -102,6 +135,8 @@ impl TryConvert for Save {
                 Condition::Existing
             },
             lock: member(request, "lock")?,
+            user,
+            user_agent: member(request, "user_agent")?,
         })
     }
 }
@@ -118,6 +153,8 @@ impl TryConvert for Move {
             expire_at: member(request, "expire_at")?,
             read_updated_at,
             lock: member(request, "lock")?,
+            user: member(request, "user")?,
+            user_agent: member(request, "user_agent")?,
         })
     }
 }
@@ -146,6 +183,61 @@ impl TryConvert for LockedItem {
         Ok(LockedItem {
             key: item_key(request)?,
             lock,
+        })
+    }
+}
+
+impl TryConvert for UserEntry {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let user: String = member(request, "user")?;
+        let session = item_key(request)?;
+        let record = ItemKey {
+            key: users::record_key(&user),
+            ..session.clone()
+        };
+        Ok(UserEntry {
+            user,
+            session,
+            record,
+            added_at: member(request, "added_at")?,
+        })
+    }
+}
+
+impl TryConvert for UserRequest {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let user: String = member(request, "user")?;
+        let instrument: Option<bool> = member(request, "instrument")?;
+        Ok(UserRequest {
+            record: ItemKey {
+                table: member(request, "table")?,
+                key_name: member(request, "key_name")?,
+                key: users::record_key(&user),
+                stats: instrument
+                    .unwrap_or(false)
+                    .then(|| Arc::new(CallStats::default())),
+            },
+        })
+    }
+}
+
+impl TryConvert for SummaryRequest {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        let request = RStruct::try_convert(val)?;
+        let instrument: Option<bool> = member(request, "instrument")?;
+        let keys = member(request, "keys")?;
+        Ok(SummaryRequest {
+            table: ItemKey {
+                table: member(request, "table")?,
+                key_name: member(request, "key_name")?,
+                key: String::new(),
+                stats: instrument
+                    .unwrap_or(false)
+                    .then(|| Arc::new(CallStats::default())),
+            },
+            keys,
         })
     }
 }
@@ -217,7 +309,16 @@ macro_rules! counted {
     )+};
 }
 
-counted!(ItemRequest => key, Save => key, Move => to, LockRequest => key, LockedItem => key);
+counted!(
+    ItemRequest => key,
+    Save => key,
+    Move => to,
+    LockRequest => key,
+    LockedItem => key,
+    UserEntry => session,
+    UserRequest => record,
+    SummaryRequest => table,
+);
 
 /// `delete_item`'s request, which is its key.
 impl Request for ItemKey {

@@ -18,6 +18,7 @@ use crate::ops::lock::{Locked, Takeover};
 use crate::ops::session::{Moved, Saved};
 use crate::ops::stats::CallStats;
 use crate::ops::table::{Created, Deleted, Description};
+use crate::ops::users::Revoked;
 use crate::ruby_api::item;
 
 /// An `ops` outcome as the Ruby value a method returns.
@@ -50,6 +51,7 @@ symbols! {
     Deleted { Deleted => "deleted", Missing => "missing" }
     // Why `lock_session` took a lock from another holder.
     Takeover { Expired => "expired", Future => "future", Unreadable => "unreadable" }
+    Revoked { Deleted => "deleted", Gone => "gone", NotTheirs => "not_theirs" }
     Moved {
         Moved => "moved", SourceGone => "source_gone", Refused => "refused";
         LockLost => StoreError::LockLost
@@ -115,6 +117,28 @@ impl Answer for bool {
 impl Answer for () {
     fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
         Ok(ruby.qnil().as_value())
+    }
+}
+
+/// `user_session_keys`: `[[storage_key, added_at], ...]`.
+impl Answer for Vec<(String, i64)> {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        let list = ruby.ary_new_capa(self.len());
+        for (key, added_at) in self {
+            list.push((key, added_at))?;
+        }
+        Ok(list.as_value())
+    }
+}
+
+/// `session_summaries`: an Array of attribute Hashes.
+impl Answer for Vec<Item> {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        let list = ruby.ary_new_capa(self.len());
+        for found in self {
+            list.push(item::to_ruby(ruby, found)?)?;
+        }
+        Ok(list.as_value())
     }
 }
 

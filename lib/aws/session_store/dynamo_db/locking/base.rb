@@ -16,25 +16,25 @@ module Aws
             @client = client
             @table = config.table_name
             @keys = StorageKeys.new(config)
+            @users = config.user_key && UserTracking.new(config)
           end
 
+          # [UserTracking, nil] with `user_key`: which user a session's item
+          # names.
+          attr_reader :users
+
           # Saves a session. `loaded` is what {#get_session_data} returned for
-          # this id in this request (nil for a new id).
+          # this id in this request (nil for a new id); `changes` what to
+          # write ({Changes}). A new user gets the session's key in its
+          # record before the save.
           # @return [Boolean] false when the item vanished meanwhile (a
           #   destroyed session never comes back) or the new id was taken.
-          def save(sid, data, loaded, created_at:, expire_at:)
-            return move_to_current_key(sid, data, loaded, expire_at) if loaded&.under_old_key?
+          def save(sid, loaded, changes)
+            return move_to_current_key(sid, loaded, changes) if loaded&.under_old_key?
 
-            request = Native::SaveRequest.new(**@keys.location(sid), expire_at: expire_at)
-            if loaded
-              request.data = data unless data == loaded.data
-              request.new_session = false
-              request.lock = loaded.lock
-            else
-              request.data = data
-              request.created_at = created_at
-              request.new_session = true
-            end
+            request = Native::SaveRequest.new(**@keys.location(sid), expire_at: changes.expire_at)
+            change_user(request, changes.user) if changes.user
+            loaded ? save_existing(request, loaded, changes.data) : save_new(request, changes)
             write(request)
           end
 
@@ -52,6 +52,34 @@ module Aws
 
           private
 
+          # The data only when it changed, under our lock if we hold one.
+          def save_existing(request, loaded, data)
+            request.data = data unless data == loaded.data
+            request.new_session = false
+            request.lock = loaded.lock
+          end
+
+          def save_new(request, changes)
+            request.data = changes.data
+            request.created_at = changes.created_at
+            request.new_session = true
+          end
+
+          # The save's new user: tracked first, so a revoke that reads the
+          # record after this save sees the key.
+          def change_user(request, user)
+            request.user = user.user
+            request.user_agent = user.agent
+            track(request, user.user) if user.user
+          end
+
+          def track(request, user)
+            entry = Native::UserEntry.new(table: request.table, key_name: request.key_name, key: request.key, user: user)
+            instrumented(:write, entry) do |payload|
+              call(:track_user_session, entry, payload).tap { payload&.store(:outcome, :tracked) }
+            end
+          end
+
           def delete_item(location)
             request = Native::ItemRequest.new(**location)
             instrumented(:delete, request) do |payload|
@@ -67,22 +95,28 @@ module Aws
           # which requires the old item as this request read it (and our
           # lock on it): nobody is logged out by switching hashed keys on,
           # and a session logged out meanwhile stays logged out.
-          def move_to_current_key(sid, data, loaded, expire_at)
-            outcome = move(move_request(sid, data, loaded, expire_at))
+          def move_to_current_key(sid, loaded, changes)
+            outcome = move(move_request(sid, loaded, changes))
             return true if outcome == :moved
             # Moved meanwhile by a request that held no lock either: saved
             # there, as the plain path saves (and only if it still exists).
-            return save_moved_meanwhile(sid, data, expire_at) if outcome == :source_gone && loaded.lock.nil?
+            return save_moved_meanwhile(sid, changes) if outcome == :source_gone && loaded.lock.nil?
 
             # Refused with the old item still there: our lock must not stay on it.
             release_lock(@keys.at(loaded.found_under), loaded.lock) if loaded.lock && outcome == :refused
             false
           end
 
-          def move_request(sid, data, loaded, expire_at)
-            Native::MoveRequest.new(**@keys.location(sid), from_key: loaded.found_under, data: data,
-                                                           created_at: loaded.created_at.to_s, expire_at: expire_at,
-                                                           read_updated_at: typed(loaded.updated_at), lock: loaded.lock)
+          # The session's user goes with it (the new key joins the user's
+          # record in the move's transaction); a changed user, the new one.
+          def move_request(sid, loaded, changes)
+            user = changes.user
+            Native::MoveRequest.new(**@keys.location(sid), from_key: loaded.found_under, data: changes.data,
+                                                           created_at: loaded.created_at.to_s,
+                                                           expire_at: changes.expire_at,
+                                                           read_updated_at: typed(loaded.updated_at), lock: loaded.lock,
+                                                           user: user ? user.user || nil : loaded.user,
+                                                           user_agent: user ? user.agent : loaded.user_agent)
           end
 
           # One move, as the `write` event. @return [Symbol] the outcome
@@ -94,8 +128,11 @@ module Aws
             end
           end
 
-          def save_moved_meanwhile(sid, data, expire_at)
-            write(Native::SaveRequest.new(**@keys.location(sid), data: data, expire_at: expire_at, new_session: false))
+          def save_moved_meanwhile(sid, changes)
+            request = Native::SaveRequest.new(**@keys.location(sid), data: changes.data, expire_at: changes.expire_at,
+                                                                     new_session: false)
+            change_user(request, changes.user) if changes.user
+            write(request)
           end
 
           # `[type, text]` of a timestamp as read: S as written by v4, N by v0.5.

@@ -8,12 +8,20 @@ module Aws
         # (to skip rewriting it unchanged), the timestamps, the lock, and
         # with `hashed_keys` the older key it was found under, if any (the
         # cookie's clear value, or the first hashed scheme's key): the save
-        # then moves it to its current key.
-        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :found_under, keyword_init: true) do
+        # then moves it to its current key. With `user_key`, the item's
+        # `user_id` and `user_agent` (Strings, or nil).
+        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :found_under, :user, :user_agent,
+                            keyword_init: true) do
           def under_old_key?
             !found_under.nil?
           end
         end
+
+        # What a save writes: the serialized `data` (written when it differs
+        # from the loaded one), `created_at` (a new session's), `expire_at`,
+        # and `user`, a {UserTracking::Change} when the session's user
+        # changed (with `user_key`), else nil.
+        Changes = Struct.new(:data, :created_at, :expire_at, :user, keyword_init: true)
 
         # A stored item's attributes as a {Loaded}, checked: what cannot be
         # a session is refused with {Errors::CorruptSessionError}.
@@ -28,13 +36,19 @@ module Aws
 
             check!(attributes)
             Loaded.new(data: attributes["data"], created_at: attributes["created_at"],
-                       updated_at: attributes["updated_at"], lock: lock, found_under: found_under)
+                       updated_at: attributes["updated_at"], lock: lock, found_under: found_under,
+                       user: string(attributes["user_id"]), user_agent: string(attributes["user_agent"]))
           end
 
           # Only a key and a lock: what the official gem's locking leaves
           # when it locks an id whose item is gone. Not a session.
           def stub?(attributes)
             !attributes.key?("data") && !attributes.key?("created_at")
+          end
+
+          # A String attribute, or nil (missing, or of another type).
+          def string(value)
+            value.is_a?(String) ? value : nil
           end
 
           # Bytes of an item's `data`, for an event payload.

@@ -50,6 +50,13 @@ namespace :dynamo_db do
       result = Aws::SessionStore::DynamoDB::Migration.migrate(options.call.merge(run))
       puts result.summary
     end
+
+    desc "End every session of one user (USER_ID=id; the sessions user_key tracks)"
+    task :revoke_user do
+      user = ENV.fetch("USER_ID", nil) || abort("revoke_user: set USER_ID=<the user's id>")
+      count = Aws::SessionStore::DynamoDB::UserSessions.revoke(user, **options.call)
+      puts "Revoked #{count} session(s) of user #{user}."
+    end
   end
 
   desc "Delete expired sessions (the v0.5 name of dynamo_db:session_store:clean)"

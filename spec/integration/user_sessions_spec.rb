@@ -1,0 +1,156 @@
+# frozen_string_literal: true
+
+# One user's sessions against DynamoDB Local: UserSessions.revoke ends every
+# session of the user with hashed keys and locking on and off, a request in
+# flight (read before the revoke, saving after) never brings its session
+# back, a session moved to its hashed key is revoked under the new key, and
+# garbage collection never takes a user record. Races are two real requests
+# with one paused in its app.
+
+require "spec_helper"
+require "aws-sessionstore-dynamodb-rs"
+require_relative "../support/store_requests"
+require_relative "../support/storage_keys"
+require "open3"
+require "rbconfig"
+require "tmpdir"
+
+RSpec.describe "UserSessions on DynamoDB Local" do
+  include_context "with a session table"
+  include StorageKeys
+  include StoreRequestHelpers
+
+  let(:dynamo) { Aws::SessionStore::DynamoDB }
+  let(:user_sessions) { dynamo::UserSessions }
+
+  # "/login/<id>" signs in, "/read" answers the user's id, "/pause" reads
+  # the session, says so on `read`, waits for `go`, then counts.
+  def user_app(read = nil, go = nil)
+    lambda do |env|
+      session = env["rack.session"]
+      body = case env["PATH_INFO"]
+             when %r{\A/login/(.+)\z} then session["user_id"] = Regexp.last_match(1)
+             when "/read" then session["user_id"]
+             when "/pause"
+               session["user_id"]
+               read << true
+               go.pop
+               session["n"] = 1
+             end
+      [200, { "content-type" => "text/plain" }, [body.to_s]]
+    end
+  end
+
+  def login(options, user)
+    store_request(middleware(user_app, user_key: "user_id", **options), "/login/#{user}").cookie
+  end
+
+  def read_user(options, cookie)
+    store_request(middleware(user_app, user_key: "user_id", **options), "/read", cookie: cookie).body
+  end
+
+  def stored_key(options, cookie)
+    options[:hashed_keys] ? hashed(cookie) : cookie
+  end
+
+  [[false, false], [true, false], [false, true], [true, true]].each do |hashed_keys, locking|
+    context "with hashed_keys #{hashed_keys ? "on" : "off"}, locking #{locking ? "on" : "off"}" do
+      let(:options) { { hashed_keys: hashed_keys, enable_locking: locking } }
+
+      it "revoke ends every session of the user, at once, and no other user's" do
+        first = login(options, "42")
+        second = login(options, "42")
+        other = login(options, "7")
+        expect(user_sessions.list("42", **store_options(options)).size).to eq(2)
+        # Signed in a moment ago: the user's record is read strongly
+        # consistent, so no session is missed for being new.
+        expect(user_sessions.revoke("42", **store_options(options))).to eq(2)
+        expect([read_user(options, first), read_user(options, second)]).to eq(["", ""])
+        expect(read_user(options, other)).to eq("7")
+        expect(raw_item(stored_key(options, first))).to be_nil
+      end
+
+      it "a request that read the session before the revoke cannot save it back" do
+        cookie = login(options, "42")
+        read = Queue.new
+        go = Queue.new
+        store = middleware(user_app(read, go), user_key: "user_id", **options)
+        request = Thread.new { store_request(store, "/pause", cookie: cookie) }
+        read.pop
+        expect(user_sessions.revoke("42", **store_options(options))).to eq(1)
+        go << true
+        request.value
+        expect(raw_item(stored_key(options, cookie))).to be_nil
+        expect(read_user(options, cookie)).to eq("")
+      end
+
+      it "revoke(except:) keeps the session given, ends the others" do
+        mine = login(options, "42")
+        other = login(options, "42")
+        keep = Struct.new(:id).new(mine) # what Rack and Rails sessions answer to #id
+        expect(user_sessions.revoke("42", except: keep, **store_options(options))).to eq(1)
+        expect([read_user(options, mine), read_user(options, other)]).to eq(["42", ""])
+      end
+    end
+  end
+
+  it "a session moved to its hashed key is revoked under the new key" do
+    cookie = login({}, "42")
+    # The first request with hashed_keys moves it, and rewrites its user
+    # in the new form: the new key joins the hashed user's record.
+    expect(read_user({ hashed_keys: true }, cookie)).to eq("42")
+    expect(raw_item(cookie)).to be_nil
+    expect(raw_item(hashed(cookie))).to include("user_id" => { "S" => hashed_user("42") })
+    expect(user_sessions.revoke("42", **store_options(hashed_keys: true))).to eq(1)
+    expect(read_user({ hashed_keys: true }, cookie)).to eq("")
+  end
+
+  it "during a rollout of hashed_keys, revoke finds the sessions of either form of the user's id" do
+    clear = login({}, "42")
+    hashed_cookie = login({ hashed_keys: true }, "42")
+    [{}, { hashed_keys: true }].each do |server|
+      expect(user_sessions.list("42", **store_options(server)).size).to eq(2)
+    end
+    expect(user_sessions.revoke("42", **store_options)).to eq(2)
+    expect([raw_item(clear), raw_item(hashed(hashed_cookie))]).to eq([nil, nil])
+  end
+
+  describe "from the command line" do
+    let(:env) do
+      { "AWS_DYNAMO_DB_SESSION_TABLE_NAME" => table_name, "AWS_DYNAMO_DB_SESSION_ENDPOINT" => DynamoDBLocalHelper.endpoint,
+        "AWS_DYNAMO_DB_SESSION_REGION" => "us-east-1", "AWS_DYNAMO_DB_SESSION_ACCESS_KEY_ID" => "dummy",
+        "AWS_DYNAMO_DB_SESSION_SECRET_ACCESS_KEY" => "dummy", "AWS_DYNAMO_DB_SESSION_SECRET_KEY" => StoreSpecHelpers::SECRET,
+        "AWS_DYNAMO_DB_SESSION_CONFIG_FILE" => nil, "RUBYOPT" => nil }
+    end
+    let(:lib) { File.expand_path("../../lib", __dir__) }
+
+    it "aws-sessionstore-dynamodb revoke-user ends the user's sessions; without an id it is a usage error" do
+      cookies = [login({}, "42"), login({}, "42")]
+      exe = File.expand_path("../../exe/aws-sessionstore-dynamodb", __dir__)
+      out, err, status = Open3.capture3(env, RbConfig.ruby, "-I", lib, exe, "revoke-user", "42")
+      expect([out, err, status.exitstatus]).to eq(["Revoked 2 session(s) of user 42.\n", "", 0])
+      expect(cookies.map { |cookie| read_user({}, cookie) }).to eq(["", ""])
+      _out, err, status = Open3.capture3(env, RbConfig.ruby, "-I", lib, exe, "revoke-user")
+      expect([status.exitstatus, err]).to match([2, /revoke-user takes one USER_ID/])
+    end
+
+    it "rake dynamo_db:session_store:revoke_user USER_ID=42 ends the user's sessions" do
+      cookie = login({}, "42")
+      Dir.mktmpdir("rake-revoke") do |dir|
+        File.write(File.join(dir, "Rakefile"), %(require "aws/session_store/dynamo_db/rake_tasks"\n))
+        out, err, status = Open3.capture3(env.merge("USER_ID" => "42"), "rake", "-I", lib,
+                                          "dynamo_db:session_store:revoke_user", chdir: dir)
+        expect([out, status.exitstatus]).to eq(["Revoked 1 session(s) of user 42.\n", 0]), err
+      end
+      expect(read_user({}, cookie)).to eq("")
+    end
+  end
+
+  it "garbage collection never takes a user record" do
+    login({}, "42")
+    sleep 1.1
+    result = dynamo::GarbageCollection.collect_garbage(store_options(max_stale: 1))
+    expect(result[:deleted]).to eq(1)
+    expect(all_items.map { |item| item["session_id"]["S"] }).to eq(["user#42"])
+  end
+end

@@ -61,6 +61,14 @@ RSpec.describe Aws::SessionStore::DynamoDB::Migration do
       expect(result.summary).to include("Marshal kept 1 (needs --allow-marshal)")
     end
 
+    it "leaves a user record (user_key) as it is, counted among the v4 items" do
+      record = { "session_id" => "user#42", "s:abc" => 1_700_000_000 }
+      client.put("user#42", record)
+      put_v05("a")
+      expect(migrate.to_h).to include(scanned: 2, rewritten: 1, v4: 1)
+      expect(client.item("user#42")).to eq(record)
+    end
+
     it "is idempotent: a second run finds nothing to rewrite" do
       put_v05("a")
       migrate

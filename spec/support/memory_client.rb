@@ -203,8 +203,17 @@ class MemoryClient
   # added.
   public
 
+  # DynamoDB refuses a record past the item size limit (ValidationException).
   def track_user_session(request)
-    answer(request, :track_user_session) { track(request.key_name, request.user, request.key) && nil }
+    answer(request, :track_user_session) do
+      track(request.key_name, request.user, request.key)
+      record_key = "user##{request.user}"
+      if item_size(@items[record_key]) > ITEM_LIMIT
+        @items[record_key] = @items[record_key].except("s:#{request.key}")
+        raise errors::ValidationError.new("Item size has exceeded the maximum allowed size", "ValidationException")
+      end
+      nil
+    end
   end
 
   def untrack_user_session(request)
@@ -319,6 +328,11 @@ class MemoryClient
     return Float(text) if Float(text, exception: false)&.to_s == text
 
     Aws::SessionStore::DynamoDB::Native::StoredNumber.new(text)
+  end
+
+  # An item's size as DynamoDB counts it, near enough: names and values.
+  def item_size(item)
+    item.sum { |name, value| name.bytesize + value.to_s.bytesize }
   end
 
   # Adds the entry (under the lock), as ops::users::track does.

@@ -295,6 +295,13 @@ RSpec.shared_examples "a native session client" do
       expect(keys.map(&:last)).to eq(keys.map(&:last).sort)
     end
 
+    it "track_user_session raises ValidationError when the record would pass the item size limit" do
+      plant_typed.call("user##{user}", "session_id" => { "S" => "user##{user}" }, "pad" => { "S" => "x" * 409_550 })
+      expect { client.track_user_session(user_entry(user)) }
+        .to raise_error(errors::ValidationError, /size/) { |error| expect(error.code).to eq("ValidationException") }
+      expect(user_keys(user)).to eq([])
+    end
+
     it "untrack_user_session removes the entry only while it holds the date read: true, else false" do
       client.track_user_session(user_entry(user))
       (_, added_at), = user_keys(user)

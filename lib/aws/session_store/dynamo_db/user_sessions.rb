@@ -34,6 +34,11 @@ module Aws
         # revoke (a younger one may be a sign-in still being saved).
         PRUNE_AFTER = 600
 
+        # The most sessions one user keeps once the user's record is full
+        # (DynamoDB's 400 KB, about 5,000 sessions): a sign-in then signs
+        # out the user's oldest sessions beyond this many.
+        MAX_SESSIONS = 2000
+
         module_function
 
         # The store's {Scope} for a request it handled.
@@ -76,6 +81,13 @@ module Aws
           Configuration.new(options.merge(require_secret: true))
         end
         private_class_method :configured
+
+        # Room in the record of `user` (a `user_id` as stored) for one
+        # more session, when a sign-in found it full.
+        # @api private
+        def make_room(config, user)
+          Call.new(config).make_room(user)
+        end
 
         # The API on one store's configuration; {#for} binds it to a request
         # (its session is the current one).
@@ -149,6 +161,18 @@ module Aws
             end
           end
 
+          # Entries of gone sessions older than PRUNE_AFTER dropped, then
+          # the oldest sessions past MAX_SESSIONS signed out.
+          def make_room(user)
+            entries = keys_of(user)
+            live_keys = live(user, entries).map { |item| item[@config.table_key] }
+            oldest = entries.select { |key, _| live_keys.include?(key) }
+            oldest.first([oldest.size - MAX_SESSIONS + 1, 0].max).each do |key, added_at|
+              revoke_key(user, key)
+              untrack(user, key, added_at)
+            end
+          end
+
           def revoke_one(user_id, handle)
             forms(user_id).any? do |user|
               key, = keys_of(user).find { |k, _| secure_equal?(handle(k), handle.to_s) }
@@ -193,8 +217,12 @@ module Aws
             entries.each do |key, added_at|
               next if added_at > cutoff || live.include?(key)
 
-              @client.untrack_user_session(Native::UserEntry.new(**@where, user: user, key: key, added_at: added_at))
+              untrack(user, key, added_at)
             end
+          end
+
+          def untrack(user, key, added_at)
+            @client.untrack_user_session(Native::UserEntry.new(**@where, user: user, key: key, added_at: added_at))
           end
 
           # Every key the given session may be stored under.

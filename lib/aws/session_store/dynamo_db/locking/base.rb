@@ -73,11 +73,18 @@ module Aws
             track(request, user.user) if user.user
           end
 
-          def track(request, user)
+          # A record that reached DynamoDB's item size is made room in
+          # (UserSessions.make_room), then written once more.
+          def track(request, user, retried: false)
             entry = Native::UserEntry.new(table: request.table, key_name: request.key_name, key: request.key, user: user)
             instrumented(:write, entry) do |payload|
               call(:track_user_session, entry, payload).tap { payload&.store(:outcome, :tracked) }
             end
+          rescue Errors::ValidationError
+            raise if retried
+
+            UserSessions.make_room(@config, user)
+            track(request, user, retried: true)
           end
 
           def delete_item(location)

@@ -133,6 +133,29 @@ RSpec.describe Aws::SessionStore::DynamoDB::UserSessions do
     end
   end
 
+  describe "a user's record that is full (DynamoDB's 400 KB)" do
+    it "drops the old entries of gone sessions, then tracks the sign-in" do
+      old = Time.now.to_i - described_class::PRUNE_AFTER - 1
+      entries = (1..5400).to_h { |i| ["s:gone-#{i.to_s.rjust(60, "0")}", old] }
+      client.put("user#42", { "session_id" => "user#42" }.merge(entries))
+      cookie = login("42")
+      expect(stored(cookie)).to include("user_id" => "42")
+      expect(user_keys("42")).to eq([cookie])
+    end
+
+    it "past MAX_SESSIONS live sessions, signs out the user's oldest" do
+      stub_const("#{described_class}::MAX_SESSIONS", 3)
+      stub_const("MemoryClient::ITEM_LIMIT", 450) # five entries fit, not six
+      cookies = Array.new(5) { login("42") }
+      # Signed in one second apart, oldest first.
+      dated = cookies.each_with_index.to_h { |cookie, i| ["s:#{cookie}", 1_700_000_000 + i] }
+      client.put("user#42", client.item("user#42").merge(dated))
+      newest = login("42")
+      expect(cookies.map { |cookie| stored(cookie) ? :in : :out }).to eq(%i[out out out in in])
+      expect(user_keys("42")).to contain_exactly(cookies[3], cookies[4], newest)
+    end
+  end
+
   describe ".list" do
     it "shows each of the user's sessions: a handle that is neither cookie nor key, dates, current" do
       mine = login("42")

@@ -91,6 +91,8 @@ module RailsAppHelpers
         # (key, same_site).
         extra = {}
         extra[:hashed_keys] = true if ENV["HASHED_KEYS"]
+        # One user's sessions (doc/user-sessions.md), with a callable.
+        extra[:user_key] = ->(session) { session["user_id"] } if ENV["USER_KEY"]
         if ENV["SAME_SITE"] == "proc"
           extra[:same_site] = ->(_request, _response) { :strict }
         elsif ENV["SAME_SITE"]
@@ -114,6 +116,9 @@ module RailsAppHelpers
           get "flash_set" => "counter#flash_set"
           get "flash_show" => "counter#flash_show"
           get "ids" => "counter#ids"
+          get "sign_in" => "counter#sign_in"
+          get "sign_out_others" => "counter#sign_out_others"
+          get "whoami" => "counter#whoami"
         end
       RUBY
       "app/controllers/counter_controller.rb" => <<~RUBY,
@@ -175,6 +180,20 @@ module RailsAppHelpers
             render json: { early: early, before: before, after: after }
           end
 
+          # One user's sessions: "sign out everywhere else" in one line.
+          def sign_in
+            session[:user_id] = params[:id]
+            render plain: "signed in"
+          end
+
+          def sign_out_others
+            render plain: Aws::SessionStore::DynamoDB::UserSessions.of(request).revoke_others(session[:user_id]).to_s
+          end
+
+          def whoami
+            render plain: session[:user_id].to_s
+          end
+
           private
 
           def id_reads
@@ -194,6 +213,27 @@ module RailsAppHelpers
         APP_PATH = File.expand_path("../config/application", __dir__)
         require_relative "../config/boot"
         require "rails/commands"
+      RUBY
+      # Two browsers sign in as one user; the first signs out everywhere else.
+      "script/revoke.rb" => "COOKIE = #{COOKIE.inspect}\n" + <<~'RUBY',
+        require_relative "../config/environment"
+        require "json"
+        require "rack/mock"
+
+        get = lambda do |jar, path|
+          res = Rack::MockRequest.new(Rails.application).get(path, "HTTP_COOKIE" => jar[:cookie].to_s)
+          lines = Array(res.headers["Set-Cookie"] || res.headers["set-cookie"]).flat_map { |v| v.split("\n") }
+          line = lines.find { |l| l.start_with?("#{COOKIE}=") }
+          jar[:cookie] = line[/\A[^;]*/] if line
+          res.body
+        end
+        first = {}
+        second = {}
+        [first, second].each { |jar| get.(jar, "/sign_in?id=42") }
+        before = [get.(first, "/whoami"), get.(second, "/whoami")]
+        revoked = get.(first, "/sign_out_others")
+        after = [get.(first, "/whoami"), get.(second, "/whoami")]
+        puts JSON.generate(before: before, revoked: revoked, after: after)
       RUBY
       # Requests in process, through Rails.application, cookies carried.
       "script/drive.rb" => "COOKIE = #{COOKIE.inspect}\n" + <<~'RUBY'
@@ -326,6 +366,8 @@ RSpec.describe "Rails integration", :rails do
       run_step(name, "script/drive.rb", env: env.merge("REQUESTS" => "1"))
       @keys_after[name] = @raw.scan_all(@table).map { |i| i["session_id"]["S"] } if @described
     end
+
+    run_step(:revoke, "script/revoke.rb", env: { "USER_KEY" => "1" })
 
     run_step(:rails_tasks, "bin/rails", "-T", "dynamo_db")
     run_step(:rake_tasks, "rake", "-T", ruby: false)
@@ -530,6 +572,11 @@ RSpec.describe "Rails integration", :rails do
       expect(again["body"]).to eq("")
     end
 
+    it "signs out everywhere else from a controller in one line (user_key as a callable)" do
+      step(:revoke)
+      expect(parse_json(:revoke)).to eq("before" => %w[42 42], "revoked" => "1", "after" => ["42", ""])
+    end
+
     it "reset_session deletes the item and starts afresh" do
       step(:drive)
       before, reset, after = @drive["reset"]
@@ -645,6 +692,7 @@ RSpec.describe "Rails integration", :rails do
           .and match(/dynamo_db:session_store:delete_table +# Delete the DynamoDB session table/)
           .and match(/dynamo_db:session_store:clean +# Delete expired sessions/)
           .and match(/dynamo_db:collect_garbage +# Delete expired sessions/)
+          .and match(/dynamo_db:session_store:revoke_user +# End every session of one user/)
         expect(out).not_to include("rails_options")
       end
     end

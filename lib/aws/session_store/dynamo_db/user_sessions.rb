@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "set"
+
 module Aws
   module SessionStore
     module DynamoDB
@@ -157,7 +159,7 @@ module Aws
             kept = except.is_a?(String) ? [] : current_keys(except)
             forms(user_id).sum do |user|
               entries = keys_of(user).reject { |key, _| kept.include?(key) || handle(key) == except }
-              entries.count { |key, _| revoke_key(user, key) }.tap { prune(user, entries, []) }
+              entries.count { |key, _| revoke_key(user, key) }.tap { prune(user, entries, Set.new) }
             end
           end
 
@@ -165,7 +167,7 @@ module Aws
           # the oldest sessions past MAX_SESSIONS signed out.
           def make_room(user)
             entries = keys_of(user)
-            live_keys = live(user, entries).map { |item| item[@config.table_key] }
+            live_keys = live(user, entries).to_set { |item| item[@config.table_key] }
             oldest = entries.select { |key, _| live_keys.include?(key) }
             oldest.first([oldest.size - MAX_SESSIONS + 1, 0].max).each do |key, added_at|
               revoke_key(user, key)
@@ -201,7 +203,7 @@ module Aws
             keys = entries.map(&:first)
             found = keys.empty? ? [] : @client.session_summaries(Native::SummaryRequest.new(**@where, keys: keys))
             found.select! { |item| item["user_id"] == user }
-            prune(user, entries, found.map { |item| item[@config.table_key] })
+            prune(user, entries, found.to_set { |item| item[@config.table_key] })
             found
           end
 
@@ -210,7 +212,8 @@ module Aws
           end
 
           # Drops the entries older than PRUNE_AFTER whose session is not
-          # among `live` (gone, or another user's), each on condition that
+          # among `live` (a Set: a full record has ~5,000 entries; gone, or
+          # another user's), each on condition that
           # it was not added again since it was read.
           def prune(user, entries, live)
             cutoff = Time.now.to_i - PRUNE_AFTER

@@ -22,3 +22,8 @@ pub const USER_AGENT: &str = "user_agent";
 pub const USER_RECORD_PREFIX: &str = "user#";
 /// What starts an entry's attribute name in a user record.
 pub const USER_ENTRY_PREFIX: &str = "s:";
+
+/// The user record's key for a user (the `user_id` attribute's value).
+pub fn user_record_key(user: &str) -> String {
+    format!("{USER_RECORD_PREFIX}{user}")
+}

@@ -11,12 +11,11 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::error::{StoreError, ITEM_SIZE_LIMIT};
 use crate::ops::item::{Item, ItemKey};
-use crate::ops::schema::USER_ENTRY_PREFIX as ENTRY_PREFIX;
+use crate::ops::schema::{user_record_key as record_key, USER_ENTRY_PREFIX as ENTRY_PREFIX};
 use crate::ops::schema::{CREATED_AT, DATA, EXPIRE_AT, LOCKED_AT, UPDATED_AT, USER_AGENT, USER_ID};
 use crate::ops::stats::send_counted;
 use crate::ops::time::{now_seconds, now_string};
 use crate::ops::update::{refusal, Refusal, Update};
-use crate::ops::users::record_key;
 
 /// What must hold for a save to go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

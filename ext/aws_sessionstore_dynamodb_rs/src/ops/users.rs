@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::Client;
 use crate::error::StoreError;
 use crate::ops::item::{Item, ItemKey};
 use crate::ops::schema::{CREATED_AT, UPDATED_AT, USER_AGENT, USER_ID};
+use crate::ops::session;
 use crate::ops::stats::send_counted;
 use crate::ops::update::{refusal, Update};
 
@@ -33,10 +34,7 @@ const BATCH_GET_MAX: usize = 100;
 /// Rounds of BatchGetItem for the keys DynamoDB left unprocessed.
 const UNPROCESSED_ROUNDS: u32 = 8;
 
-/// The user record's key for a user (the `user_id` attribute's value).
-pub fn record_key(user: &str) -> String {
-    format!("{RECORD_PREFIX}{user}")
-}
+pub use crate::ops::schema::user_record_key as record_key;
 
 /// Adds `storage_key` to the user record (creating it), dated `now`:
 /// one UpdateItem.
@@ -78,14 +76,8 @@ pub async fn untrack(
 /// The user record's entries, read strongly consistent: storage key and
 /// the second it was added, oldest first. Empty when there is no record.
 pub async fn entries(client: &Client, record: &ItemKey) -> Result<Vec<(String, i64)>, StoreError> {
-    let request = client
-        .get_item()
-        .table_name(&record.table)
-        .key(&record.key_name, record.key_value())
-        .consistent_read(true);
-    let out = send_counted!(request, &record.stats).map_err(StoreError::from_sdk)?;
-    let mut found: Vec<(String, i64)> = out
-        .item
+    let mut found: Vec<(String, i64)> = session::get(client, record, true)
+        .await?
         .unwrap_or_default()
         .into_iter()
         .filter_map(|(name, value)| {

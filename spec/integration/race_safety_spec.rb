@@ -3,6 +3,8 @@
 # The opt-in features keep the plain path's guarantees under concurrent
 # requests and against the application's own code:
 #
+# - renew: a request that read a session and then renews its id (Rack's
+#   `renew`) does not carry over a session logged out meanwhile;
 # - hashed_keys: the move of a session from an older key (the cookie's clear
 #   value, or the first hashed scheme) to its current key is one decision,
 #   like a save: a session logged out meanwhile stays logged out, a request
@@ -43,12 +45,15 @@ RSpec.describe "Races and the application's code" do
   end
 
   # An app that reads the session, says so, waits for `go`, then counts.
-  def paused_counter(read, go)
+  # With `renew`, it then asks Rack for a new id (as Warden does on
+  # sign-in), the data carried over.
+  def paused_counter(read, go, renew: false)
     lambda do |env|
       session = env["rack.session"]
       n = session.fetch("n", 0)
       read << true
       go.pop
+      env["rack.session.options"][:renew] = true if renew
       session["n"] = n + 1
       [200, { "content-type" => "text/plain" }, [session["n"].to_s]]
     end
@@ -80,6 +85,34 @@ RSpec.describe "Races and the application's code" do
   end
 
   [false, true].each do |locking|
+    context("a renew racing a logout, locking #{locking ? "on" : "off"}") do
+      let(:options) { { enable_locking: locking } }
+
+      it "does not carry a session logged out meanwhile over to a new id" do
+        cookie = clear_session
+        read = Queue.new
+        go = Queue.new
+        slow = in_thread { store_request(middleware(paused_counter(read, go, renew: true), **options), cookie: cookie) }
+        read.pop
+        expect(store_request(middleware(LOGOUT_APP, **options), cookie: cookie).body).to eq("bye")
+        go << true
+        response = slow.value
+        expect(all_items).to be_empty
+        # No new id: the cookie is cleared, as after a drop.
+        expect(response.cookie).to eq("")
+        expect(store_request(counter(**options), "/read", cookie: cookie).body).to eq("")
+      end
+
+      it "carries a live session over to the new id" do
+        cookie = clear_session
+        go = Queue.new << true
+        renewed = store_request(middleware(paused_counter(Queue.new, go, renew: true), **options), cookie: cookie)
+        expect(renewed.cookie).not_to eq(cookie)
+        expect(keys).to eq([renewed.cookie])
+        expect(store_request(counter(**options), "/read", cookie: renewed.cookie).body).to eq("3")
+      end
+    end
+
     context(locking ? "hashed_keys with locking (defaults: 500 ms expiry, 1 s wait)" : "hashed_keys without locking") do
       let(:options) { { hashed_keys: true, enable_locking: locking } }
 

@@ -31,10 +31,13 @@ RSpec.describe "UserSessions on DynamoDB Local" do
       body = case env["PATH_INFO"]
              when %r{\A/login/(.+)\z} then session["user_id"] = Regexp.last_match(1)
              when "/read" then session["user_id"]
-             when "/pause"
+             when "/pause", "/pause-renew"
                session["user_id"]
                read << true
                go.pop
+               # Rack's renew (as Warden sets it on sign-in): a new id,
+               # the data carried over.
+               env["rack.session.options"][:renew] = true if env["PATH_INFO"] == "/pause-renew"
                session["n"] = 1
              end
       [200, { "content-type" => "text/plain" }, [body.to_s]]
@@ -47,6 +50,11 @@ RSpec.describe "UserSessions on DynamoDB Local" do
 
   def read_user(options, cookie)
     store_request(middleware(user_app, user_key: "user_id", **options), "/read", cookie: cookie).body
+  end
+
+  # The table's session items (user records left out).
+  def session_items
+    all_items.reject { |item| item["session_id"]["S"].start_with?("user#") }
   end
 
   def stored_key(options, cookie)
@@ -81,6 +89,36 @@ RSpec.describe "UserSessions on DynamoDB Local" do
         go << true
         request.value
         expect(raw_item(stored_key(options, cookie))).to be_nil
+        expect(read_user(options, cookie)).to eq("")
+      end
+
+      it "a request that read the session before the revoke and renews its id does not carry it over" do
+        cookie = login(options, "42")
+        read = Queue.new
+        go = Queue.new
+        store = middleware(user_app(read, go), user_key: "user_id", **options)
+        request = Thread.new { store_request(store, "/pause-renew", cookie: cookie) }
+        read.pop
+        expect(user_sessions.revoke("42", **store_options(options))).to eq(1)
+        go << true
+        response = request.value
+        # No new id is handed out, and the browser's cookie is cleared.
+        expect(response.cookie).to eq("")
+        expect(response.headers["Set-Cookie"]).to match(/max-age=0/i)
+        expect(user_sessions.list("42", **store_options(options))).to eq([])
+        expect(session_items).to eq([])
+        expect(read_user(options, cookie)).to eq("")
+      end
+
+      it "a renew without a revoke still carries the session to the new id" do
+        cookie = login(options, "42")
+        read = Queue.new
+        go = Queue.new
+        go << true
+        response = store_request(middleware(user_app(read, go), user_key: "user_id", **options), "/pause-renew",
+                                 cookie: cookie)
+        expect(response.cookie).not_to eq(cookie)
+        expect(read_user(options, response.cookie)).to eq("42")
         expect(read_user(options, cookie)).to eq("")
       end
 

@@ -68,7 +68,7 @@ class MemoryClient
   end
 
   def delete_item(request)
-    answer(request, :delete_item) { @items.delete(request.key) && nil }
+    answer(request, :delete_item) { @items.delete(request.key) ? true : false }
   end
 
   def save_session(request)

@@ -197,11 +197,11 @@ RSpec.shared_examples "a native session client" do
   end
 
   describe "delete_item" do
-    it "deletes the item and answers nil, also when there is none" do
+    it "deletes the item and answers whether there was one" do
       create
-      expect(client.delete_item(native::ItemRequest.new(**where, key: key))).to be_nil
+      expect(client.delete_item(native::ItemRequest.new(**where, key: key))).to be(true)
       expect(get).to be_nil
-      expect(client.delete_item(native::ItemRequest.new(**where, key: key))).to be_nil
+      expect(client.delete_item(native::ItemRequest.new(**where, key: key))).to be(false)
     end
   end
 

@@ -1,6 +1,7 @@
 //! Reading, writing and deleting one session item through the SDK client.
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
@@ -353,13 +354,28 @@ fn is_condition_failure(reason: &CancellationReason) -> bool {
     reason.code() == Some("ConditionalCheckFailed")
 }
 
-pub async fn delete(client: &Client, key: &ItemKey) -> Result<(), StoreError> {
+/// Deletes the item at `key`; whether there was one. The delete is
+/// conditioned on the item's existence, so DynamoDB says which (a refusal
+/// costs what the delete would, and carries no item back).
+pub async fn delete(client: &Client, key: &ItemKey) -> Result<bool, StoreError> {
     let request = client
         .delete_item()
         .table_name(&key.table)
-        .key(&key.key_name, key.key_value());
-    send_counted!(request, &key.stats).map_err(StoreError::from_sdk)?;
-    Ok(())
+        .key(&key.key_name, key.key_value())
+        .condition_expression("attribute_exists(#k)")
+        .expression_attribute_names("#k", &key.key_name);
+    match send_counted!(request, &key.stats) {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(service))
+            if matches!(
+                service.err(),
+                DeleteItemError::ConditionalCheckFailedException(_)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(StoreError::from_sdk(err)),
+    }
 }
 
 /// DynamoDB's own refusal of an oversized item, said the same way as ours.

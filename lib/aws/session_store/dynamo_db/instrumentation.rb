@@ -18,7 +18,7 @@ module Aws
       # - `gc.aws_sessionstore_dynamodb`: a garbage collection run.
       #
       # Payload (never session data or ids): `:table`, `:outcome` (`:found`,
-      # `:missing`, `:acquired`, `:written`, `:refused`, `:released`,
+      # `:missing` (a read or delete that found no item), `:acquired`, `:written`, `:refused`, `:released`,
       # `:deleted`, `:collected`, `:error`), `:bytes` (of `data`, where
       # there is some), `:calls` and `:attempts` (DynamoDB operations and
       # HTTP attempts), `:retries`, `:consumed_capacity` (capacity units, as

@@ -27,14 +27,30 @@ module Aws
         # error goes to the handler. When DynamoDB already failed this
         # request (and the handler heard of it), remembered without a
         # second wait.
+        # @return [Boolean, nil] whether there was an item; nil when the
+        #   delete failed (or was not tried).
         def delete(env, state, id)
-          return remember(env, id) if state.down
+          if state.down
+            remember(env, id)
+            return nil
+          end
 
-          @lock.delete(id)
-          @pending.delete(id)
+          @lock.delete(id).tap { @pending.delete(id) }
         rescue StandardError => e
           remember(env, id)
           @errors.handle(env, state, e)
+          nil
+        end
+
+        # Deletes the session `id` the request logs out, and the cookie's id
+        # that `id` replaced in this request (a hashed_keys rollout: the
+        # session may live under a key this server does not read).
+        # @return [Boolean, nil] whether `id`'s item was there (as {#delete}).
+        def end_session(env, state, id)
+          existed = delete(env, state, id)
+          replaced, cookie_id = state.replaced
+          delete(env, state, cookie_id) if replaced && replaced == id
+          existed
         end
 
         # Whether `id` was logged out during a fault: it is never served

@@ -89,6 +89,7 @@ module Aws
         # Clears the cookie when the app dropped the session (`drop`): a
         # logout is final for the browser whatever DynamoDB answered.
         def commit_session(req, res)
+          state(req.env).committing = true
           super
         ensure
           clear_cookie(req, res) if state(req.env).dropped
@@ -142,10 +143,8 @@ module Aws
           state.dropped = true if options[:drop]
           id = @presented.checked(state, sid)
           loaded = id && state.loaded.delete(id)
-          @logouts.delete(req.env, state, id) if id
-          replaced, cookie_id = state.replaced
-          @logouts.delete(req.env, state, cookie_id) if replaced && replaced == id
-          new_id(state, loaded, options)
+          existed = id && @logouts.end_session(req.env, state, id)
+          new_id(state, loaded, options).tap { |new_sid| ended(state, new_sid, options) if loaded && existed == false }
         end
 
         private
@@ -217,6 +216,17 @@ module Aws
           created = loaded&.created_at
           state.renewed[new_sid.public_id] = created.to_s if created.is_a?(String) || created.is_a?(Numeric)
           options[:id] = new_sid
+        end
+
+        # Rack's renew carries the session's data over to the new id. When
+        # the item was already gone (a logout or revoke elsewhere after this
+        # request read it), nothing is carried: the new id is not written,
+        # and the response clears the cookie, as after a drop.
+        def ended(state, new_sid, options)
+          return unless new_sid && state.committing && options[:renew]
+
+          state.ended = new_sid.public_id
+          state.dropped = true
         end
 
         def session_id(id)

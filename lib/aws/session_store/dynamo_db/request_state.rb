@@ -19,9 +19,13 @@ module Aws
       # - `replaced`: `[new id, cookie id]` when the new id replaced it.
       # - `down`: a DynamoDB call failed for a passing reason; no more calls.
       # - `dropped`: the app dropped the session; the cookie is cleared.
+      # - `committing`: Rack is saving the session at the end of the request.
+      # - `ended`: the id a renew made for a session that was ended
+      #   elsewhere (a logout, a revoke) after this request read it: its
+      #   data is not written again.
       # @api private
       RequestState = Struct.new(:loaded, :renewed, :unavailable, :issued, :cookie, :invalid_cookie, :missed,
-                                :replaced, :down, :dropped) do
+                                :replaced, :down, :dropped, :committing, :ended) do
         def initialize
           super({}, {}, [], {})
         end

@@ -27,9 +27,7 @@ module Aws
         # @raise [Errors::InvalidIDError] for an id neither read nor issued
         #   in this request whose signature does not check out.
         def write(state, id, session, expire_after, env = nil)
-          # Read failed for a passing reason: neither overwrite the stored
-          # session with this request's stand-in nor replace the cookie.
-          return false if unavailable?(state, id)
+          return false if withheld?(state, id)
 
           # Forgotten only once saved: if the save raises, the lock (if any)
           # is still released at the end of the request.
@@ -48,8 +46,13 @@ module Aws
 
         private
 
-        def unavailable?(state, id)
-          id ? state.unavailable.include?(id) : false
+        # Read failed for a passing reason: neither overwrite the stored
+        # session with this request's stand-in nor replace the cookie. Or
+        # renewed from a session ended elsewhere meanwhile: it stays ended.
+        def withheld?(state, id)
+          return false unless id
+
+          state.unavailable.include?(id) || id == state.ended
         end
 
         # A new id with nothing in it: nothing to keep, nothing to write.

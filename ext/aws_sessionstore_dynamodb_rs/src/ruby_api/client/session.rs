@@ -54,7 +54,7 @@ impl Client {
         })
     }
 
-    /// `delete_item(Native::ItemRequest)` → nil.
+    /// `delete_item(Native::ItemRequest)` → whether there was an item.
     fn delete_item(ruby: &Ruby, rb_self: &Self, key: ItemKey) -> Result<Value, Error> {
         rb_self.call(ruby, key, |c, key| async move {
             session::delete(&c, &key).await

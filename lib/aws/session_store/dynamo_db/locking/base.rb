@@ -43,8 +43,9 @@ module Aws
           # id and both hashed schemes' keys. During a rollout (either way)
           # servers disagree on where a session lives; a logout on any of them
           # must end it on all.
+          # @return [Boolean] whether there was an item under any of them.
           def delete(sid)
-            @keys.every_key(sid).each { |key| delete_item(@keys.at(key)) }
+            @keys.every_key(sid).map { |key| delete_item(@keys.at(key)) }.any?
           end
 
           # Releases a lock without saving; the app raised. No-op here.
@@ -90,9 +91,9 @@ module Aws
           def delete_item(location)
             request = Native::ItemRequest.new(**location)
             instrumented(:delete, request) do |payload|
-              call(:delete_item, request, payload)
-              payload&.store(:outcome, :deleted)
-              nil
+              call(:delete_item, request, payload).tap do |deleted|
+                payload&.store(:outcome, deleted ? :deleted : :missing)
+              end
             end
           end
 

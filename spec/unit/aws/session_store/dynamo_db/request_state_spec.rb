@@ -6,7 +6,8 @@ RSpec.describe Aws::SessionStore::DynamoDB::RequestState do
   it "starts with empty collections and nothing known" do
     state = described_class.new
     expect(state.to_h).to eq(loaded: {}, renewed: {}, unavailable: [], issued: {}, cookie: nil,
-                             invalid_cookie: nil, missed: nil, replaced: nil, down: nil, dropped: nil)
+                             invalid_cookie: nil, missed: nil, replaced: nil, down: nil, dropped: nil,
+                             committing: nil, ended: nil)
   end
 
   it "shares nothing between two requests" do

@@ -23,6 +23,10 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
       case req.path
       when "/clear" then session.clear
       when "/renew" then env["rack.session.options"][:renew] = true
+      when "/renew-ended"
+        session["n"]
+        forget(session.id.public_id) # logged out elsewhere after this read
+        env["rack.session.options"][:renew] = true
       when "/drop" then env["rack.session.options"][:drop] = true
       when "/read" then session["n"]
       when "/big" then session["blob"] = "x" * 500_000
@@ -117,6 +121,17 @@ RSpec.describe Aws::SessionStore::DynamoDB::RackMiddleware do
     expect(JSON.parse(new_item["data"])).to eq("n" => 2)
     get "/"
     expect(last_response.body).to eq("3")
+  end
+
+  it "renews nothing of a session logged out after the request read it: no new item, the cookie cleared" do
+    2.times { get "/" }
+    old_id = cookie_value
+    expect { get "/renew-ended" }.not_to(change { requests_of(:save_session).size })
+    expect(stored_keys).to eq([])
+    expect(cookie_value).not_to eq(old_id)
+    expect(Array(last_response.headers["Set-Cookie"]).join("\n")).to match(/\Arack\.session=;.*max-age=0/i)
+    get "/read"
+    expect(last_response.body).to eq("")
   end
 
   it "drops: the item is deleted and the cookie cleared" do

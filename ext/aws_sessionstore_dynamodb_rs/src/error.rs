@@ -33,6 +33,9 @@ pub enum StoreError {
     LockLost,
     /// Invalid options reached the native layer.
     Configuration(String),
+    /// Stored data that can't be what this store wrote (`encrypt_data`: a
+    /// wrong key, tampering, truncation).
+    Corrupt(String),
     /// A bug in this layer (a caught panic, an unexpected response).
     Internal(String),
 }
@@ -56,7 +59,7 @@ impl fmt::Display for StoreError {
                 f,
                 "the session lock was taken over by another request before this one saved; the session was not overwritten"
             ),
-            StoreError::Configuration(m) => write!(f, "{m}"),
+            StoreError::Configuration(m) | StoreError::Corrupt(m) => write!(f, "{m}"),
             StoreError::Internal(m) => write!(f, "internal error in the native layer: {m}"),
         }
     }

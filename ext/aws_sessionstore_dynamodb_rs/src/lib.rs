@@ -10,6 +10,7 @@
 
 use magnus::{Error, Ruby};
 
+pub mod envelope;
 pub mod error;
 mod helpers;
 pub mod ops;

@@ -51,6 +51,7 @@ classes!(
     LockWaitTimeoutError,
     LockLostError,
     ConfigurationError,
+    CorruptSessionError,
     InternalError,
 );
 
@@ -73,6 +74,7 @@ impl Class {
             StoreError::LockWaitTimeout { .. } => Class::LockWaitTimeoutError,
             StoreError::LockLost => Class::LockLostError,
             StoreError::Configuration(_) => Class::ConfigurationError,
+            StoreError::Corrupt(_) => Class::CorruptSessionError,
             StoreError::Internal(_) => Class::InternalError,
         }
     }

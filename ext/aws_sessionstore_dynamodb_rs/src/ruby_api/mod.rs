@@ -2,6 +2,7 @@
 
 use magnus::{prelude::*, Error, RModule, Ruby};
 
+mod cipher;
 mod client;
 mod errors;
 mod gvl;
@@ -26,6 +27,7 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     // First: a missing exception class fails the load.
     errors::init(ruby)?;
     client::init(ruby, native)?;
+    cipher::init(ruby, native)?;
     sid::init(ruby, native)?;
     gvl::init(ruby, native)?;
     #[cfg(feature = "test-hooks")]

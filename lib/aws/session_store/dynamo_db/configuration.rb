@@ -89,7 +89,7 @@ module Aws
         NATIVE_CLIENT_OPTIONS = OPTIONS.select(&:native).map(&:name).freeze
 
         # Options whose values are never shown by {#inspect} or in error messages.
-        SECRET_OPTIONS = OPTIONS.select { |option| option.type == :secret }.map(&:name).freeze
+        SECRET_OPTIONS = OPTIONS.select { |option| %i[secret secrets].include?(option.type) }.map(&:name).freeze
 
         # Options whose ENV values stay Strings.
         TEXT_OPTIONS = OPTIONS.select(&:text?).map(&:name).freeze
@@ -267,6 +267,13 @@ module Aws
           end
           check_endpoint(opts[:endpoint])
           check_credentials(opts)
+          check_encryption(opts)
+        end
+
+        def check_encryption(opts)
+          return if opts[:encrypt_data] || !opts[:refuse_plaintext]
+
+          raise Errors::ConfigurationError, ":refuse_plaintext needs :encrypt_data"
         end
 
         def check_endpoint(value)

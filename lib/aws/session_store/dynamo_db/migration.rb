@@ -5,6 +5,7 @@ require "digest"
 require "fileutils"
 require_relative "migration/state"
 require_relative "migration/pass"
+require_relative "migration/reencrypt_pass"
 
 module Aws
   module SessionStore
@@ -65,13 +66,28 @@ module Aws
         # @option options [Numeric] :max_writes_per_second pacing; nil: none
         # @yieldparam result [Result] the counts so far, after each page
         # @return [Result]
-        def migrate(options = {})
+        def migrate(options = {}, &block)
+          run_pass(options, Pass, &block)
+        end
+
+        # Re-encrypts every session (`encrypt_data`): data stored unencrypted
+        # or under a previous key is sealed under the current one (the first
+        # of `encryption_keys`), by the same conditional rewrites, state
+        # file, dry run and pacing as {.migrate}; the default state file is
+        # `.aws-sessionstore-dynamodb-reencrypt.TABLE.json`.
+        # @return [ReencryptPass::Result]
+        def reencrypt(options = {}, &block)
+          run_pass(options.merge(reencrypt: true), ReencryptPass, &block)
+        end
+
+        # One run of `pass_class` over every item, from the saved position.
+        def run_pass(options, pass_class)
           run, config = split_options(options)
           client = Native.client(config.native_client_options)
           state = state_for(run, config)
           start_key = state.resume
-          result = empty_result(run, state)
-          pass = Pass.new(client, config, run, result)
+          result = pass_class.empty_result(run, state)
+          pass = pass_class.new(client, config, run, result)
           each_page(client, config, start_key) do |items, next_key|
             items.each { |item| pass.migrate_item(item) }
             state.save(next_key, result)
@@ -79,26 +95,20 @@ module Aws
           end
           result
         end
+        private_class_method :run_pass
 
         def state_for(run, config)
-          State.new(state_path(run[:state_file], config.table_name), config, run)
+          State.new(state_path(run[:state_file], config.table_name, run[:reencrypt]), config, run)
         end
         private_class_method :state_for
 
         # [this run's own options, Configuration of the rest]
         def split_options(options)
           options = options.transform_keys(&:to_sym)
-          run = options.slice(:dry_run, :allow_marshal, :state_file, :max_writes_per_second)
+          run = options.slice(:dry_run, :allow_marshal, :state_file, :max_writes_per_second, :reencrypt)
           [run, Configuration.new(options.reject { |k, _| run.key?(k) })]
         end
         private_class_method :split_options
-
-        def empty_result(run, state)
-          Result.new(scanned: 0, v4: 0, v05_timestamps: 0, marshal_data: 0, marshal_kept: 0,
-                     marshal_not_json: 0, rewritten: 0, changed_meanwhile: 0,
-                     dry_run: run[:dry_run] ? true : false, resumed: state.resumed?)
-        end
-        private_class_method :empty_result
 
         # Yields each scan page's items and the key to go on from (nil after
         # the last page).
@@ -114,12 +124,16 @@ module Aws
 
         # The state file used when none is named: one per table, in the
         # current directory.
-        def default_state_file(table)
-          File.join(Dir.pwd, ".aws-sessionstore-dynamodb-migrate.#{table}.json")
+        def default_state_file(table, reencrypt: false)
+          File.join(Dir.pwd, ".aws-sessionstore-dynamodb-#{reencrypt ? "reencrypt" : "migrate"}.#{table}.json")
         end
 
-        def state_path(option, table)
-          option == :default ? default_state_file(table) : option
+        def state_path(option, table, reencrypt)
+          if option == :default
+            default_state_file(table, reencrypt: reencrypt ? true : false)
+          else
+            option
+          end
         end
       end
     end

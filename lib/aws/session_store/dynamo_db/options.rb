@@ -17,7 +17,8 @@ module Aws
       # @!attribute type [Symbol] how values are checked: `:string`,
       #   `:secret` (a String never shown), `:boolean`, `:integer`, `:number`,
       #   `:one_of` (Symbols in `choices`), `:endpoint`, `:path`, `:handler`,
-      #   `:client_hash`, `:user_key` (a session key, or a callable)
+      #   `:client_hash`, `:user_key` (a session key, or a callable),
+      #   `:secrets` (an Array of secret Strings, never shown)
       # @!attribute at_least [Numeric, nil] lower bound (`:integer`)
       # @!attribute at_most [Numeric, nil] upper bound (`:integer`, `:number`)
       # @!attribute positive [Boolean] `:number` must be > 0 (else >= 0)
@@ -53,6 +54,7 @@ module Aws
           when :path then "a String or a Pathname" unless value.is_a?(String) || value.respond_to?(:to_path)
           when :handler then "an object responding to #handle_error" unless value.respond_to?(:handle_error)
           when :user_key then "a session key (String) or a callable" unless user_key?(value)
+          when :secrets then "a non-empty Array of Strings of at least 32 bytes" unless secrets?(value)
           end.then { |expected| expected && (nullable? ? "nil or #{expected}" : expected) }
         end
         # rubocop:enable Metrics/AbcSize, Metrics/CyclomaticComplexity, Metrics/PerceivedComplexity
@@ -69,6 +71,10 @@ module Aws
         end
 
         private
+
+        def secrets?(value)
+          value.is_a?(Array) && !value.empty? && value.all? { |key| key.is_a?(String) && key.bytesize >= 32 }
+        end
 
         def user_key?(value)
           (value.is_a?(String) && !value.empty?) || value.is_a?(Symbol) || value.respond_to?(:call)
@@ -139,6 +145,17 @@ module Aws
                         "table dump holds no live cookie; sessions still under their clear id are read and " \
                         "moved on their next request. The official gem can't read such items: leave it off " \
                         "while both serve one table"),
+        Option.new(name: :encrypt_data, default: false, type: :boolean, env: true,
+                   doc: "encrypt `data` (AES-256-GCM, bound to its table and key) under `encryption_keys`' first " \
+                        "key; encrypted items are read whatever it says. The official gem can't read them: leave " \
+                        "it off while both serve one table (see doc/encryption.md)"),
+        Option.new(name: :encryption_keys, default: nil, type: :secrets, unit: "Array of secrets", env: true,
+                   shown_default: "`[secret_key]`",
+                   doc: "secrets (32+ bytes each) the data keys are derived from (HKDF), current first, then " \
+                        "previous ones, still read; in ENV separated by commas or spaces"),
+        Option.new(name: :refuse_plaintext, default: false, type: :boolean, env: true,
+                   doc: "with `encrypt_data`, treat a session stored unencrypted as corrupt (once `reencrypt` " \
+                        "has encrypted every item)"),
         Option.new(name: :user_key, default: nil, type: :user_key, unit: "session key, or callable", env: true,
                    doc: "the session key holding the user's id (or a callable given the session Hash): each " \
                         "signed-in session is tracked for `UserSessions` (see doc/user-sessions.md)"),

@@ -44,9 +44,12 @@ module Aws
           end
 
           # Booleans strictly (EnvFlag: on/off words, anything else an error),
-          # text options as they are, the rest as numbers where they look so.
+          # secrets lists split at commas or spaces, text options as they
+          # are, the rest as numbers where they look so.
           def parse_env_option(name, value)
-            return EnvFlag.parse("#{ENV_PREFIX}#{name.to_s.upcase}", value) if OPTIONS_BY_NAME[name].type == :boolean
+            type = OPTIONS_BY_NAME[name].type
+            return EnvFlag.parse("#{ENV_PREFIX}#{name.to_s.upcase}", value) if type == :boolean
+            return value.split(/[\s,]+/).reject(&:empty?) if type == :secrets
 
             TEXT_OPTIONS.include?(name) ? value : parse_env_value(value)
           end

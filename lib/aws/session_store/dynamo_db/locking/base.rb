@@ -17,6 +17,7 @@ module Aws
             @table = config.table_name
             @keys = StorageKeys.new(config)
             @users = config.user_key && UserTracking.new(config)
+            @cipher = DataCipher.for(config)
           end
 
           # [UserTracking, nil] with `user_key`: which user a session's item
@@ -35,7 +36,7 @@ module Aws
             request = Native::SaveRequest.new(**@keys.location(sid), expire_at: changes.expire_at)
             change_user(request, changes.user) if changes.user
             loaded ? save_existing(request, loaded, changes.data) : save_new(request, changes)
-            write(request)
+            write(sealed(request))
           end
 
           # Deletes the item (and with it any lock on it) under every key the
@@ -53,9 +54,10 @@ module Aws
 
           private
 
-          # The data only when it changed, under our lock if we hold one.
+          # The data only when it changed (or is stored in another form than
+          # this store writes), under our lock if we hold one.
           def save_existing(request, loaded, data)
-            request.data = data unless data == loaded.data
+            request.data = data unless data == loaded.data && !loaded.stale_form
             request.new_session = false
             request.lock = loaded.lock
           end
@@ -104,7 +106,7 @@ module Aws
           # lock on it): nobody is logged out by switching hashed keys on,
           # and a session logged out meanwhile stays logged out.
           def move_to_current_key(sid, loaded, changes)
-            outcome = move(move_request(sid, loaded, changes))
+            outcome = move(sealed(move_request(sid, loaded, changes)))
             return true if outcome == :moved
             # Moved meanwhile by a request that held no lock either: saved
             # there, as the plain path saves (and only if it still exists).
@@ -127,6 +129,13 @@ module Aws
                                                            user_agent: user ? user.agent : loaded.user_agent)
           end
 
+          # `request` with its data as stored: encrypted for its own item
+          # with `encrypt_data`.
+          def sealed(request)
+            request.data = @cipher.seal(request.data, request.table, request.key_name, request.key) if request.data && @cipher
+            request
+          end
+
           # One move, as the `write` event. @return [Symbol] the outcome
           def move(request)
             instrumented(:write, request) do |payload|
@@ -140,7 +149,7 @@ module Aws
             request = Native::SaveRequest.new(**@keys.location(sid), data: changes.data, expire_at: changes.expire_at,
                                                                      new_session: false)
             change_user(request, changes.user) if changes.user
-            write(request)
+            write(sealed(request))
           end
 
           # `[type, text]` of a timestamp as read: S as written by v4, N by v0.5.

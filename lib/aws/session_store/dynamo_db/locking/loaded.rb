@@ -9,8 +9,11 @@ module Aws
         # with `hashed_keys` the older key it was found under, if any (the
         # cookie's clear value, or the first hashed scheme's key): the save
         # then moves it to its current key. With `user_key`, the item's
-        # `user_id` and `user_agent` (Strings, or nil).
-        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :found_under, :user, :user_agent,
+        # `user_id` and `user_agent` (Strings, or nil). `data` is the
+        # plaintext (DataCipher); `stale_form` says the stored data is not
+        # as this store writes it (unencrypted, or under a previous key):
+        # the next write rewrites it.
+        Loaded = Struct.new(:data, :created_at, :updated_at, :lock, :found_under, :user, :user_agent, :stale_form,
                             keyword_init: true) do
           def under_old_key?
             !found_under.nil?
@@ -31,13 +34,18 @@ module Aws
           # The item's state, or nil when it has no readable data (the item
           # is missing, or only a lock stub the official gem left behind).
           # @param attributes [Hash, nil] the item's attributes as read.
-          def loaded(attributes, lock = nil, found_under: nil)
+          # @param cipher [DataCipher, nil] opens encrypted data.
+          # @param location [Hash] where the item was read (table,
+          #   key_name, key): encrypted data is bound to it.
+          def loaded(attributes, lock = nil, found_under: nil, cipher: nil, location: nil)
             return nil if attributes.nil? || stub?(attributes)
 
             check!(attributes)
-            Loaded.new(data: attributes["data"], created_at: attributes["created_at"],
+            data, stale = cipher ? cipher.open(attributes["data"], *location.values_at(:table, :key_name, :key)) : nil
+            Loaded.new(data: data || attributes["data"], created_at: attributes["created_at"],
                        updated_at: attributes["updated_at"], lock: lock, found_under: found_under,
-                       user: string(attributes["user_id"]), user_agent: string(attributes["user_agent"]))
+                       user: string(attributes["user_id"]), user_agent: string(attributes["user_agent"]),
+                       stale_form: stale ? true : false)
           end
 
           # Only a key and a lock: what the official gem's locking leaves

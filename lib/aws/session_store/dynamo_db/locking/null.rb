@@ -10,7 +10,10 @@ module Aws
           def get_session_data(sid)
             attributes = nil
             found_under = @keys.search(sid) { |location| attributes = read(location) }
-            Attributes.loaded(attributes, found_under: found_under)
+            return nil unless attributes
+
+            location = found_under ? @keys.at(found_under) : @keys.location(sid)
+            Attributes.loaded(attributes, found_under: found_under, cipher: @cipher, location: location)
           end
 
           private

@@ -42,7 +42,7 @@ module Aws
             end
 
             begin
-              Attributes.loaded(attributes, lock, found_under: found_under)
+              Attributes.loaded(attributes, lock, found_under: found_under, cipher: @cipher, location: location)
             rescue Errors::CorruptSessionError
               release_lock(location, lock)
               raise

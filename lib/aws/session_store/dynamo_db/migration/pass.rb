@@ -8,6 +8,12 @@ module Aws
         # conditional rewrite, the counts ({Result}).
         # @api private
         class Pass
+          def self.empty_result(run, state)
+            Result.new(scanned: 0, v4: 0, v05_timestamps: 0, marshal_data: 0, marshal_kept: 0,
+                       marshal_not_json: 0, rewritten: 0, changed_meanwhile: 0,
+                       dry_run: run[:dry_run] ? true : false, resumed: state.resumed?)
+          end
+
           # @param run [Hash] the run's own options (`dry_run`,
           #   `allow_marshal`, `max_writes_per_second`).
           def initialize(client, config, run, result)

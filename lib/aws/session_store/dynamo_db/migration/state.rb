@@ -13,7 +13,8 @@ module Aws
             @path = path
             @table = config.table_name
             @key_name = config.table_key
-            @mode = { "dry_run" => run[:dry_run] ? true : false, "allow_marshal" => run[:allow_marshal] ? true : false }
+            @mode = { "dry_run" => run[:dry_run] ? true : false, "allow_marshal" => run[:allow_marshal] ? true : false,
+                      "reencrypt" => run[:reencrypt] ? true : false }
             @resumed = false
             @scanned_before = 0
           end
@@ -64,7 +65,8 @@ module Aws
           def check(saved)
             check_origin(saved)
             check_fields(saved)
-            return if @mode.all? { |name, value| saved[name] == value }
+            # A file from before `reencrypt` existed was a migrate run's.
+            return if @mode.all? { |name, value| saved.fetch(name, false) == value }
 
             raise Errors::ConfigurationError, "migration state file #{@path} was made by a run with " \
                                               "#{describe(saved)}; this run has #{describe(@mode)}: run again " \
@@ -120,6 +122,7 @@ module Aws
             "key_name" => ["a String", ->(value, _) { value.is_a?(String) && !value.empty? }],
             "dry_run" => ["true or false", BOOLEAN],
             "allow_marshal" => ["true or false", BOOLEAN],
+            "reencrypt" => ["true or false, or absent", ->(value, saved) { !saved.key?("reencrypt") || BOOLEAN[value, saved] }],
             "scanned" => ["an Integer of 0 or more", ->(value, _) { value.is_a?(Integer) && !value.negative? }],
             "start_key_sha256" => ["64 hex digits", ->(value, _) { value.is_a?(String) && value.match?(/\A\h{64}\z/) }],
             "start_key" => ["a non-empty String, or absent (a live session id is never kept)",
@@ -128,7 +131,8 @@ module Aws
           private_constant :BOOLEAN, :FIELDS
 
           def describe(mode)
-            "dry_run=#{mode["dry_run"].inspect}, allow_marshal=#{mode["allow_marshal"].inspect}"
+            "#{"reencrypt, " if mode["reencrypt"]}dry_run=#{mode["dry_run"].inspect}, " \
+              "allow_marshal=#{mode["allow_marshal"].inspect}"
           end
 
           # [start key or nil, words for the resume line]

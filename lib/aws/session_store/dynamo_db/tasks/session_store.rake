@@ -51,6 +51,14 @@ namespace :dynamo_db do
       puts result.summary
     end
 
+    desc "Encrypt every session under the current key of encrypt_data (encryption_keys from " \
+         "AWS_DYNAMO_DB_SESSION_* / the YAML config; DRY_RUN=1 counts only; STATE=file to resume)"
+    task :reencrypt do
+      run = { dry_run: Aws::SessionStore::DynamoDB::EnvFlag.fetch("DRY_RUN"), state_file: ENV.fetch("STATE", :default) }
+      result = Aws::SessionStore::DynamoDB::Migration.reencrypt(options.call.merge(run))
+      puts result.summary
+    end
+
     desc "End every session of one user (USER_ID=id; the sessions user_key tracks)"
     task :revoke_user do
       user = ENV.fetch("USER_ID", nil) || abort("revoke_user: set USER_ID=<the user's id>")

@@ -114,6 +114,14 @@ module ReadmeBlocks
         abort "UserSessions still lists sessions" unless sessions.list(42, **options).empty?
       RUBY
     },
+    {
+      match: /Migration\.reencrypt/,
+      tables: %w[sessions],
+      # doc/encryption.md: both sessions moved to the new key.
+      check: <<~RUBY
+        abort "reencrypt did not rewrite both sessions: \#{result.summary}" unless result.rewritten == 2
+      RUBY
+    },
     { match: /\A# config\.ru/, tables: %w[sessions] },
     { match: %r{\A# config/initializers/}, tables: %w[my_app_sessions] }
   ].freeze

@@ -170,6 +170,8 @@ rows_to_run = [
    store.call(SIGNED_IN_COUNTER, touch_interval: 0, user_key: "user_id"), plain],
   ["DynamoDB store (signed in, unchanged session), user_key", store.call(SIGNED_IN_READER, user_key: "user_id"),
    plain],
+  ["DynamoDB store (session changes), encrypt_data", store.call(COUNTER, touch_interval: 0, encrypt_data: true), plain],
+  ["DynamoDB store (unchanged session), encrypt_data", store.call(READER, encrypt_data: true), plain],
   ["DynamoDB store (session changes), in-memory native client: the Ruby glue alone",
    ours && with_memory_client { store.call(COUNTER, touch_interval: 0) }, plain],
   ["DynamoDB store (unchanged session), in-memory native client: the Ruby glue alone",

@@ -45,10 +45,11 @@ RSpec.describe "aws/session_store/dynamo_db/rake_tasks" do
     Open3.capture3(env.merge(extra_env), "rake", "-I", lib, "-f", @rakefile, *args, chdir: @dir)
   end
 
-  it "lists the six tasks with descriptions" do
+  it "lists the seven tasks with descriptions" do
     out, err, status = rake("-T")
     expect(status.exitstatus).to eq(0), err
-    expect(out.lines.size).to eq(6), out
+    expect(out.lines.size).to eq(7), out
+    expect(out).to match(/^rake dynamo_db:session_store:reencrypt +# Encrypt every session under the current key/)
     expect(out).to match(/^rake dynamo_db:session_store:revoke_user +# End every session of one user/)
     expect(out).to match(/^rake dynamo_db:session_store:migrate +# Rewrite v0.5 items/)
     expect(out).to match(/^rake dynamo_db:session_store:create_table +# Create the DynamoDB session table/)

@@ -183,7 +183,23 @@ class MemoryClient
       @requests << [method, request]
       yield
     end
-    request.instrument ? [value, { calls: 1, attempts: 1, retries: 0, consumed_capacity: 0.0 }] : value
+    request.instrument ? [value, stats(method, value)] : value
+  end
+
+  # The DynamoDB operation each call makes (as the real client names it).
+  OPERATIONS = { get_item: "GetItem", save_session: "UpdateItem", delete_item: "DeleteItem",
+                 lock_session: "UpdateItem", release_lock: "UpdateItem", move_session: "TransactWriteItems",
+                 track_user_session: "UpdateItem", untrack_user_session: "UpdateItem",
+                 user_session_keys: "GetItem", revoke_user_session: "DeleteItem",
+                 session_summaries: "BatchGetItem" }.freeze
+
+  # What the real client reports of an instrumented call: one operation of
+  # one attempt, now, with its capacity (a delete of no item: refused).
+  def stats(method, value)
+    started = Process.clock_gettime(Process::CLOCK_REALTIME, :nanosecond)
+    error = method == :delete_item && value == false ? "ConditionalCheckFailedException" : nil
+    { calls: 1, attempts: 1, retries: 0, consumed_capacity: error ? 0.0 : 1.0,
+      operations: [[OPERATIONS.fetch(method, method.to_s), started, 1000, 1, error ? nil : 1.0, error]] }
   end
 
   def now

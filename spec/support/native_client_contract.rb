@@ -70,13 +70,30 @@ RSpec.shared_examples "a native session client" do
                         "data" => :B, "m" => :M, "l" => :L, "ss" => :SS)
     end
 
-    it "with instrument, answers [value, stats] with the call's counts and capacity" do
+    it "with instrument, answers [value, stats] with the call's counts, capacity and operations" do
       create
+      before = Process.clock_gettime(Process::CLOCK_REALTIME, :nanosecond)
       value, stats = get(instrument: true)
+      after = Process.clock_gettime(Process::CLOCK_REALTIME, :nanosecond)
       expect(value["data"]).to eq('{"a":1}')
-      expect(stats.keys).to contain_exactly(:calls, :attempts, :retries, :consumed_capacity)
+      expect(stats.keys).to contain_exactly(:calls, :attempts, :retries, :consumed_capacity, :operations)
       expect(stats).to include(calls: 1, attempts: 1, retries: 0)
       expect(stats[:consumed_capacity]).to be_a(Float)
+      # [name, started (ns since the epoch), duration (ns), attempts, capacity, error]
+      name, started, duration, attempts, capacity, error = stats[:operations].first
+      expect(stats[:operations].size).to eq(1)
+      expect([name, attempts, capacity, error]).to eq(["GetItem", 1, stats[:consumed_capacity], nil])
+      expect(started).to be_between(before, after)
+      expect(started + duration).to be <= after
+    end
+
+    it "with instrument, names each call's operations as the SDK does" do
+      create
+      expect(client.delete_item(native::ItemRequest.new(**where, key: key, instrument: true)).last[:operations]
+               .map(&:first)).to eq(["DeleteItem"])
+      # A delete of no item: its condition failed, said as DynamoDB says it.
+      expect(client.delete_item(native::ItemRequest.new(**where, key: key, instrument: true)).last[:operations]
+               .map { |op| [op[0], op[5]] }).to eq([%w[DeleteItem ConditionalCheckFailedException]])
     end
   end
 

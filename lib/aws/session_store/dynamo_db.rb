@@ -25,6 +25,7 @@ require_relative "dynamo_db/user_tracking"
 require_relative "dynamo_db/session_writer"
 require_relative "dynamo_db/rack_middleware"
 require_relative "dynamo_db/user_sessions"
+require_relative "dynamo_db/telemetry"
 
 module Aws
   module SessionStore
@@ -36,6 +37,10 @@ module Aws
     end
   end
 end
+
+# In OpenTelemetry's instrumentation registry when it is loaded already
+# (the railtie tries again before a Rails app's initializers).
+Aws::SessionStore::DynamoDB::Telemetry.register
 
 # The spelling used by the official gem's old README.
 AWS = Aws unless defined?(AWS)

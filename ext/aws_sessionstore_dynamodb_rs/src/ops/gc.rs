@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::error::StoreError;
 use crate::ops::schema::{CREATED_AT, LOCKED_AT, UPDATED_AT, USER_RECORD_PREFIX};
-use crate::ops::stats::Capacity;
+use crate::ops::stats::{send_counted, CallStats, Capacity};
 use crate::ops::time::{now_f64, ruby_float_string};
 
 /// DynamoDB's BatchWriteItem limit.
@@ -59,6 +59,8 @@ pub struct GcProgress {
     /// Consumed capacity units, summed over scans and deletes.
     pub capacity: Capacity,
     pub stop: AtomicBool,
+    /// Each Scan and BatchWriteItem, for the run's trace spans.
+    pub calls: Arc<CallStats>,
 }
 
 impl GcProgress {
@@ -287,7 +289,8 @@ async fn scan_pages(
                 .segment(segment as i32)
                 .total_segments(segments as i32);
         }
-        let page = request.send().await.map_err(StoreError::from_sdk)?;
+        let counted = Some(progress.calls.clone());
+        let page = send_counted!(request, &counted).map_err(StoreError::from_sdk)?;
         progress
             .scanned
             .fetch_add(page.scanned_count.max(0) as u64, Ordering::Relaxed);
@@ -353,13 +356,12 @@ async fn delete_batch(
     let mut backoff = Duration::from_millis(50);
     for attempt in 1..=MAX_BATCH_ATTEMPTS {
         let sent = pending.len();
-        let out = client
+        let request = client
             .batch_write_item()
             .request_items(&spec.table, pending)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let counted = Some(progress.calls.clone());
+        let out = send_counted!(request, &counted).map_err(StoreError::from_sdk)?;
         progress.capacity.add_from(&out);
         pending = out
             .unprocessed_items

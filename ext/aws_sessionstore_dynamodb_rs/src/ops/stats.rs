@@ -5,16 +5,19 @@
 //! interceptor counting its attempts.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::{
     batch_get_item::BatchGetItemOutput, batch_write_item::BatchWriteItemOutput,
     delete_item::DeleteItemOutput, get_item::GetItemOutput, scan::ScanOutput,
     transact_write_items::TransactWriteItemsOutput, update_item::UpdateItemOutput,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 #[derive(Debug, Default)]
 pub struct CallStats {
@@ -24,6 +27,81 @@ pub struct CallStats {
     pub attempts: AtomicU32,
     /// Consumed capacity units.
     pub capacity: Capacity,
+    /// Each operation, for a trace's spans (at most `MAX_OPERATIONS`).
+    pub operations: Mutex<Vec<Operation>>,
+    /// Operations beyond `MAX_OPERATIONS`, counted only.
+    pub dropped: AtomicU32,
+}
+
+/// Most operations one store call keeps for its spans; a lock wait makes a
+/// few, a garbage collection run may make thousands.
+pub const MAX_OPERATIONS: usize = 1000;
+
+/// One DynamoDB operation, as a trace span shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// The SDK's name for it: `GetItem`, `UpdateItem`, `TransactWriteItems`…
+    pub name: String,
+    /// When it was sent, in nanoseconds since the Unix epoch.
+    pub started_ns: u64,
+    /// How long it took, its retries included.
+    pub duration_ns: u64,
+    /// HTTP attempts.
+    pub attempts: u32,
+    /// Capacity units DynamoDB reported for it.
+    pub capacity: Option<f64>,
+    /// Why it failed (DynamoDB's error code, or the SDK's kind of failure).
+    pub error: Option<String>,
+}
+
+/// One operation in flight: its attempts and name, as its interceptor
+/// sees them, and when it started.
+#[derive(Debug)]
+pub struct Probe {
+    attempts: AtomicU32,
+    name: OnceLock<String>,
+    wall: SystemTime,
+    started: Instant,
+}
+
+impl Probe {
+    pub fn start() -> Arc<Probe> {
+        Arc::new(Probe {
+            attempts: AtomicU32::new(0),
+            name: OnceLock::new(),
+            wall: SystemTime::now(),
+            started: Instant::now(),
+        })
+    }
+
+    /// The finished operation.
+    pub fn finish(&self, capacity: Option<f64>, error: Option<String>) -> Operation {
+        let since_epoch = self.wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Operation {
+            name: self.name.get().cloned().unwrap_or_else(|| "Unknown".into()),
+            started_ns: u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX),
+            duration_ns: u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            attempts: self.attempts.load(Ordering::Relaxed),
+            capacity,
+            error,
+        }
+    }
+}
+
+/// What a span says of a failed operation: DynamoDB's error code, or the
+/// kind of failure the SDK met before an answer.
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> String {
+    match err {
+        SdkError::ServiceError(service) => {
+            service.err().code().unwrap_or("ServiceError").to_string()
+        }
+        SdkError::TimeoutError(_) => "TimeoutError".into(),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => "TimeoutError".into(),
+        SdkError::DispatchFailure(_) => "DispatchFailure".into(),
+        SdkError::ResponseError(_) => "ResponseError".into(),
+        SdkError::ConstructionFailure(_) => "ConstructionFailure".into(),
+        _ => "SdkError".into(),
+    }
 }
 
 /// Consumed capacity units, summed across threads and tasks: kept as
@@ -43,9 +121,16 @@ impl Capacity {
     }
 
     /// Adds the capacity an operation's answer reports (every table's, for
-    /// the operations that report a list).
-    pub fn add_from(&self, out: &impl Consumed) {
-        out.each_consumed(|units| self.add(units));
+    /// the operations that report a list); what it reported, if anything.
+    pub fn add_from(&self, out: &impl Consumed) -> Option<f64> {
+        let mut total = None;
+        out.each_consumed(|units| {
+            self.add(units);
+            if let Some(units) = units {
+                total = Some(total.unwrap_or(0.0) + units);
+            }
+        });
+        total
     }
 
     pub fn units(&self) -> f64 {
@@ -100,11 +185,33 @@ impl CallStats {
             .load(Ordering::Relaxed)
             .saturating_sub(self.calls.load(Ordering::Relaxed))
     }
+
+    /// Keeps a finished operation for the spans (past `MAX_OPERATIONS`,
+    /// only counts it).
+    pub fn record(&self, operation: Operation) {
+        let Ok(mut operations) = self.operations.lock() else {
+            return;
+        };
+        if operations.len() < MAX_OPERATIONS {
+            operations.push(operation);
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The operations kept, in the order they finished.
+    pub fn operations(&self) -> Vec<Operation> {
+        self.operations
+            .lock()
+            .map(|ops| ops.clone())
+            .unwrap_or_default()
+    }
 }
 
-/// Counts every attempt of the operation it is attached to.
+/// Counts every attempt of the operation it is attached to, in the call's
+/// stats and in the operation's probe, which also learns its name.
 #[derive(Debug)]
-pub struct CountAttempts(pub Arc<CallStats>);
+pub struct CountAttempts(pub Arc<CallStats>, pub Arc<Probe>);
 
 impl Intercept for CountAttempts {
     fn name(&self) -> &'static str {
@@ -115,9 +222,13 @@ impl Intercept for CountAttempts {
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.attempts.fetch_add(1, Ordering::Relaxed);
+        self.1.attempts.fetch_add(1, Ordering::Relaxed);
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let _ = self.1.name.set(metadata.name().to_string());
+        }
         Ok(())
     }
 }
@@ -132,17 +243,23 @@ macro_rules! send_counted {
                 stats
                     .calls
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let probe = $crate::ops::stats::Probe::start();
                 let sent = $request
                     .return_consumed_capacity(
                         aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total,
                     )
                     .customize()
-                    .interceptor($crate::ops::stats::CountAttempts(stats.clone()))
+                    .interceptor($crate::ops::stats::CountAttempts(
+                        stats.clone(),
+                        probe.clone(),
+                    ))
                     .send()
                     .await;
-                if let Ok(out) = &sent {
-                    stats.capacity.add_from(out);
-                }
+                let operation = match &sent {
+                    Ok(out) => probe.finish(stats.capacity.add_from(out), None),
+                    Err(err) => probe.finish(None, Some($crate::ops::stats::error_code(err))),
+                };
+                stats.record(operation);
                 sent
             }
             None => $request.send().await,

@@ -21,7 +21,7 @@ use crate::helpers::runtime;
 use crate::ops::connect::{self, ClientOptions};
 use crate::ruby_api::options;
 use request::Request;
-use results::{with_stats, Answer};
+use results::{with_operations, with_stats, Answer};
 
 mod gc;
 mod migrate;
@@ -107,7 +107,8 @@ impl Client {
     {
         let stats = request.stats();
         let client = self.sdk(ruby)?;
-        let outcome = nogvl(ruby, work(client, request))?;
+        let outcome = nogvl(ruby, work(client, request))
+            .map_err(|error| with_operations(ruby, error, &stats))?;
         with_stats(ruby, outcome.answer(ruby)?, &stats)
     }
 

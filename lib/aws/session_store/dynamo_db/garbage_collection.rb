@@ -67,7 +67,8 @@ module Aws
         def run(config, request, progress)
           Instrumentation.instrument(:gc, config.table_name) do |payload|
             Native.client(config.native_client_options).collect_garbage(request, progress).tap do |counters|
-              payload&.merge!(counters.slice(:scanned, :matched, :deleted, :consumed_capacity, :dry_run),
+              # :operations go to the trace's spans, not the event.
+              payload&.merge!(counters.slice(:scanned, :matched, :deleted, :consumed_capacity, :dry_run, :operations),
                               outcome: :collected)
             end
           end

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require_relative "instrumentation/notifications"
+require_relative "instrumentation/tracing"
 
 module Aws
   module SessionStore
@@ -83,21 +84,25 @@ module Aws
           # Subscribers are the application's code: one that raises is
           # reported (once per subscriber, on stderr) and never changes what
           # the store does; the block's own exceptions go through as they are.
-          def instrument(event, table)
-            return yield(nil) unless listening?(event)
+          #
+          # With OpenTelemetry installed ({Telemetry}) the call's operations
+          # become spans too (`consistent`: how its reads read).
+          def instrument(event, table, consistent: nil)
+            tracing = Tracing.on?(event)
+            return yield(nil) unless tracing || listening?(event)
 
             # The store's own record: subscribers only ever get copies of it,
             # so one that freezes or mutates what it gets changes nothing.
             payload = { table: table }
             name = "#{event}.#{NAMESPACE}"
             started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+            wall = Tracing.now if tracing
             begin
-              Notifications.listening?(event) ? Notifications.instrument(name, payload) { yield payload } : yield(payload)
-            rescue StandardError => e
-              payload[:outcome] = :error
-              payload[:error] = e.class.name
-              raise
+              notified(event, name, payload) { yield payload }
             ensure
+              # The operations are for the spans, not the event's payload.
+              operations = payload.delete(:operations)
+              Tracing.record(event, wall, payload, operations, consistent) if tracing
               publish(event, name, milliseconds_since(started), payload)
             end
           end
@@ -109,6 +114,16 @@ module Aws
           end
 
           private
+
+          # The block, through ActiveSupport::Notifications when it listens;
+          # an exception is recorded in the payload on its way out.
+          def notified(event, name, payload, &block)
+            Notifications.listening?(event) ? Notifications.instrument(name, payload, &block) : yield
+          rescue StandardError => e
+            payload[:outcome] = :error
+            payload[:error] = e.class.name
+            raise
+          end
 
           def milliseconds_since(started)
             (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1000.0

@@ -17,6 +17,14 @@ module Aws
       # - The generators `dynamo_db:session_store_config`,
       #   `dynamo_db:session_store_migration` and `sessionstore:dynamodb`.
       class Railtie < ::Rails::Railtie
+        # The OpenTelemetry instrumentation in its registry, if Bundler
+        # loaded OpenTelemetry after this gem: before the initializers, where
+        # apps call OpenTelemetry::SDK.configure. Declared first: a
+        # railtie's initializers also run in the order declared.
+        initializer "aws_sessionstore_dynamodb.opentelemetry", before: :load_config_initializers do
+          Aws::SessionStore::DynamoDB::Telemetry.register
+        end
+
         # The Rails config file (see ActionDispatch::Session::DynamoDbStore.config_file)
         # for every Configuration of the process, as the gem's v0.5 read
         # config/sessionstore/dynamodb.yml by itself: so migrations and

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use magnus::{block::Proc, method, prelude::*, Error, RClass, RHash, Ruby, Value};
 
-use super::results::gc_stats;
+use super::results::{gc_stats, operations};
 use super::Client;
 use crate::error::StoreError;
 use crate::helpers::gvl::nogvl;
@@ -71,6 +71,10 @@ impl Client {
             }
         };
         let stats = gc_stats(ruby, &counters, started, dry_run)?;
+        stats.aset(
+            ruby.to_symbol("operations"),
+            operations(ruby, &counters.calls)?,
+        )?;
         if let Some(proc) = progress {
             if interrupted.is_some() || outcome.is_err() {
                 stats.aset(ruby.to_symbol("interrupted"), interrupted.is_some())?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use magnus::{prelude::*, Error, IntoValue, RHash, Ruby, Value};
+use magnus::{prelude::*, Error, Exception, IntoValue, RArray, RHash, Ruby, Value};
 
 use crate::error::StoreError;
 use crate::ops::gc::GcProgress;
@@ -195,9 +195,42 @@ pub(super) fn with_stats(
     )?;
     hash.aset(ruby.to_symbol("retries"), stats.retries())?;
     hash.aset(ruby.to_symbol("consumed_capacity"), stats.capacity.units())?;
+    hash.aset(ruby.to_symbol("operations"), operations(ruby, stats)?)?;
     Ok(ruby
         .ary_new_from_values(&[value, hash.as_value()])
         .as_value())
+}
+
+/// A failed call's exception, carrying the call's operations (when it
+/// asked for stats) in `@native_operations`, so its spans show the failure.
+pub(super) fn with_operations(ruby: &Ruby, error: Error, stats: &Option<Arc<CallStats>>) -> Error {
+    let (Some(stats), Some(exception)) = (stats, error.value().and_then(Exception::from_value))
+    else {
+        return error;
+    };
+    if let Ok(list) = operations(ruby, stats) {
+        let _: Result<Value, Error> =
+            exception.funcall("instance_variable_set", ("@native_operations", list));
+    }
+    error
+}
+
+/// Each DynamoDB operation of the call, for its span: `[name, started_ns,
+/// duration_ns, attempts, capacity or nil, error code or nil]`.
+pub(super) fn operations(ruby: &Ruby, stats: &CallStats) -> Result<RArray, Error> {
+    let kept = stats.operations();
+    let list = ruby.ary_new_capa(kept.len());
+    for op in kept {
+        list.push((
+            op.name,
+            op.started_ns,
+            op.duration_ns,
+            op.attempts,
+            op.capacity,
+            op.error,
+        ))?;
+    }
+    Ok(list)
 }
 
 /// Garbage collection's counters: `scanned`, `matched`, `deleted`,

@@ -178,7 +178,8 @@ module Aws
           # Runs one native call as the event `event` (Instrumentation) when
           # somebody listens; `request` then asks for the call's stats.
           def instrumented(event, request)
-            Instrumentation.instrument(event, @table) do |payload|
+            consistent = request.respond_to?(:consistent) ? request.consistent : nil
+            Instrumentation.instrument(event, @table, consistent: consistent) do |payload|
               request.instrument = true if payload
               yield payload
             end
@@ -193,6 +194,11 @@ module Aws
             value, stats = result
             payload.merge!(stats)
             value
+          rescue Errors::Error => e
+            # A failed call's operations ride on its exception, for the spans.
+            operations = e.instance_variable_get(:@native_operations) if payload
+            payload[:operations] = operations if operations
+            raise
           end
         end
       end

@@ -52,6 +52,19 @@ RSpec.describe "UserSessions on DynamoDB Local" do
     store_request(middleware(user_app, user_key: "user_id", **options), "/read", cookie: cookie).body
   end
 
+  # `path` with `cookie`, paused after it read the session while the block
+  # runs; its response.
+  def paused_request(options, path, cookie)
+    read = Queue.new
+    go = Queue.new
+    store = middleware(user_app(read, go), user_key: "user_id", **options)
+    request = Thread.new { store_request(store, path, cookie: cookie) }
+    read.pop
+    yield
+    go << true
+    request.value
+  end
+
   # The table's session items (user records left out).
   def session_items
     all_items.reject { |item| item["session_id"]["S"].start_with?("user#") }
@@ -80,28 +93,18 @@ RSpec.describe "UserSessions on DynamoDB Local" do
 
       it "a request that read the session before the revoke cannot save it back" do
         cookie = login(options, "42")
-        read = Queue.new
-        go = Queue.new
-        store = middleware(user_app(read, go), user_key: "user_id", **options)
-        request = Thread.new { store_request(store, "/pause", cookie: cookie) }
-        read.pop
-        expect(user_sessions.revoke("42", **store_options(options))).to eq(1)
-        go << true
-        request.value
+        paused_request(options, "/pause", cookie) do
+          expect(user_sessions.revoke("42", **store_options(options))).to eq(1)
+        end
         expect(raw_item(stored_key(options, cookie))).to be_nil
         expect(read_user(options, cookie)).to eq("")
       end
 
       it "a request that read the session before the revoke and renews its id does not carry it over" do
         cookie = login(options, "42")
-        read = Queue.new
-        go = Queue.new
-        store = middleware(user_app(read, go), user_key: "user_id", **options)
-        request = Thread.new { store_request(store, "/pause-renew", cookie: cookie) }
-        read.pop
-        expect(user_sessions.revoke("42", **store_options(options))).to eq(1)
-        go << true
-        response = request.value
+        response = paused_request(options, "/pause-renew", cookie) do
+          expect(user_sessions.revoke("42", **store_options(options))).to eq(1)
+        end
         # No new id is handed out, and the browser's cookie is cleared.
         expect(response.cookie).to eq("")
         expect(response.headers["Set-Cookie"]).to match(/max-age=0/i)

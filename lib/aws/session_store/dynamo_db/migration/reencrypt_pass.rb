@@ -11,7 +11,7 @@ module Aws
         # under the current key). Data that does not decrypt is counted and
         # left as it is.
         # @api private
-        class ReencryptPass
+        class ReencryptPass < Pass
           # Counts of one run.
           Result = Struct.new(:scanned, :current, :plaintext, :previous_key, :undecryptable, :rewritten,
                               :changed_meanwhile, :dry_run, :resumed, keyword_init: true) do
@@ -33,12 +33,8 @@ module Aws
             raise Errors::ConfigurationError, "reencrypt needs :encrypt_data (and the keys to read with)" \
               unless config.encrypt_data
 
-            @client = client
-            @config = config
+            super
             @cipher = DataCipher.new(config.encryption_keys || [config.secret_key].compact, seal: true)
-            @run = run
-            @result = result
-            @pace = run[:max_writes_per_second] && (1.0 / run[:max_writes_per_second])
           end
 
           def migrate_item(item)
@@ -53,11 +49,8 @@ module Aws
 
             return @result.rewritten += 1 if @run[:dry_run]
 
-            rewrite(key, stored, @cipher.seal(plaintext, @config.table_name, @config.table_key, key))
-          end
-
-          def inspect
-            "#<#{self.class.name} #{@config.table_name}>"
+            sealed = @cipher.seal(plaintext, @config.table_name, @config.table_key, key)
+            rewrite(item, [["data", "S", stored]], [["data", "S", sealed]])
           end
 
           private
@@ -77,17 +70,6 @@ module Aws
           def count(name)
             @result[name] += 1
             nil
-          end
-
-          def rewrite(key, stored, sealed)
-            request = Native::RewriteRequest.new(table: @config.table_name, key_name: @config.table_key, key: key,
-                                                 expected: [["data", "S", stored]], set: [["data", "S", sealed]])
-            if @client.rewrite_item(request)
-              @result.rewritten += 1
-            else
-              @result.changed_meanwhile += 1
-            end
-            sleep(@pace) if @pace
           end
         end
       end

@@ -11,6 +11,8 @@
 
 require "aws-sessionstore-dynamodb-rs"
 require_relative "../../../../support/memory_store"
+require "json"
+require "tmpdir"
 
 RSpec.describe "encrypt_data" do
   include_context "store on the memory client"
@@ -194,6 +196,23 @@ RSpec.describe "encrypt_data" do
                                                          state_file: nil))
       expect(result.to_h).to include(current: 1, previous_key: 1, rewritten: 0, changed_meanwhile: 1)
       expect(stored(lost)["data"]).to eq("changed")
+    end
+
+    it "reencrypt resumes an interrupted run from its own state file, and refuses a migrate run's" do
+      Dir.mktmpdir("reencrypt-state") do |dir|
+        state = File.join(dir, "state.json")
+        150.times { |i| plant(format("k%03d", i), "data" => '{"n":1}', "created_at" => "1.0", "updated_at" => "1.0") }
+        options = store_options(encrypt_data: true, state_file: state)
+        expect { dynamo::Migration.reencrypt(options) { |_| raise Interrupt } }.to raise_error(Interrupt)
+        expect(JSON.parse(File.read(state))).to include("reencrypt" => true, "scanned" => 100, "start_key" => "k099")
+        expect { dynamo::Migration.migrate(store_options(state_file: state)) }
+          .to raise_error(dynamo::Errors::ConfigurationError, /made by a run with reencrypt, dry_run=false/)
+        result = nil
+        expect { result = dynamo::Migration.reencrypt(options) }.to output(/resuming sessions .*100 items/).to_stderr
+        expect(result.to_h).to include(resumed: true, scanned: 50, plaintext: 50, rewritten: 50)
+        expect(File.exist?(state)).to be(false)
+        expect(stored_items.map { |item| item["data"][0, prefix.size] }.uniq).to eq([prefix])
+      end
     end
 
     it "reencrypt refuses to run without encrypt_data" do

@@ -4,9 +4,10 @@
 # µs, each way in its own process: OpenTelemetry absent; the API alone (the
 # instrumentation installed, its tracer the API's no-op one); the SDK with
 # a span processor and an exporter (SimpleSpanProcessor into an in-memory
-# exporter, cleared as it goes). With OpenTelemetry, each request runs
-# under a server span, as opentelemetry-instrumentation-rack's, whose cost
-# is counted too. A changed and an unchanged session, on the
+# exporter, cleared as it goes), without and with the store's
+# instrumentation. With OpenTelemetry, each request runs under a server
+# span, as opentelemetry-instrumentation-rack's, whose cost is counted too:
+# the store's own share is the last column minus the one before. A changed and an unchanged session, on the
 # specs' in-memory client, which reports its operations as the real client
 # does: no network is measured, only the store's work and the spans'. Run
 # by no test.
@@ -18,13 +19,18 @@
 require "optparse"
 require "open3"
 require "rbconfig"
+require "tmpdir"
 
 root = File.expand_path("..", __dir__)
 requests = 3000
 rounds = 3
+callgrind = false
 OptionParser.new do |o|
   o.on("--requests N", Integer) { |n| requests = n }
   o.on("--rounds N", Integer) { |n| rounds = n }
+  # Instructions per request instead (valgrind's callgrind, runs of
+  # REQUESTS / 10 and REQUESTS requests): stable on a noisy machine.
+  o.on("--callgrind") { callgrind = true }
 end.parse!
 
 require_relative "../spec/support/opentelemetry"
@@ -35,7 +41,7 @@ otel_paths = vendor if otel_paths.empty?
 CHILD = <<~'RUBY'
   mode, changed, n = ARGV[0], ARGV[1] == "changed", Integer(ARGV[2])
   require "opentelemetry-api" if mode == "api"
-  if mode == "sdk"
+  if mode.start_with?("sdk")
     require "opentelemetry/sdk"
     require "logger"
     OpenTelemetry.logger = Logger.new(File::NULL)
@@ -50,7 +56,7 @@ CHILD = <<~'RUBY'
   require ENV.fetch("MEMORY_CLIENT")
   d = Aws::SessionStore::DynamoDB
   d::Telemetry.register
-  d::Telemetry.instance.install({}) if mode != "absent"
+  d::Telemetry.instance.install({}) if %w[api sdk].include?(mode)
   client = MemoryClient.new
   d::Native.client_factory = ->(_options) { client }
   app = lambda do |env|
@@ -82,24 +88,46 @@ CHILD = <<~'RUBY'
   puts((Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID) - cpu) * 1e6 / n)
 RUBY
 
-measure = lambda do |mode, changed|
-  paths = mode == "absent" ? [] : otel_paths
-  samples = Array.new(rounds) do
-    out, err, status = Open3.capture3({ "MEMORY_CLIENT" => File.join(root, "spec/support/memory_client.rb") },
-                                      RbConfig.ruby, "-I", File.join(root, "lib"),
-                                      *paths.flat_map { |path| ["-I", path] }, "-e", CHILD, mode, changed,
-                                      requests.to_s)
-    abort("#{mode} #{changed}: #{err}") unless status.success?
-    Float(out)
+child = lambda do |mode, changed, count, wrapper = []|
+  paths = mode == "absent" ? [] : otel_paths # sdk_request: the SDK, the store not instrumented
+  out, err, status = Open3.capture3({ "MEMORY_CLIENT" => File.join(root, "spec/support/memory_client.rb") },
+                                    *wrapper, RbConfig.ruby, "-I", File.join(root, "lib"),
+                                    *paths.flat_map { |path| ["-I", path] }, "-e", CHILD, mode, changed, count.to_s)
+  abort("#{mode} #{changed}: #{err}") unless status.success?
+  out
+end
+
+instructions = lambda do |mode, changed, count|
+  Dir.mktmpdir("otel-cost") do |dir|
+    file = File.join(dir, "callgrind.out")
+    child.call(mode, changed, count, ["valgrind", "--tool=callgrind", "--callgrind-out-file=#{file}"])
+    Integer(File.read(file)[/^summary: (\d+)/, 1])
   end
+end
+
+measure = lambda do |mode, changed|
+  if callgrind
+    small = requests / 10
+    next (instructions.call(mode, changed, requests) - instructions.call(mode, changed, small)) / (requests - small)
+  end
+
+  samples = Array.new(rounds) { Float(child.call(mode, changed, requests)) }
   samples.sort[samples.size / 2]
 end
 
-puts "Process CPU per request, median of #{rounds} processes of #{requests} requests, #{RUBY_DESCRIPTION}"
+unit = callgrind ? "instructions" : "µs"
+puts(if callgrind
+       "Instructions per request (callgrind), #{RUBY_DESCRIPTION}"
+     else
+       "Process CPU per request, median of #{rounds} processes of #{requests} requests, #{RUBY_DESCRIPTION}"
+     end)
 puts
-puts "| session | OpenTelemetry absent | API only | SDK + exporter |"
-puts "|---|---:|---:|---:|"
+puts "| session | OpenTelemetry absent | API only | SDK + exporter, store not instrumented | SDK + exporter |"
+puts "|---|---:|---:|---:|---:|"
 %w[changed unchanged].each do |changed|
-  cells = %w[absent api sdk].map { |mode| format("%.1f µs", measure.call(mode, changed)) }
+  cells = %w[absent api sdk_request sdk].map do |mode|
+    value = measure.call(mode, changed)
+    callgrind ? "#{value.to_s.reverse.scan(/\d{1,3}/).join(",").reverse} #{unit}" : format("%.1f µs", value)
+  end
   puts "| #{changed} | #{cells.join(" | ")} |"
 end

@@ -3,8 +3,8 @@
 # The store's OpenTelemetry spans against DynamoDB Local, with the SDK's
 # InMemorySpanExporter: a changed and an unchanged request under a request
 # span, a locked request that waits (two real requests, one paused), a
-# move to the hashed key, a call that fails after its retries, and a
-# garbage collection run; names, kinds, attributes, parentage and real
+# move to the hashed key, a call that fails after its retries, table and
+# UserSessions calls, and a garbage collection run; names, kinds, attributes, parentage and real
 # durations, and no secret in any span of the run.
 
 require "spec_helper"
@@ -140,6 +140,37 @@ RSpec.describe "OpenTelemetry spans on DynamoDB Local" do
                                       "aws_sessionstore_dynamodb.gc.deleted" => 3)
     expect(spans.select { |span| span.parent_span_id == run.span_id }.map(&:name))
       .to eq(%w[DynamoDB.Scan DynamoDB.BatchWriteItem])
+  end
+
+  it "table calls under a span: one span per DynamoDB call, the waits' DescribeTables included" do
+    options = store_options(table_name: "#{table_name}-otel")
+    in_request { dynamo::Table.create_table(options) }
+    created = spans.map(&:name) - ["GET /"]
+    expect(created.first).to eq("DynamoDB.CreateTable")
+    expect(created).to include("DynamoDB.DescribeTable", "DynamoDB.UpdateTimeToLive")
+    OpenTelemetrySupport.exporter.reset
+    in_request { dynamo::Table.delete_table(options) }
+    deleted = spans.map(&:name) - ["GET /"]
+    expect(deleted.first).to eq("DynamoDB.DeleteTable")
+    # The wait ends on DescribeTable's ResourceNotFoundException: a failed span.
+    expect(named("DynamoDB.DescribeTable").last.attributes["error.type"]).to eq("ResourceNotFoundException")
+  ensure
+    raw_dynamodb.delete_table("#{table_name}-otel")
+  end
+
+  it "UserSessions' calls under the request's span" do
+    login = lambda do |env|
+      env["rack.session"]["user_id"] = "42"
+      [200, {}, ["in"]]
+    end
+    remember(store_request(middleware(login, user_key: "user_id")).cookie)
+    OpenTelemetrySupport.exporter.reset
+    in_request { expect(dynamo::UserSessions.revoke("42", **store_options(user_key: "user_id"))).to eq(1) }
+    request = named("GET /").first
+    calls = spans - [request]
+    # The record of both forms of the user's id (a hashed_keys rollout), then the revoke.
+    expect(calls.map(&:name).sort).to eq(%w[DynamoDB.DeleteItem DynamoDB.GetItem DynamoDB.GetItem])
+    expect(calls.map(&:parent_span_id).uniq).to eq([request.span_id])
   end
 
   it "no garbage collection spans with gc_spans: false" do

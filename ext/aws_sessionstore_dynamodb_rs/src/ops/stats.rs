@@ -268,6 +268,35 @@ macro_rules! send_counted {
 }
 pub(crate) use send_counted;
 
+/// Sends a fluent request of an operation that reports no capacity (the
+/// table calls); with stats, counts it and its attempts and keeps it for
+/// the spans, as `send_counted!` does.
+macro_rules! send_traced {
+    ($request:expr, $stats:expr) => {
+        match $stats {
+            Some(stats) => {
+                stats
+                    .calls
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let probe = $crate::ops::stats::Probe::start();
+                let sent = $request
+                    .customize()
+                    .interceptor($crate::ops::stats::CountAttempts(
+                        stats.clone(),
+                        probe.clone(),
+                    ))
+                    .send()
+                    .await;
+                let error = sent.as_ref().err().map($crate::ops::stats::error_code);
+                stats.record(probe.finish(None, error));
+                sent
+            }
+            None => $request.send().await,
+        }
+    };
+}
+pub(crate) use send_traced;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! Creating, deleting and describing the session table.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
@@ -11,6 +12,10 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
 use crate::ops::schema::EXPIRE_AT;
+use crate::ops::stats::{send_traced, CallStats};
+
+/// A table call's stats, when it was asked for them (instrumented).
+type Stats = Option<Arc<CallStats>>;
 
 const POLL: Duration = Duration::from_millis(100);
 const WAIT_LIMIT: Duration = Duration::from_secs(300);
@@ -27,6 +32,7 @@ pub struct CreateTable {
     pub key_name: String,
     pub billing: Billing,
     pub enable_ttl: bool,
+    pub stats: Stats,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,22 +73,22 @@ pub async fn create(client: &Client, spec: CreateTable) -> Result<Created, Store
             ),
         Billing::PayPerRequest => request.billing_mode(BillingMode::PayPerRequest),
     };
-    let created = match request.send().await.map_err(StoreError::from_sdk) {
+    let created = match send_traced!(request, &spec.stats).map_err(StoreError::from_sdk) {
         Ok(_) => Created::Created,
         Err(e) if e.service_code() == Some("ResourceInUseException") => Created::AlreadyExisted,
         Err(e) => return Err(e),
     };
-    wait_active(client, &spec.table).await?;
+    wait_active(client, &spec.table, &spec.stats).await?;
     if spec.enable_ttl {
-        enable_ttl(client, &spec.table).await?;
+        enable_ttl(client, &spec.table, &spec.stats).await?;
     }
     Ok(created)
 }
 
-async fn wait_active(client: &Client, table: &str) -> Result<(), StoreError> {
+async fn wait_active(client: &Client, table: &str, stats: &Stats) -> Result<(), StoreError> {
     let started = tokio::time::Instant::now();
     loop {
-        let status = describe_table(client, table)
+        let status = describe_table(client, table, stats)
             .await?
             .and_then(|t| t.table_status);
         if status == Some(TableStatus::Active) {
@@ -98,8 +104,8 @@ async fn wait_active(client: &Client, table: &str) -> Result<(), StoreError> {
     }
 }
 
-async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
-    let status = describe_ttl(client, table)
+async fn enable_ttl(client: &Client, table: &str, stats: &Stats) -> Result<(), StoreError> {
+    let status = describe_ttl(client, table, stats)
         .await?
         .and_then(|d| d.time_to_live_status);
     if matches!(
@@ -108,7 +114,7 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
     ) {
         return Ok(());
     }
-    client
+    let request = client
         .update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
@@ -117,10 +123,8 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
                 .attribute_name(EXPIRE_AT)
                 .build()
                 .map_err(build_error)?,
-        )
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
+        );
+    send_traced!(request, stats).map_err(StoreError::from_sdk)?;
     Ok(())
 }
 
@@ -131,14 +135,9 @@ pub enum Deleted {
 }
 
 /// Deletes the table and waits until it is gone; a missing table is not an error.
-pub async fn delete(client: &Client, table: &str) -> Result<Deleted, StoreError> {
-    match client
-        .delete_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)
-    {
+pub async fn delete(client: &Client, table: &str, stats: &Stats) -> Result<Deleted, StoreError> {
+    let request = client.delete_table().table_name(table);
+    match send_traced!(request, stats).map_err(StoreError::from_sdk) {
         Ok(_) => {}
         Err(e) if e.service_code() == Some("ResourceNotFoundException") => {
             return Ok(Deleted::Missing)
@@ -147,7 +146,7 @@ pub async fn delete(client: &Client, table: &str) -> Result<Deleted, StoreError>
     }
     let started = tokio::time::Instant::now();
     loop {
-        match describe_table(client, table).await {
+        match describe_table(client, table, stats).await {
             Err(e) if e.service_code() == Some("ResourceNotFoundException") => {
                 return Ok(Deleted::Deleted)
             }
@@ -175,11 +174,15 @@ pub struct Description {
     pub ttl_attribute: Option<String>,
 }
 
-pub async fn describe(client: &Client, table: &str) -> Result<Description, StoreError> {
-    let t = describe_table(client, table)
+pub async fn describe(
+    client: &Client,
+    table: &str,
+    stats: &Stats,
+) -> Result<Description, StoreError> {
+    let t = describe_table(client, table, stats)
         .await?
         .ok_or_else(|| StoreError::Internal("DescribeTable returned no table".into()))?;
-    let ttl = describe_ttl(client, table).await?;
+    let ttl = describe_ttl(client, table, stats).await?;
     Ok(Description {
         status: t
             .table_status
@@ -208,20 +211,20 @@ pub async fn describe(client: &Client, table: &str) -> Result<Description, Store
 async fn describe_table(
     client: &Client,
     table: &str,
+    stats: &Stats,
 ) -> Result<Option<TableDescription>, StoreError> {
-    let out = client.describe_table().table_name(table).send().await;
+    let request = client.describe_table().table_name(table);
+    let out = send_traced!(request, stats);
     Ok(out.map_err(StoreError::from_sdk)?.table)
 }
 
 async fn describe_ttl(
     client: &Client,
     table: &str,
+    stats: &Stats,
 ) -> Result<Option<TimeToLiveDescription>, StoreError> {
-    let out = client
-        .describe_time_to_live()
-        .table_name(table)
-        .send()
-        .await;
+    let request = client.describe_time_to_live().table_name(table);
+    let out = send_traced!(request, stats);
     Ok(out.map_err(StoreError::from_sdk)?.time_to_live_description)
 }
 

@@ -107,6 +107,28 @@ module Aws
             end
           end
 
+          # Runs a native call that is no event (table and UserSessions
+          # calls) for its spans alone: under a recording span, `request`
+          # asks for its operations, and they become spans.
+          # @return the call's value
+          def traced(table, request)
+            return yield unless Tracing.on?(:call)
+
+            request.instrument = true
+            started = Tracing.now
+            payload = { table: table }
+            begin
+              value, stats = yield
+              payload[:operations] = stats[:operations]
+              value
+            rescue Errors::Error => e
+              payload[:operations] = e.instance_variable_get(:@native_operations)
+              raise
+            ensure
+              Tracing.record(:call, started, payload, payload.delete(:operations), nil)
+            end
+          end
+
           # Forgets every plain subscriber.
           # @api private
           def reset!

@@ -104,7 +104,9 @@ module Aws
         SummaryRequest = Struct.new(:table, :key_name, :keys, :instrument, keyword_init: true)
         # create_table: billing_mode "provisioned" or "pay_per_request".
         TableRequest = Struct.new(:table, :key_name, :billing_mode, :read_capacity, :write_capacity, :enable_ttl,
-                                  keyword_init: true)
+                                  :instrument, keyword_init: true)
+        # delete_table, describe_table (which also take a table's name alone).
+        TableName = Struct.new(:table, :instrument, keyword_init: true)
         # scan_page: whole items, `limit` per page, from `start_key` (nil: the start).
         ScanRequest = Struct.new(:table, :limit, :start_key, keyword_init: true)
         # rewrite_item: `set` and `expected` are [[name, "S" | "N", text], ...];

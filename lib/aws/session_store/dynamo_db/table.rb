@@ -17,13 +17,11 @@ module Aws
         # @return [Symbol] `:created` or `:exists`.
         def create_table(options = {})
           config = Configuration.new(options)
-          result = client(config).create_table(
-            Native::TableRequest.new(
-              table: config.table_name, key_name: config.table_key, billing_mode: config.billing_mode.to_s,
-              read_capacity: config.read_capacity, write_capacity: config.write_capacity,
-              enable_ttl: config.enable_ttl
-            )
+          request = Native::TableRequest.new(
+            table: config.table_name, key_name: config.table_key, billing_mode: config.billing_mode.to_s,
+            read_capacity: config.read_capacity, write_capacity: config.write_capacity, enable_ttl: config.enable_ttl
           )
+          result = Instrumentation.traced(config.table_name, request) { client(config).create_table(request) }
           warn "Table #{config.table_name} already exists, skipping creation." if result == :exists
           result
         end
@@ -34,7 +32,8 @@ module Aws
         # @return [Symbol] `:deleted` or `:missing`.
         def delete_table(options = {})
           config = Configuration.new(options)
-          result = client(config).delete_table(config.table_name)
+          request = Native::TableName.new(table: config.table_name)
+          result = Instrumentation.traced(config.table_name, request) { client(config).delete_table(request) }
           warn "Table #{config.table_name} does not exist, nothing to delete." if result == :missing
           result
         end
@@ -45,7 +44,8 @@ module Aws
         #   `:key_name`, `:ttl_status`, `:ttl_attribute`.
         def describe_table(options = {})
           config = Configuration.new(options)
-          client(config).describe_table(config.table_name)
+          request = Native::TableName.new(table: config.table_name)
+          Instrumentation.traced(config.table_name, request) { client(config).describe_table(request) }
         end
 
         def client(config)

@@ -194,21 +194,21 @@ module Aws
 
           # [[storage key, added_at], ...] from the user's record.
           def keys_of(user)
-            @client.user_session_keys(Native::UserRequest.new(**@where, user: user))
+            native(:user_session_keys, Native::UserRequest.new(**@where, user: user))
           end
 
           # The summaries of the entries' sessions that are the user's; the
           # other entries are pruned.
           def live(user, entries)
             keys = entries.map(&:first)
-            found = keys.empty? ? [] : @client.session_summaries(Native::SummaryRequest.new(**@where, keys: keys))
+            found = keys.empty? ? [] : native(:session_summaries, Native::SummaryRequest.new(**@where, keys: keys))
             found.select! { |item| item["user_id"] == user }
             prune(user, entries, found.to_set { |item| item[@config.table_key] })
             found
           end
 
           def revoke_key(user, key)
-            @client.revoke_user_session(Native::UserEntry.new(**@where, user: user, key: key)) == :deleted
+            native(:revoke_user_session, Native::UserEntry.new(**@where, user: user, key: key)) == :deleted
           end
 
           # Drops the entries older than PRUNE_AFTER whose session is not
@@ -225,7 +225,12 @@ module Aws
           end
 
           def untrack(user, key, added_at)
-            @client.untrack_user_session(Native::UserEntry.new(**@where, user: user, key: key, added_at: added_at))
+            native(:untrack_user_session, Native::UserEntry.new(**@where, user: user, key: key, added_at: added_at))
+          end
+
+          # One native call, with its spans under a recording span.
+          def native(method, request)
+            Instrumentation.traced(@config.table_name, request) { @client.public_send(method, request) }
           end
 
           # Every key the given session may be stored under.

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use magnus::{
-    error::ErrorType, prelude::*, r_struct::RStruct, Error, ExceptionClass, RArray, RHash, Ruby,
-    TryConvert, Value,
+    error::ErrorType, prelude::*, r_struct::RStruct, Error, ExceptionClass, RArray, RHash, RString,
+    Ruby, TryConvert, Value,
 };
 
 use crate::error::StoreError;
@@ -251,8 +251,46 @@ impl TryConvert for CreateTable {
             key_name: member(request, "key_name")?,
             billing,
             enable_ttl: member(request, "enable_ttl")?,
+            stats: counted(request)?,
         })
     }
+}
+
+/// `Native::TableName`, for `delete_table` and `describe_table`: the table,
+/// and `instrument`. A plain String (a table's name) is taken as one too.
+pub(super) struct TableName {
+    pub table: String,
+    pub stats: Option<Arc<CallStats>>,
+}
+
+impl TryConvert for TableName {
+    fn try_convert(val: Value) -> Result<Self, Error> {
+        if let Some(name) = RString::from_value(val) {
+            return Ok(TableName {
+                table: name.to_string()?,
+                stats: None,
+            });
+        }
+        let request = RStruct::try_convert(val)?;
+        Ok(TableName {
+            table: member(request, "table")?,
+            stats: counted(request)?,
+        })
+    }
+}
+
+impl Request for TableName {
+    fn stats(&self) -> Option<Arc<CallStats>> {
+        self.stats.clone()
+    }
+}
+
+/// Fresh stats when the request's `instrument` is true.
+fn counted(request: RStruct) -> Result<Option<Arc<CallStats>>, Error> {
+    let instrument: Option<bool> = member(request, "instrument")?;
+    Ok(instrument
+        .unwrap_or(false)
+        .then(|| Arc::new(CallStats::default())))
 }
 
 impl TryConvert for GcSpec {
@@ -327,9 +365,11 @@ impl Request for ItemKey {
     }
 }
 
-/// A table's name (`delete_table`, `describe_table`).
-impl Request for String {}
-impl Request for CreateTable {}
+impl Request for CreateTable {
+    fn stats(&self) -> Option<Arc<CallStats>> {
+        self.stats.clone()
+    }
+}
 impl Request for ScanRequest {}
 impl Request for RewriteRequest {}
 

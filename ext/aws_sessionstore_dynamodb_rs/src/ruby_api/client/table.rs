@@ -2,6 +2,7 @@
 
 use magnus::{method, prelude::*, Error, RClass, Ruby, Value};
 
+use super::request::TableName;
 use super::Client;
 use crate::ops::table::{self, CreateTable};
 
@@ -13,23 +14,21 @@ impl Client {
         })
     }
 
-    /// `delete_table(table)` → `:deleted` or `:missing`.
-    fn delete_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<Value, Error> {
-        rb_self.call(
-            ruby,
-            table,
-            |c, t| async move { table::delete(&c, &t).await },
-        )
+    /// `delete_table(Native::TableName or a table's name)` → `:deleted`
+    /// or `:missing`.
+    fn delete_table(ruby: &Ruby, rb_self: &Self, name: TableName) -> Result<Value, Error> {
+        rb_self.call(ruby, name, |c, t| async move {
+            table::delete(&c, &t.table, &t.stats).await
+        })
     }
 
-    /// `describe_table(table)` → Hash with status, item_count, size_bytes,
-    /// billing_mode, key_name, ttl_status, ttl_attribute.
-    fn describe_table(ruby: &Ruby, rb_self: &Self, table: String) -> Result<Value, Error> {
-        rb_self.call(
-            ruby,
-            table,
-            |c, t| async move { table::describe(&c, &t).await },
-        )
+    /// `describe_table(Native::TableName or a table's name)` → Hash with
+    /// status, item_count, size_bytes, billing_mode, key_name, ttl_status,
+    /// ttl_attribute.
+    fn describe_table(ruby: &Ruby, rb_self: &Self, name: TableName) -> Result<Value, Error> {
+        rb_self.call(ruby, name, |c, t| async move {
+            table::describe(&c, &t.table, &t.stats).await
+        })
     }
 }
 

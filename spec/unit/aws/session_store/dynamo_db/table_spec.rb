@@ -48,14 +48,15 @@ RSpec.describe Aws::SessionStore::DynamoDB::Table do
       name, request = client.calls.fetch(0)
       expect(name).to eq(:create_table)
       expect(request.to_h).to eq(table: "t1", key_name: "session_id", billing_mode: "provisioned",
-                                 read_capacity: 10, write_capacity: 5, enable_ttl: true)
+                                 read_capacity: 10, write_capacity: 5, enable_ttl: true, instrument: nil)
     end
 
     it "passes on-demand billing, capacities, a key and TTL off as given" do
       described_class.create_table(table_name: "t2", table_key: "id", billing_mode: :pay_per_request,
                                    read_capacity: 3, write_capacity: 4, enable_ttl: false)
       expect(client.calls.fetch(0)[1].to_h).to eq(table: "t2", key_name: "id", billing_mode: "pay_per_request",
-                                                  read_capacity: 3, write_capacity: 4, enable_ttl: false)
+                                                  read_capacity: 3, write_capacity: 4, enable_ttl: false,
+                                                  instrument: nil)
     end
 
     it "reads the options from ENV and the YAML file too, under runtime ones" do
@@ -86,7 +87,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::Table do
   describe ".delete_table" do
     it "deletes the table named by the options" do
       expect(described_class.delete_table(table_name: "t1")).to eq(:deleted)
-      expect(client.calls).to eq([[:delete_table, "t1"]])
+      expect(client.calls).to eq([[:delete_table, dynamo::Native::TableName.new(table: "t1")]])
     end
 
     it "only warns when the table is missing" do
@@ -99,7 +100,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::Table do
   describe ".describe_table" do
     it "answers what the client reports for the table named" do
       expect(described_class.describe_table(table_name: "t1")).to eq(status: "ACTIVE")
-      expect(client.calls).to eq([[:describe_table, "t1"]])
+      expect(client.calls).to eq([[:describe_table, dynamo::Native::TableName.new(table: "t1")]])
     end
   end
 end

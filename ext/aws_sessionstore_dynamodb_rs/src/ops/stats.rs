@@ -29,8 +29,6 @@ pub struct CallStats {
     pub capacity: Capacity,
     /// Each operation, for a trace's spans (at most `MAX_OPERATIONS`).
     pub operations: Mutex<Vec<Operation>>,
-    /// Operations beyond `MAX_OPERATIONS`, counted only.
-    pub dropped: AtomicU32,
 }
 
 /// Most operations one store call keeps for its spans; a lock wait makes a
@@ -186,16 +184,13 @@ impl CallStats {
             .saturating_sub(self.calls.load(Ordering::Relaxed))
     }
 
-    /// Keeps a finished operation for the spans (past `MAX_OPERATIONS`,
-    /// only counts it).
+    /// Keeps a finished operation for the spans (the first
+    /// `MAX_OPERATIONS` of a call).
     pub fn record(&self, operation: Operation) {
-        let Ok(mut operations) = self.operations.lock() else {
-            return;
-        };
-        if operations.len() < MAX_OPERATIONS {
-            operations.push(operation);
-        } else {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut operations) = self.operations.lock() {
+            if operations.len() < MAX_OPERATIONS {
+                operations.push(operation);
+            }
         }
     }
 
@@ -233,11 +228,16 @@ impl Intercept for CountAttempts {
     }
 }
 
-/// Sends a fluent request; with stats, asks for the consumed capacity,
-/// counts the call and its attempts, and adds the capacity DynamoDB reports.
+/// Sends a fluent request; with stats, counts the call and its attempts
+/// and keeps the operation for the spans. `$capacity` (given the stats and
+/// the answer) adds and returns the capacity the answer reports; without
+/// it, the operation reports none (the table calls).
 /// A macro because each operation's fluent builder is its own type.
-macro_rules! send_counted {
+macro_rules! send_traced {
     ($request:expr, $stats:expr) => {
+        $crate::ops::stats::send_traced!($request, $stats, |_stats, _out| None)
+    };
+    ($request:expr, $stats:expr, $capacity:expr) => {
         match $stats {
             Some(stats) => {
                 stats
@@ -245,9 +245,6 @@ macro_rules! send_counted {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let probe = $crate::ops::stats::Probe::start();
                 let sent = $request
-                    .return_consumed_capacity(
-                        aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total,
-                    )
                     .customize()
                     .interceptor($crate::ops::stats::CountAttempts(
                         stats.clone(),
@@ -256,7 +253,7 @@ macro_rules! send_counted {
                     .send()
                     .await;
                 let operation = match &sent {
-                    Ok(out) => probe.finish(stats.capacity.add_from(out), None),
+                    Ok(out) => probe.finish(($capacity)(stats, out), None),
                     Err(err) => probe.finish(None, Some($crate::ops::stats::error_code(err))),
                 };
                 stats.record(operation);
@@ -266,36 +263,27 @@ macro_rules! send_counted {
         }
     };
 }
-pub(crate) use send_counted;
+pub(crate) use send_traced;
 
-/// Sends a fluent request of an operation that reports no capacity (the
-/// table calls); with stats, counts it and its attempts and keeps it for
-/// the spans, as `send_counted!` does.
-macro_rules! send_traced {
+/// `send_traced!` for an operation that reports consumed capacity: with
+/// stats, it asks for it and adds what DynamoDB reports.
+macro_rules! send_counted {
     ($request:expr, $stats:expr) => {
         match $stats {
-            Some(stats) => {
-                stats
-                    .calls
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let probe = $crate::ops::stats::Probe::start();
-                let sent = $request
-                    .customize()
-                    .interceptor($crate::ops::stats::CountAttempts(
-                        stats.clone(),
-                        probe.clone(),
-                    ))
-                    .send()
-                    .await;
-                let error = sent.as_ref().err().map($crate::ops::stats::error_code);
-                stats.record(probe.finish(None, error));
-                sent
-            }
+            Some(_) => $crate::ops::stats::send_traced!(
+                $request.return_consumed_capacity(
+                    aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total,
+                ),
+                $stats,
+                |stats: &std::sync::Arc<$crate::ops::stats::CallStats>, out| {
+                    stats.capacity.add_from(out)
+                }
+            ),
             None => $request.send().await,
         }
     };
 }
-pub(crate) use send_traced;
+pub(crate) use send_counted;
 
 #[cfg(test)]
 mod tests {

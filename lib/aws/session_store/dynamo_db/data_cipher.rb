@@ -52,16 +52,6 @@ module Aws
           @refuse_plaintext = refuse_plaintext
         end
 
-        # @return [Boolean] whether writes are encrypted.
-        def sealing?
-          @seal
-        end
-
-        # @return [String] the key id data is sealed under now.
-        def current_key_id
-          @native&.key_ids&.first
-        end
-
         # `data` as stored for the item at `table`/`key_name`/`key`:
         # encrypted with `encrypt_data`, else as it is.
         def seal(data, table, key_name, key)

@@ -12,7 +12,9 @@ module Aws
             found_under = @keys.search(sid) { |location| attributes = read(location) }
             return nil unless attributes
 
-            location = found_under ? @keys.at(found_under) : @keys.location(sid)
+            # Where it was read, for data sealed to its item (the current
+            # key is an HMAC with hashed_keys: computed only when needed).
+            location = @cipher && (found_under ? @keys.at(found_under) : @keys.location(sid))
             Attributes.loaded(attributes, found_under: found_under, cipher: @cipher, location: location)
           end
 

@@ -84,6 +84,22 @@ class RawDynamoDB
              list: "Items", next_key: "LastEvaluatedKey", start_param: "ExclusiveStartKey")
   end
 
+  # Moves created_at and updated_at of every item back by whole SECONDS:
+  # the table as garbage collection sees it after that long idle, with no
+  # sleep. Each timestamp keeps its type (S since v3, N before) and form.
+  def age_items(table, seconds)
+    scan_all(table).each do |item|
+      aged = item.to_h do |name, value|
+        type, text = value.first
+        next [name, value] unless %w[created_at updated_at].include?(name) && %w[S N].include?(type)
+
+        whole, fraction = text.split(".", 2)
+        [name, { type => [Integer(whole, 10) - seconds, fraction].compact.join(".") }]
+      end
+      put_item(table, aged)
+    end
+  end
+
   # Writes items in BatchWriteItem chunks of 25, retrying UnprocessedItems with
   # a short backoff.
   def batch_put(table, items)

@@ -239,12 +239,15 @@ module Demo
 
     def create_table
       step "DynamoDB Local #{@endpoint}: the session table"
-      result = Store::Table.create_table(@options)
+      # user_key: the app's (examples/app/config.ru), for the user index.
+      result = Store::Table.create_table(@options.merge(user_key: "user"))
       @created = true
       info = Store::Table.describe_table(@options)
-      say "  #{@table}: Table.create_table(billing_mode: :pay_per_request) => #{result.inspect}"
-      say "  #{info[:status]}, key #{info[:key_name]}, TTL #{info[:ttl_status]} on #{info[:ttl_attribute]}"
+      say "  #{@table}: Table.create_table(billing_mode: :pay_per_request, user_key: \"user\") => #{result.inspect}"
+      say "  #{info[:status]}, key #{info[:key_name]}, TTL #{info[:ttl_status]} on #{info[:ttl_attribute]}, " \
+          "user index #{info[:user_index]}"
       Demo.check(info[:ttl_attribute] == "expire_at", "TTL is not on expire_at: #{info.inspect}")
+      Demo.check(info[:user_index] == "ACTIVE", "no user index: #{info.inspect}")
     end
 
     def start_puma

@@ -163,13 +163,20 @@ RSpec.describe "OpenTelemetry spans on DynamoDB Local" do
       env["rack.session"]["user_id"] = "42"
       [200, {}, ["in"]]
     end
+    dynamo::Table.add_user_index(store_options)
     remember(store_request(middleware(login, user_key: "user_id")).cookie)
     OpenTelemetrySupport.exporter.reset
     in_request { expect(dynamo::UserSessions.revoke("42", **store_options(user_key: "user_id"))).to eq(1) }
     request = named("GET /").first
     calls = spans - [request]
-    # The record of both forms of the user's id (a hashed_keys rollout), then the revoke.
-    expect(calls.map(&:name).sort).to eq(%w[DynamoDB.DeleteItem DynamoDB.GetItem DynamoDB.GetItem])
+    # The record and the user index, each for both forms of the user's id
+    # (a hashed_keys rollout), then the revoke.
+    expect(calls.map(&:name).sort)
+      .to eq(%w[DynamoDB.DeleteItem DynamoDB.GetItem DynamoDB.GetItem DynamoDB.Query DynamoDB.Query])
+    query = calls.find { |span| span.name == "DynamoDB.Query" }
+    expect(query.attributes).to include("rpc.method" => "Query", "aws.dynamodb.table_names" => [table_name],
+                                        "aws.dynamodb.index_name" => "user_id-index",
+                                        "aws.dynamodb.consistent_read" => false)
     expect(calls.map(&:parent_span_id).uniq).to eq([request.span_id])
   end
 

@@ -325,6 +325,7 @@ RSpec.describe "Rails integration", :rails do
     run_step(:config_generator_help, "bin/rails", "generate", "dynamo_db:session_store_config", "--help")
     run_step(:migration_generator, "bin/rails", "generate", "dynamo_db:session_store_migration")
     run_step(:legacy_generator, "bin/rails", "generate", "sessionstore:dynamodb")
+    run_step(:index_generator, "bin/rails", "generate", "dynamo_db:user_index_migration")
     @generated = {
       config: read("config/aws_dynamo_db_session_store.yml"),
       config_env: read("config/aws_dynamo_db_session_store/production.yml"),
@@ -391,7 +392,7 @@ RSpec.describe "Rails integration", :rails do
     run_step(:drive_legacy, "script/drive.rb", env: { "SESSION_STORE" => "dynamodb_store", "REQUESTS" => "2" })
     @drive_legacy = parse_json(:drive_legacy)
 
-    run_step(:rollback, "bin/rails", "db:rollback", "STEP=2")
+    run_step(:rollback, "bin/rails", "db:rollback", "STEP=3")
     @tables_after_rollback = @raw.list_tables
     if ENV["RAILS_SPEC_TIMINGS"]
       @steps.each { |name, r| warn format("%-22s %5.2f s %s", name, r[:elapsed], r[:status].success? ? "" : "FAILED") }
@@ -475,11 +476,20 @@ RSpec.describe "Rails integration", :rails do
                               "Aws::SessionStore::DynamoDB::Table.delete_table(session_store_options)")
     end
 
+    it "dynamo_db:user_index_migration writes a migration calling add_user_index/remove_user_index" do
+      out = step(:index_generator)[:out]
+      expect(out).to match(%r{create\s+db/migrate/\d{14}_add_user_index_to_dynamo_db_sessions\.rb})
+      _, text = @generated[:migrations].find { |file, _| file.end_with?("_add_user_index_to_dynamo_db_sessions.rb") }
+      expect(text).to include("class AddUserIndexToDynamoDbSessions < ActiveRecord::Migration[#{@rails_version.to_f}]",
+                              "Aws::SessionStore::DynamoDB::Table.add_user_index(session_store_options)",
+                              "Aws::SessionStore::DynamoDB::Table.remove_user_index(session_store_options)")
+    end
+
     it "sessionstore:dynamodb (v0.5) writes a migration and config/sessionstore/dynamodb.yml" do
       out = step(:legacy_generator)[:out]
       expect(out).to match(%r{create\s+db/migrate/\d{14}_sessionstore_migration\.rb})
         .and match(%r{create\s+config/sessionstore/dynamodb\.yml})
-      expect(@generated[:migrations].keys.map { |f| f[/\A\d+/] }.uniq.size).to eq(2) # distinct versions
+      expect(@generated[:migrations].keys.map { |f| f[/\A\d+/] }.uniq.size).to eq(3) # distinct versions
       expect(@generated[:migrations].values.join).to include("class SessionstoreMigration < ActiveRecord::Migration")
       members.each { |name| expect(@generated[:legacy_config]).to match(/^#\s*#{name}:/) }
     end
@@ -492,6 +502,10 @@ RSpec.describe "Rails integration", :rails do
       expect(@described["KeySchema"]).to eq([{ "AttributeName" => "session_id", "KeyType" => "HASH" }])
       expect(@described.dig("ProvisionedThroughput", "ReadCapacityUnits")).to eq(7)
       expect(@ttl).to include("TimeToLiveStatus" => "ENABLED", "AttributeName" => "expire_at")
+      # The third (dynamo_db:user_index_migration) adds the user index.
+      expect(@described["GlobalSecondaryIndexes"])
+        .to contain_exactly(include("IndexName" => "user_id-index", "IndexStatus" => "ACTIVE",
+                                    "Projection" => { "ProjectionType" => "KEYS_ONLY" }))
       # The second migration (sessionstore:dynamodb) finds it there: a warning.
       expect(result[:err]).to include("already exists")
     end
@@ -693,6 +707,7 @@ RSpec.describe "Rails integration", :rails do
           .and match(/dynamo_db:session_store:clean +# Delete expired sessions/)
           .and match(/dynamo_db:collect_garbage +# Delete expired sessions/)
           .and match(/dynamo_db:session_store:revoke_user +# End every session of one user/)
+          .and match(/dynamo_db:session_store:add_user_index +# Add the user_id index/)
         expect(out).not_to include("rails_options")
       end
     end

@@ -45,10 +45,11 @@ RSpec.describe "aws/session_store/dynamo_db/rake_tasks" do
     Open3.capture3(env.merge(extra_env), "rake", "-I", lib, "-f", @rakefile, *args, chdir: @dir)
   end
 
-  it "lists the seven tasks with descriptions" do
+  it "lists the eight tasks with descriptions" do
     out, err, status = rake("-T")
     expect(status.exitstatus).to eq(0), err
-    expect(out.lines.size).to eq(7), out
+    expect(out.lines.size).to eq(8), out
+    expect(out).to match(/^rake dynamo_db:session_store:add_user_index +# Add the user_id index/)
     expect(out).to match(/^rake dynamo_db:session_store:reencrypt +# Encrypt every session under the current key/)
     expect(out).to match(/^rake dynamo_db:session_store:revoke_user +# End every session of one user/)
     expect(out).to match(/^rake dynamo_db:session_store:migrate +# Rewrite v0.5 items/)
@@ -86,6 +87,17 @@ RSpec.describe "aws/session_store/dynamo_db/rake_tasks" do
     expect(status.exitstatus).to eq(0), err
     expect(out).to eq("Deleted table #{table_name}.\n")
     expect(raw_dynamodb.list_tables).not_to include(table_name)
+  end
+
+  it "adds the user index to an existing table, once" do
+    raw_dynamodb.create_table(table_name)
+    2.times do |run|
+      out, err, status = rake("dynamo_db:session_store:add_user_index")
+      expect(status.exitstatus).to eq(0), err
+      expect(out).to eq("Index user_id-index of table #{table_name}: #{run.zero? ? "added" : "already there"}, active.\n")
+    end
+    indexes = raw_dynamodb.describe_table(table_name)["GlobalSecondaryIndexes"]
+    expect(indexes.map { |index| index.values_at("IndexName", "IndexStatus") }).to eq([%w[user_id-index ACTIVE]])
   end
 
   it "parses DRY_RUN and ALLOW_MARSHAL strictly: off is off, an unknown word is an error" do

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "set"
+
 # An in-memory stand-in for Native::Client with the same request Structs and
 # the same answers (conditions, locks, moves, errors), for specs of the
 # middleware's contract that need no DynamoDB, and for the bench row that
@@ -20,11 +22,17 @@ class MemoryClient
   # store asked for (data sent or not, the table, instrument on or off).
   attr_reader :requests
 
+  # Keys the user index does not show yet (an eventually consistent GSI
+  # lagging behind the table): add to it to inject the lag.
+  attr_reader :index_lag
+
   def initialize
     @items = {}
     @lock = Mutex.new
     @calls = []
     @requests = []
+    @user_index = false
+    @index_lag = Set.new
   end
 
   # The stored item (a copy), or nil.
@@ -191,7 +199,7 @@ class MemoryClient
                  lock_session: "UpdateItem", release_lock: "UpdateItem", move_session: "TransactWriteItems",
                  track_user_session: "UpdateItem", untrack_user_session: "UpdateItem",
                  user_session_keys: "GetItem", revoke_user_session: "DeleteItem",
-                 session_summaries: "BatchGetItem" }.freeze
+                 session_summaries: "BatchGetItem", user_index_keys: "Query" }.freeze
 
   # What the real client reports of an instrumented call: one operation of
   # one attempt, now, with its capacity (a delete of no item: refused).
@@ -259,6 +267,28 @@ class MemoryClient
 
       @items.delete(request.key)
       :deleted
+    end
+  end
+
+  # The user index (ops/users.rs `indexed`, ops/table.rs): a table has it
+  # once add_user_index ran; without it a query is DynamoDB's
+  # ValidationException.
+  def add_user_index(_request)
+    @lock.synchronize { @user_index ? :exists : (@user_index = true) && :created }
+  end
+
+  def remove_user_index(_request)
+    @lock.synchronize { @user_index ? (@user_index = false) || :deleted : :missing }
+  end
+
+  def user_index_keys(request)
+    answer(request, :user_index_keys) do
+      unless @user_index
+        raise errors::ValidationError.new("The table does not have the specified index: user_id-index",
+                                          "ValidationException")
+      end
+
+      @items.filter_map { |key, item| key if item["user_id"] == request.user && !@index_lag.include?(key) }
     end
   end
 

@@ -366,6 +366,38 @@ RSpec.shared_examples "a native session client" do
     end
   end
 
+  describe "the user index" do
+    let(:user) { "contract-user-#{SecureRandom.hex(4)}" }
+    let(:table_request) do
+      native::TableRequest.new(**where, billing_mode: "provisioned", read_capacity: 1, write_capacity: 1,
+                                        enable_ttl: false)
+    end
+
+    def index_keys(user)
+      client.user_index_keys(native::UserRequest.new(**where, user: user))
+    end
+
+    it "without it, user_index_keys raises ValidationError (ValidationException)" do
+      expect { index_keys(user) }
+        .to raise_error(errors::ValidationError) { |error| expect(error.code).to eq("ValidationException") }
+    end
+
+    it "add_user_index adds it once; it holds the keys of the user's sessions only; remove_user_index drops it" do
+      expect(client.add_user_index(table_request)).to eq(:created)
+      expect(client.add_user_index(table_request)).to eq(:exists)
+      save(data: "{}", created_at: "1", new_session: true, user: user)
+      save("#{key}-b", data: "{}", created_at: "1", new_session: true, user: user)
+      save("#{key}-other", data: "{}", created_at: "1", new_session: true, user: "someone-else")
+      save("#{key}-anon", data: "{}", created_at: "1", new_session: true)
+      client.track_user_session(user_entry(user))
+      expect(index_keys(user)).to contain_exactly(key, "#{key}-b")
+      expect(index_keys("nobody")).to eq([])
+      expect(client.remove_user_index(native::TableName.new(table: table))).to eq(:deleted)
+      expect(client.remove_user_index(native::TableName.new(table: table))).to eq(:missing)
+      expect { index_keys(user) }.to raise_error(errors::ValidationError)
+    end
+  end
+
   # --- scan_page and rewrite_item: what Migration.migrate calls ------------
 
   def scan(limit:, start_key: nil)

@@ -15,6 +15,10 @@ pub const LOCKED_AT: &str = "locked_at";
 /// The user a session belongs to (the `user_key` option): the user's id,
 /// or with `hashed_keys` its keyed hash. Also names the user record.
 pub const USER_ID: &str = "user_id";
+/// The global secondary index on `USER_ID` (KEYS_ONLY) that `create_table`
+/// makes with `user_key` and `add_user_index` adds: a second way to find a
+/// user's sessions, beside the user record.
+pub const USER_INDEX: &str = "user_id-index";
 /// The session's device, when the app keeps it: a truncated User-Agent.
 pub const USER_AGENT: &str = "user_agent";
 /// What starts a user record's key (`ops::users`); no session key does

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::{
     batch_get_item::BatchGetItemOutput, batch_write_item::BatchWriteItemOutput,
-    delete_item::DeleteItemOutput, get_item::GetItemOutput, scan::ScanOutput,
+    delete_item::DeleteItemOutput, get_item::GetItemOutput, query::QueryOutput, scan::ScanOutput,
     transact_write_items::TransactWriteItemsOutput, update_item::UpdateItemOutput,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -168,7 +168,8 @@ consumed_one!(
     GetItemOutput,
     UpdateItemOutput,
     DeleteItemOutput,
-    ScanOutput
+    ScanOutput,
+    QueryOutput
 );
 consumed_list!(
     TransactWriteItemsOutput,

@@ -10,6 +10,11 @@
 //! entry outlives its session (a logout deletes only the session) and is
 //! removed by `untrack` once its session is seen gone or another user's,
 //! on condition that it was not added again meanwhile.
+//!
+//! The user index (`USER_INDEX`, a KEYS_ONLY global secondary index on
+//! `user_id`) is a second source, read with `indexed`: eventually
+//! consistent, so never the only one; it finds sessions the record lacks
+//! (a record deleted or restored apart from its sessions).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,7 +26,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
 use crate::ops::item::{Item, ItemKey};
-use crate::ops::schema::{CREATED_AT, UPDATED_AT, USER_AGENT, USER_ID};
+use crate::ops::schema::{CREATED_AT, UPDATED_AT, USER_AGENT, USER_ID, USER_INDEX};
 use crate::ops::session;
 use crate::ops::stats::send_counted;
 use crate::ops::update::{refusal, Update};
@@ -33,6 +38,8 @@ pub use crate::ops::schema::{
 const BATCH_GET_MAX: usize = 100;
 /// Rounds of BatchGetItem for the keys DynamoDB left unprocessed.
 const UNPROCESSED_ROUNDS: u32 = 8;
+/// Most pages of one user index query (1 MB each, ~10,000 keys).
+const INDEX_PAGES_MAX: usize = 64;
 
 pub use crate::ops::schema::user_record_key as record_key;
 
@@ -91,6 +98,39 @@ pub async fn entries(client: &Client, record: &ItemKey) -> Result<Vec<(String, i
         .collect();
     found.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     Ok(found)
+}
+
+/// The storage keys of the sessions the user index holds for `user` (a
+/// Query of `USER_INDEX`, eventually consistent, every page). A table
+/// without the index, or with one still being built, answers DynamoDB's
+/// `ValidationException`, which is returned as it came.
+pub async fn indexed(client: &Client, table: &ItemKey, user: &str) -> Result<Vec<String>, StoreError> {
+    let mut keys = Vec::new();
+    let mut start = None;
+    for _ in 0..INDEX_PAGES_MAX {
+        let request = client
+            .query()
+            .table_name(&table.table)
+            .index_name(USER_INDEX)
+            .key_condition_expression("#u = :u")
+            .expression_attribute_names("#u", USER_ID)
+            .expression_attribute_values(":u", AttributeValue::S(user.to_string()))
+            .set_exclusive_start_key(start.take());
+        let out = send_counted!(request, &table.stats).map_err(StoreError::from_sdk)?;
+        keys.extend(out.items.unwrap_or_default().into_iter().filter_map(|mut item| {
+            match item.remove(&table.key_name) {
+                Some(AttributeValue::S(key)) if !key.starts_with(RECORD_PREFIX) => Some(key),
+                _ => None,
+            }
+        }));
+        match out.last_evaluated_key {
+            Some(next) if !next.is_empty() => start = Some(next),
+            _ => return Ok(keys),
+        }
+    }
+    Err(StoreError::Internal(format!(
+        "list: the user index query went on past {INDEX_PAGES_MAX} pages"
+    )))
 }
 
 /// The outcome of revoking one session.

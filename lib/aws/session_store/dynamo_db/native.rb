@@ -98,14 +98,17 @@ module Aws
         # session at `key` of the user whose user_id is `user`; `added_at`
         # (untrack) the entry's date as read.
         UserEntry = Struct.new(:table, :key_name, :user, :key, :added_at, :instrument, keyword_init: true)
-        # user_session_keys: the storage keys in the user's record.
+        # user_session_keys, user_index_keys: the storage keys in the user's
+        # record, or the user index.
         UserRequest = Struct.new(:table, :key_name, :user, :instrument, keyword_init: true)
         # session_summaries: what a list shows of the sessions at `keys`.
         SummaryRequest = Struct.new(:table, :key_name, :keys, :instrument, keyword_init: true)
-        # create_table: billing_mode "provisioned" or "pay_per_request".
+        # create_table (with the user index when `user_index`), add_user_index:
+        # billing_mode "provisioned" or "pay_per_request".
         TableRequest = Struct.new(:table, :key_name, :billing_mode, :read_capacity, :write_capacity, :enable_ttl,
-                                  :instrument, keyword_init: true)
-        # delete_table, describe_table (which also take a table's name alone).
+                                  :user_index, :instrument, keyword_init: true)
+        # delete_table, describe_table, remove_user_index (which also take a
+        # table's name alone).
         TableName = Struct.new(:table, :instrument, keyword_init: true)
         # scan_page: whole items, `limit` per page, from `start_key` (nil: the start).
         ScanRequest = Struct.new(:table, :limit, :start_key, keyword_init: true)

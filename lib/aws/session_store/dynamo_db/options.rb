@@ -159,6 +159,9 @@ module Aws
         Option.new(name: :user_key, default: nil, type: :user_key, unit: "session key, or callable", env: true,
                    doc: "the session key holding the user's id (or a callable given the session Hash): each " \
                         "signed-in session is tracked for `UserSessions` (see doc/user-sessions.md)"),
+        Option.new(name: :user_index, default: true, type: :boolean, env: true,
+                   doc: "with `user_key`, `create_table` adds the global secondary index `user_id-index` " \
+                        "(KEYS_ONLY), and `UserSessions` reads it beside each user's record; false: records only"),
         Option.new(name: :keep_user_agent, default: false, type: :boolean, env: true,
                    doc: "with `user_key`, keep a signed-in session's User-Agent (200 characters) for " \
                         "`UserSessions.list`"),

@@ -84,6 +84,21 @@ module Aws
         end
         private_class_method :configured
 
+        @unusable = {}
+        @unusable_lock = Mutex.new
+
+        # One warning per table and process when its user index can't be
+        # read; the calls go on from the user records, which are exact.
+        # @api private
+        def index_unusable(table, error)
+          first = @unusable_lock.synchronize { @unusable[table] ? false : (@unusable[table] = true) }
+          return unless first
+
+          warn "aws-sessionstore-dynamodb-rs: the user index #{Table::USER_INDEX} of table #{table} can't be " \
+               "read (#{error.message}); UserSessions reads the user records only. Add it with " \
+               "`aws-sessionstore-dynamodb add-user-index`, or set user_index: false."
+        end
+
         # Room in the record of `user` (a `user_id` as stored) for one
         # more session, when a sign-in found it full.
         # @api private
@@ -148,17 +163,18 @@ module Aws
           end
 
           # Each form of the user's id (UserTracking#stored_ids) has its own
-          # record; every call reads both.
+          # record; every call reads both, and with the user index its
+          # entries of both.
           def list(user_id, current)
             mine = current_keys(current)
-            found = forms(user_id).flat_map { |user| live(user, keys_of(user)) }
+            found = forms(user_id).flat_map { |user| live(user, sessions_of(user)) }
             found.map { |item| entry(item, mine) }.sort_by { |e| -e.updated_at.to_f }
           end
 
           def revoke(user_id, except)
             kept = except.is_a?(String) ? [] : current_keys(except)
             forms(user_id).sum do |user|
-              entries = keys_of(user).reject { |key, _| kept.include?(key) || handle(key) == except }
+              entries = sessions_of(user).reject { |key, _| kept.include?(key) || handle(key) == except }
               entries.count { |key, _| revoke_key(user, key) }.tap { prune(user, entries, Set.new) }
             end
           end
@@ -177,7 +193,7 @@ module Aws
 
           def revoke_one(user_id, handle)
             forms(user_id).any? do |user|
-              key, = keys_of(user).find { |k, _| secure_equal?(handle(k), handle.to_s) }
+              key, = sessions_of(user).find { |k, _| secure_equal?(handle(k), handle.to_s) }
               key ? revoke_key(user, key) : false
             end
           end
@@ -195,6 +211,26 @@ module Aws
           # [[storage key, added_at], ...] from the user's record.
           def keys_of(user)
             native(:user_session_keys, Native::UserRequest.new(**@where, user: user))
+          end
+
+          # The record's entries, then [storage key, nil] for each key only
+          # the user index holds (with `user_index`): the record is exact,
+          # the index eventually consistent, so neither is trusted alone.
+          def sessions_of(user)
+            entries = keys_of(user)
+            return entries unless @config.user_index
+
+            known = entries.to_set(&:first)
+            entries + (indexed(user) - known.to_a).map { |key| [key, nil] }
+          end
+
+          # The keys the user index holds; none, warned once per table, when
+          # it can't be read (no index: `add_user_index`; or one being built).
+          def indexed(user)
+            native(:user_index_keys, Native::UserRequest.new(**@where, user: user))
+          rescue Errors::ValidationError => e
+            UserSessions.index_unusable(@config.table_name, e)
+            []
           end
 
           # The summaries of the entries' sessions that are the user's; the
@@ -218,7 +254,7 @@ module Aws
           def prune(user, entries, live)
             cutoff = Time.now.to_i - PRUNE_AFTER
             entries.each do |key, added_at|
-              next if added_at > cutoff || live.include?(key)
+              next if added_at.nil? || added_at > cutoff || live.include?(key) # nil: in the index only
 
               untrack(user, key, added_at)
             end

@@ -5,9 +5,9 @@ require "rails/generators/migration"
 
 module DynamoDb
   module Generators
-    # What both migration generators (dynamo_db:session_store_migration and
-    # the v0.5 sessionstore:dynamodb) share: the template, its version and
-    # the migration number.
+    # What the migration generators (dynamo_db:session_store_migration, the
+    # v0.5 sessionstore:dynamodb and dynamo_db:user_index_migration) share:
+    # the Name argument, the template's version and the migration number.
     module SessionTableMigration
       # The ActiveRecord migration calling Table.create_table/delete_table.
       TEMPLATE = File.expand_path("templates/session_store_migration.rb.tt", __dir__)
@@ -20,12 +20,12 @@ module DynamoDb
       # Class methods of the generators.
       module ClassMethods
         # Declares the Name argument (the migration's class name,
-        # `default_name` unless given) and the step writing
+        # `default_name` unless given) and the step writing `template` to
         # db/migrate/<timestamp>_<name>.rb.
-        def session_table_migration(default_name)
+        def session_table_migration(default_name, template = TEMPLATE)
           argument :name, type: :string, default: default_name,
                           desc: "Name of the migration class", banner: "Name"
-          define_method(:generate_migration_file) { write_session_table_migration }
+          define_method(:generate_migration_file) { migration_template(template, "db/migrate/#{file_name}.rb") }
         end
 
         # A timestamp, past the newest migration's number so that two
@@ -42,11 +42,6 @@ module DynamoDb
       end
 
       private
-
-      # Writes db/migrate/<timestamp>_<name>.rb.
-      def write_session_table_migration
-        migration_template(TEMPLATE, "db/migrate/#{file_name}.rb")
-      end
 
       def migration_version
         "#{Rails::VERSION::MAJOR}.#{Rails::VERSION::MINOR}"

@@ -67,8 +67,10 @@ pub(super) struct UserEntry {
     pub added_at: Option<i64>,
 }
 
-/// `Native::UserRequest`, for `user_session_keys`: the user's record.
+/// `Native::UserRequest`, for `user_session_keys` and `user_index_keys`:
+/// the user (`user_id` as stored) and the user's record.
 pub(super) struct UserRequest {
+    pub user: String,
     pub record: ItemKey,
 }
 
@@ -219,6 +221,7 @@ impl TryConvert for UserRequest {
                     .unwrap_or(false)
                     .then(|| Arc::new(CallStats::default())),
             },
+            user,
         })
     }
 }
@@ -251,6 +254,7 @@ impl TryConvert for CreateTable {
             key_name: member(request, "key_name")?,
             billing,
             enable_ttl: member(request, "enable_ttl")?,
+            user_index: member::<Option<bool>>(request, "user_index")?.unwrap_or(false),
             stats: counted(request)?,
         })
     }

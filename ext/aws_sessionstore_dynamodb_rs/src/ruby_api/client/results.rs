@@ -131,6 +131,13 @@ impl Answer for Vec<(String, i64)> {
     }
 }
 
+/// `user_index_keys`: the storage keys, an Array of Strings.
+impl Answer for Vec<String> {
+    fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
+        Ok(ruby.ary_from_vec(self).as_value())
+    }
+}
+
 /// `session_summaries`: an Array of attribute Hashes.
 impl Answer for Vec<Item> {
     fn answer(self, ruby: &Ruby) -> Result<Value, Error> {
@@ -264,7 +271,8 @@ pub(super) fn gc_stats(
 }
 
 /// A table's description: `status`, `item_count`, `size_bytes`,
-/// `billing_mode`, `key_name`, `ttl_status`, `ttl_attribute`.
+/// `billing_mode`, `key_name`, `ttl_status`, `ttl_attribute`,
+/// `user_index` (its status, or nil).
 fn description(ruby: &Ruby, d: Description) -> Result<RHash, Error> {
     let hash = ruby.hash_new();
     hash.aset(ruby.to_symbol("status"), d.status)?;
@@ -274,5 +282,6 @@ fn description(ruby: &Ruby, d: Description) -> Result<RHash, Error> {
     hash.aset(ruby.to_symbol("key_name"), d.key_name)?;
     hash.aset(ruby.to_symbol("ttl_status"), d.ttl_status)?;
     hash.aset(ruby.to_symbol("ttl_attribute"), d.ttl_attribute)?;
+    hash.aset(ruby.to_symbol("user_index"), d.user_index)?;
     Ok(hash)
 }

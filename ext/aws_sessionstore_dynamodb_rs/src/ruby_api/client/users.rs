@@ -36,6 +36,15 @@ impl Client {
         })
     }
 
+    /// `user_index_keys(Native::UserRequest)` → the storage keys the user
+    /// index holds for the user (eventually consistent); a table without
+    /// the index raises `Errors::ValidationError`.
+    fn user_index_keys(ruby: &Ruby, rb_self: &Self, user: UserRequest) -> Result<Value, Error> {
+        rb_self.call(ruby, user, |c, r| async move {
+            users::indexed(&c, &r.record, &r.user).await
+        })
+    }
+
     /// `revoke_user_session(Native::UserEntry)` → `:deleted`, `:gone` or
     /// `:not_theirs` (the session is another user's or no user's: kept).
     fn revoke_user_session(ruby: &Ruby, rb_self: &Self, entry: UserEntry) -> Result<Value, Error> {
@@ -66,6 +75,7 @@ pub(super) fn define(class: RClass) -> Result<(), Error> {
         method!(Client::untrack_user_session, 1),
     )?;
     class.define_method("user_session_keys", method!(Client::user_session_keys, 1))?;
+    class.define_method("user_index_keys", method!(Client::user_index_keys, 1))?;
     class.define_method(
         "revoke_user_session",
         method!(Client::revoke_user_session, 1),

@@ -26,6 +26,9 @@ module Aws
           REFUSALS = %w[ConditionalCheckFailedException TransactionCanceledException].freeze
           # Operations that read with a consistency setting.
           READS = %w[GetItem Scan BatchGetItem].freeze
+          # What a Query span says: the store queries the user index only.
+          QUERY_ATTRIBUTES = { "aws.dynamodb.index_name" => "user_id-index",
+                               "aws.dynamodb.consistent_read" => false }.freeze
 
           @tracer = nil
           @gc_spans = true
@@ -121,6 +124,8 @@ module Aws
                              "db.system" => "dynamodb", "aws.dynamodb.table_names" => [table.to_s],
                              "aws_sessionstore_dynamodb.attempts" => attempts }
               attributes["aws.dynamodb.consistent_read"] = consistent if READS.include?(name) && !consistent.nil?
+              # The store's one Query: the user index, eventually consistent.
+              attributes.merge!(QUERY_ATTRIBUTES) if name == "Query"
               if capacity
                 attributes["aws.dynamodb.consumed_capacity"] =
                   [%({"TableName":#{table.to_s.dump},"CapacityUnits":#{capacity}})]

@@ -17,6 +17,6 @@ namespace :dynamo_db do
   end
 end
 
-%w[create_table delete_table clean].each do |name|
+%w[create_table add_user_index delete_table clean].each do |name|
   Rake::Task["dynamo_db:session_store:#{name}"].enhance(["dynamo_db:session_store:rails_options"])
 end

@@ -21,6 +21,14 @@ namespace :dynamo_db do
       puts "Created table #{Aws::SessionStore::DynamoDB::Configuration.new(options.call).table_name}." if result == :created
     end
 
+    desc "Add the user_id index (user_key) to the existing session table and wait until it is active"
+    task :add_user_index do
+      name = Aws::SessionStore::DynamoDB::Configuration.new(options.call).table_name
+      result = Aws::SessionStore::DynamoDB::Table.add_user_index(options.call)
+      puts "Index #{Aws::SessionStore::DynamoDB::Table::USER_INDEX} of table #{name}: " \
+           "#{result == :created ? "added" : "already there"}, active."
+    end
+
     desc "Delete the DynamoDB session table (options from AWS_DYNAMO_DB_SESSION_* / the YAML config)"
     task :delete_table do
       result = Aws::SessionStore::DynamoDB::Table.delete_table(options.call)

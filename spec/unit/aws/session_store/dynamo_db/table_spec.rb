@@ -21,7 +21,7 @@ RSpec.describe Aws::SessionStore::DynamoDB::Table do
         @calls = []
       end
 
-      %i[create_table delete_table describe_table].each do |name|
+      %i[create_table delete_table describe_table add_user_index remove_user_index].each do |name|
         define_method(name) do |request|
           @calls << [name, request]
           @answers.fetch(name)
@@ -29,7 +29,10 @@ RSpec.describe Aws::SessionStore::DynamoDB::Table do
       end
     end
   end
-  let(:answers) { { create_table: :created, delete_table: :deleted, describe_table: { status: "ACTIVE" } } }
+  let(:answers) do
+    { create_table: :created, delete_table: :deleted, describe_table: { status: "ACTIVE" },
+      add_user_index: :created, remove_user_index: :deleted }
+  end
   let(:client) { client_class.new(answers) }
   let(:client_options) { [] }
 
@@ -48,7 +51,8 @@ RSpec.describe Aws::SessionStore::DynamoDB::Table do
       name, request = client.calls.fetch(0)
       expect(name).to eq(:create_table)
       expect(request.to_h).to eq(table: "t1", key_name: "session_id", billing_mode: "provisioned",
-                                 read_capacity: 10, write_capacity: 5, enable_ttl: true, instrument: nil)
+                                 read_capacity: 10, write_capacity: 5, enable_ttl: true, user_index: false,
+                                 instrument: nil)
     end
 
     it "passes on-demand billing, capacities, a key and TTL off as given" do
@@ -56,7 +60,23 @@ RSpec.describe Aws::SessionStore::DynamoDB::Table do
                                    read_capacity: 3, write_capacity: 4, enable_ttl: false)
       expect(client.calls.fetch(0)[1].to_h).to eq(table: "t2", key_name: "id", billing_mode: "pay_per_request",
                                                   read_capacity: 3, write_capacity: 4, enable_ttl: false,
-                                                  instrument: nil)
+                                                  user_index: false, instrument: nil)
+    end
+
+    it "asks for the user index with user_key, unless user_index is false" do
+      described_class.create_table(table_name: "t3", user_key: "user_id")
+      described_class.create_table(table_name: "t3", user_key: ->(session) { session["id"] })
+      described_class.create_table(table_name: "t3", user_key: "user_id", user_index: false)
+      expect(client.calls.map { |_, request| request.user_index }).to eq([true, true, false])
+    end
+
+    it "warns that an existing table lacks the user index, naming the command that adds it" do
+      answers[:create_table] = :exists
+      expect { described_class.create_table(table_name: "t1", user_key: "user_id") }
+        .to output(/already exists.*\n.*Table t1 has no index user_id-index .*add-user-index/).to_stderr
+      answers[:describe_table] = { status: "ACTIVE", user_index: "ACTIVE" }
+      expect { described_class.create_table(table_name: "t1", user_key: "user_id") }
+        .to output("Table t1 already exists, skipping creation.\n").to_stderr
     end
 
     it "reads the options from ENV and the YAML file too, under runtime ones" do
@@ -81,6 +101,17 @@ RSpec.describe Aws::SessionStore::DynamoDB::Table do
       expect { described_class.create_table(read_capacity: 0) }.to raise_error(dynamo::Errors::ConfigurationError)
       expect { described_class.create_table(billing_mode: :free) }.to raise_error(dynamo::Errors::ConfigurationError)
       expect(client.calls).to be_empty
+    end
+  end
+
+  describe ".add_user_index and .remove_user_index" do
+    it "ask for the index with the table's options, and answer the client's outcome" do
+      expect(described_class.add_user_index(table_name: "t1", read_capacity: 2)).to eq(:created)
+      expect(described_class.remove_user_index(table_name: "t1")).to eq(:deleted)
+      (add, request), (remove, name) = client.calls
+      expect([add, remove]).to eq(%i[add_user_index remove_user_index])
+      expect(request.to_h).to include(table: "t1", read_capacity: 2, user_index: true)
+      expect(name.table).to eq("t1")
     end
   end
 

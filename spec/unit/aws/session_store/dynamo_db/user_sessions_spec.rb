@@ -39,6 +39,9 @@ RSpec.describe Aws::SessionStore::DynamoDB::UserSessions do
   end
   let(:store) { mod::RackMiddleware.new(inner_app, store_options(extra)) }
 
+  # The table has the user index, as create_table with user_key makes it.
+  before { client.add_user_index(nil) }
+
   def login(user, cookie: nil, env: {})
     store_request(store, "/login/#{user}", cookie: cookie, env: env).cookie
   end
@@ -230,6 +233,52 @@ RSpec.describe Aws::SessionStore::DynamoDB::UserSessions do
       client.put(record, client.item(record).merge("s:#{cookie}" => Time.now.to_i - described_class::PRUNE_AFTER - 1))
       expect(described_class.revoke("42", **store_options)).to eq(0)
       expect(user_keys("42")).to eq([young])
+    end
+  end
+
+  describe "the user index beside the records" do
+    it "reads both: a session only the index holds is listed and revoked" do
+      cookie = login("42")
+      client.remove("user#42") # a record deleted, or restored apart from its sessions
+      expect(described_class.list("42", **store_options).map(&:handle)).to eq([handle_of(cookie)])
+      expect(described_class.revoke("42", **store_options)).to eq(1)
+      expect(stored(cookie)).to be_nil
+    end
+
+    it "does not rest on the index: a session it does not show yet is still revoked" do
+      cookie = login("42")
+      client.index_lag << cookie
+      expect(described_class.list("42", **store_options).size).to eq(1)
+      expect(described_class.revoke("42", **store_options)).to eq(1)
+      expect(stored(cookie)).to be_nil
+      expect(operations).to include(:user_index_keys)
+    end
+
+    it "never prunes the record for what the index alone shows" do
+      cookie = login("42")
+      old = Time.now.to_i - described_class::PRUNE_AFTER - 1
+      client.put("user#42", client.item("user#42").merge("s:#{cookie}" => old))
+      client.index_lag << cookie
+      gone = login("42")
+      client.remove(gone) # a logout: the index forgets it, the record keeps it until pruned
+      expect(described_class.list("42", **store_options).size).to eq(1)
+      expect(user_keys("42")).to contain_exactly(cookie, gone)
+    end
+
+    it "with user_index: false, reads the records only" do
+      login("42")
+      expect(described_class.revoke("42", **store_options(user_index: false))).to eq(1)
+      expect(operations).not_to include(:user_index_keys)
+    end
+
+    it "without the index, warns once per table and answers from the records" do
+      client.remove_user_index(nil)
+      login("42")
+      options = store_options(table_name: "sessions-#{SecureRandom.hex(4)}")
+      expect { expect(described_class.list("42", **options).size).to eq(1) } # the memory client has one table
+        .to output(/user index user_id-index of table #{options[:table_name]} can't be read \(The table does not have/)
+        .to_stderr
+      expect { described_class.list("42", **options) }.not_to output.to_stderr
     end
   end
 

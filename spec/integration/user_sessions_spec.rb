@@ -195,6 +195,23 @@ RSpec.describe "UserSessions on DynamoDB Local" do
       expect { user_sessions.list("42", **store_options) }.not_to output.to_stderr_from_any_process
     end
 
+    it "while DynamoDB still builds the index, works from the records and asks again next time" do
+      CountingProxy.open do |proxy|
+        proxy.on_request do |operation|
+          if operation == "Query"
+            [400, CountingProxy.error_body("ValidationException",
+                                           "Cannot read from backfilling global secondary index: user_id-index")]
+          end
+        end
+        login({}, "42")
+        options = store_options(endpoint: proxy.endpoint)
+        expect { expect(user_sessions.list("42", **options).size).to eq(1) }
+          .to output(/can't be read \(ValidationException: Cannot read from backfilling/).to_stderr_from_any_process
+        expect(user_sessions.revoke("42", **options)).to eq(1)
+        expect(proxy.count("Query")).to eq(4) # every call asks: the index is used once it is built
+      end
+    end
+
     it "with user_index: false, asks for no index" do
       CountingProxy.open do |proxy|
         login({}, "42")
@@ -339,5 +356,10 @@ RSpec.describe "UserSessions on DynamoDB Local" do
     result = dynamo::GarbageCollection.collect_garbage(store_options(max_stale: 1))
     expect(result[:deleted]).to eq(1)
     expect(all_items.map { |item| item["session_id"]["S"] }).to eq(["user#42"])
+    # The session's index entry went with it.
+    query = raw_dynamodb.call("Query", "TableName" => table_name, "IndexName" => "user_id-index",
+                                       "KeyConditionExpression" => "user_id = :u",
+                                       "ExpressionAttributeValues" => { ":u" => { "S" => "42" } })
+    expect(query["Items"]).to eq([])
   end
 end

@@ -15,13 +15,12 @@ module Aws
         # until it is active. Provisioned with `read_capacity`/`write_capacity`,
         # or on-demand with `billing_mode: :pay_per_request`. Turns TTL on for
         # `expire_at` unless `enable_ttl: false`. A table that already exists
-        # is a warning, not an error.
+        # is a warning, not an error. With `user_key` (and `user_index`, on
+        # by default) the table gets the user index ({USER_INDEX}) too; an
+        # existing table without it is left as it is, with a warning naming
+        # {.add_user_index}.
         # @param options [Hash] Configuration options (ENV/YAML apply too).
         # @return [Symbol] `:created` or `:exists`.
-        #
-        # With `user_key` (and `user_index`, on by default) the table gets
-        # the user index ({USER_INDEX}) too; an existing table without it is
-        # left as it is, with a warning naming {.add_user_index}.
         def create_table(options = {})
           config = Configuration.new(options)
           indexed = config.user_key && config.user_index ? true : false

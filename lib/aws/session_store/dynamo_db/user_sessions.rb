@@ -215,13 +215,13 @@ module Aws
 
           # The record's entries, then [storage key, nil] for each key only
           # the user index holds (with `user_index`): the record is exact,
-          # the index eventually consistent, so neither is trusted alone.
+          # the index eventually consistent, so the index only adds.
           def sessions_of(user)
             entries = keys_of(user)
             return entries unless @config.user_index
 
             known = entries.to_set(&:first)
-            entries + (indexed(user) - known.to_a).map { |key| [key, nil] }
+            entries + indexed(user).reject { |key| known.include?(key) }.map { |key| [key, nil] }
           end
 
           # The keys the user index holds; none, warned once per table, when

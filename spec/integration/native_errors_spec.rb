@@ -68,9 +68,14 @@ RSpec.describe "Native client errors" do
       revoke_user_session: native::UserEntry.new(**item, user: "u", added_at: 1),
       user_session_keys: native::UserRequest.new(table: table_name, key_name: table_hash_key, user: "u"),
       session_summaries: native::SummaryRequest.new(table: table_name, key_name: table_hash_key, keys: ["k"]),
+      user_index_keys: native::UserRequest.new(table: table_name, key_name: table_hash_key, user: "u"),
       create_table: native::TableRequest.new(table: table_name, key_name: table_hash_key,
                                              billing_mode: "provisioned", read_capacity: 1, write_capacity: 1,
-                                             enable_ttl: false),
+                                             enable_ttl: false, user_index: false),
+      add_user_index: native::TableRequest.new(table: table_name, key_name: table_hash_key,
+                                               billing_mode: "provisioned", read_capacity: 1, write_capacity: 1,
+                                               enable_ttl: false, user_index: true),
+      remove_user_index: native::TableName.new(table: table_name),
       scan_page: native::ScanRequest.new(table: table_name, limit: 1, start_key: { "k" => "v" }),
       rewrite_item: native::RewriteRequest.new(**item, expected: [%w[data S x]], set: [%w[data S y]]),
       collect_garbage: native::GcRequest.new(table: table_name, key_name: table_hash_key, max_age: 1.0,
@@ -85,7 +90,7 @@ RSpec.describe "Native client errors" do
 
   it "refuses a wrong type in any checked member of any request, naming its Struct and member" do
     refusals = requests.flat_map do |method, request|
-      (request.members - %i[consistent new_session enable_ttl dry_run instrument]).map do |member|
+      (request.members - %i[consistent new_session enable_ttl user_index dry_run instrument]).map do |member|
         wrong = request.dup.tap { |r| r[member] = Object.new }
         call(method, wrong)
         "#{method}: #{member} accepted"

@@ -156,16 +156,19 @@ pub async fn remove_user_index(
     if found.as_ref().and_then(index_status).is_none() {
         return Ok(Deleted::Missing);
     }
-    let request = client.update_table().table_name(table).global_secondary_index_updates(
-        GlobalSecondaryIndexUpdate::builder()
-            .delete(
-                DeleteGlobalSecondaryIndexAction::builder()
-                    .index_name(USER_INDEX)
-                    .build()
-                    .map_err(build_error)?,
-            )
-            .build(),
-    );
+    let request = client
+        .update_table()
+        .table_name(table)
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name(USER_INDEX)
+                        .build()
+                        .map_err(build_error)?,
+                )
+                .build(),
+        );
     send_traced!(request, stats).map_err(StoreError::from_sdk)?;
     wait_index(client, table, stats, None).await?;
     Ok(Deleted::Deleted)
@@ -181,7 +184,12 @@ fn index_status(table: &TableDescription) -> Option<IndexStatus> {
         .global_secondary_indexes()
         .iter()
         .find(|index| index.index_name() == Some(USER_INDEX))
-        .map(|index| index.index_status().cloned().unwrap_or(IndexStatus::Creating))
+        .map(|index| {
+            index
+                .index_status()
+                .cloned()
+                .unwrap_or(IndexStatus::Creating)
+        })
 }
 
 /// Waits until the user index has `wanted` status (None: until it is

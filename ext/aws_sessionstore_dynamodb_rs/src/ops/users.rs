@@ -104,7 +104,11 @@ pub async fn entries(client: &Client, record: &ItemKey) -> Result<Vec<(String, i
 /// Query of `USER_INDEX`, eventually consistent, every page). A table
 /// without the index, or with one still being built, answers DynamoDB's
 /// `ValidationException`, which is returned as it came.
-pub async fn indexed(client: &Client, table: &ItemKey, user: &str) -> Result<Vec<String>, StoreError> {
+pub async fn indexed(
+    client: &Client,
+    table: &ItemKey,
+    user: &str,
+) -> Result<Vec<String>, StoreError> {
     let mut keys = Vec::new();
     let mut start = None;
     for _ in 0..INDEX_PAGES_MAX {
@@ -117,12 +121,15 @@ pub async fn indexed(client: &Client, table: &ItemKey, user: &str) -> Result<Vec
             .expression_attribute_values(":u", AttributeValue::S(user.to_string()))
             .set_exclusive_start_key(start.take());
         let out = send_counted!(request, &table.stats).map_err(StoreError::from_sdk)?;
-        keys.extend(out.items.unwrap_or_default().into_iter().filter_map(|mut item| {
-            match item.remove(&table.key_name) {
-                Some(AttributeValue::S(key)) if !key.starts_with(RECORD_PREFIX) => Some(key),
-                _ => None,
-            }
-        }));
+        keys.extend(
+            out.items
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|mut item| match item.remove(&table.key_name) {
+                    Some(AttributeValue::S(key)) if !key.starts_with(RECORD_PREFIX) => Some(key),
+                    _ => None,
+                }),
+        );
         match out.last_evaluated_key {
             Some(next) if !next.is_empty() => start = Some(next),
             _ => return Ok(keys),

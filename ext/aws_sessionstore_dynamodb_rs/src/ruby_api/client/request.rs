@@ -254,7 +254,7 @@ impl TryConvert for CreateTable {
             key_name: member(request, "key_name")?,
             billing,
             enable_ttl: member(request, "enable_ttl")?,
-            user_index: member::<Option<bool>>(request, "user_index")?.unwrap_or(false),
+            user_index: member(request, "user_index")?,
             stats: counted(request)?,
         })
     }

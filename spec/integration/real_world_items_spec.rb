@@ -70,8 +70,8 @@ RSpec.describe "Real-world items and traffic" do
         .to raise_error(errors_mod::LockWaitTimeoutError)
       elapsed = monotonic - started
       expect(elapsed).to be_between(0.9, 2.0)
-      # One attempt per ~100 ms retry delay (±20% jitter) within 1 s, not thousands.
-      expect(proxy.count("UpdateItem")).to be_between(5, 16)
+      # One attempt per ~100 ms retry delay (±20% jitter) and call within 1 s, not thousands.
+      expect(proxy.count("UpdateItem")).to be_between(3, 16) # 3: fewer on a loaded machine, still polling
       expect(stored(key)["locked_at"]).to have_key("N")
     end
 

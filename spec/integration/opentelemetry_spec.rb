@@ -93,7 +93,7 @@ RSpec.describe "OpenTelemetry spans on DynamoDB Local" do
     read.pop
     OpenTelemetrySupport.exporter.reset
     waiter = Thread.new { in_request { store_request(counter(**options), cookie: cookie) } }
-    sleep 0.3
+    sleep 0.6 # the wait checked below is 200 ms: room for a waiter thread that starts late
     go << true
     slow.value
     expect(waiter.value.body).to eq("2")
